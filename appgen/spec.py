@@ -1,0 +1,161 @@
+"""The `generation_spec` contract: what a frontend sends to start a job.
+
+Field names on the wire are camelCase (as in the plan); Python attributes are snake_case. Every limit
+is a named constant so the README, the OpenAPI document and the validator cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+MAX_PAGES = 20
+MAX_PREVIEW_HTML_BYTES = 300_000
+MAX_TOTAL_PREVIEW_HTML_BYTES = 2_000_000
+MAX_ACTIONS_PER_PAGE = 10
+MAX_PALETTE_ENTRIES = 24
+MAX_TYPOGRAPHY_ENTRIES = 8
+MAX_NOTE_CHARS = 4_000
+MAX_TEXT_CHARS = 2_000
+MAX_TREE_NODE_BYTES = 20_000
+
+SLUG_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+# Static routes only: "/" or "/segment[/segment…]" of lowercase slugs. Dynamic segments would need data
+# the spec does not carry (generateStaticParams), so they are refused instead of half-supported.
+ROUTE_PATTERN = r"^/(?:[a-z0-9][a-z0-9-]{0,39}(?:/[a-z0-9][a-z0-9-]{0,39}){0,4})?$"
+# Route segments Next.js or the generated app reserve for themselves.
+RESERVED_ROUTE_SEGMENTS = frozenset({"api", "_next", "components", "lib", "public"})
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+ShortText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+Note = Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
+    )
+
+
+class Brief(_Model):
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    details: Note = ""
+    audience: ShortText = ""
+    goals: ShortText = ""
+
+
+class PaletteColor(_Model):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class FontChoice(_Model):
+    role: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    family: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class Style(_Model):
+    """Palette and typography entries are either plain strings ("#0f172a", "Inter") or named entries."""
+
+    name: Annotated[str, StringConstraints(max_length=100)] = ""
+    palette: list[PaletteColor | Annotated[str, StringConstraints(max_length=60)]] = Field(
+        default_factory=list, max_length=MAX_PALETTE_ENTRIES
+    )
+    typography: list[FontChoice | Annotated[str, StringConstraints(max_length=100)]] = Field(
+        default_factory=list, max_length=MAX_TYPOGRAPHY_ENTRIES
+    )
+    notes: Note = ""
+
+
+class Page(_Model):
+    page_id: Slug
+    route: Annotated[str, StringConstraints(pattern=ROUTE_PATTERN)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    tree_node: dict[str, Any] = Field(default_factory=dict)
+    selected_preview_html: Annotated[str, StringConstraints(min_length=1)]
+    actions: list[Slug] = Field(default_factory=list, max_length=MAX_ACTIONS_PER_PAGE)
+    notes: Note = ""
+
+    @field_validator("route")
+    @classmethod
+    def _route_not_reserved(cls, route: str) -> str:
+        first = route.strip("/").split("/", 1)[0]
+        if first in RESERVED_ROUTE_SEGMENTS:
+            raise ValueError(f"route segment {first!r} is reserved by the generated app")
+        return route
+
+    @field_validator("selected_preview_html")
+    @classmethod
+    def _html_size(cls, html: str) -> str:
+        size = len(html.encode())
+        if size > MAX_PREVIEW_HTML_BYTES:
+            raise ValueError(f"preview HTML is {size} bytes; at most {MAX_PREVIEW_HTML_BYTES} are allowed")
+        return html
+
+    @field_validator("tree_node")
+    @classmethod
+    def _tree_node_size(cls, node: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        if len(json.dumps(node)) > MAX_TREE_NODE_BYTES:
+            raise ValueError(f"treeNode is larger than {MAX_TREE_NODE_BYTES} bytes")
+        return node
+
+    @field_validator("actions")
+    @classmethod
+    def _unique_actions(cls, actions: list[str]) -> list[str]:
+        if len(set(actions)) != len(actions):
+            raise ValueError("actions must be unique")
+        return actions
+
+
+class GenerationSpec(_Model):
+    project_id: UUID
+    brief: Brief
+    style: Style = Field(default_factory=Style)
+    global_notes: Note = ""
+    pages: list[Page] = Field(min_length=1, max_length=MAX_PAGES)
+
+    @model_validator(mode="after")
+    def _pages_consistent(self) -> GenerationSpec:
+        _require_unique([p.page_id for p in self.pages], "pageId")
+        _require_unique([p.route for p in self.pages], "route")
+        total = sum(len(p.selected_preview_html.encode()) for p in self.pages)
+        if total > MAX_TOTAL_PREVIEW_HTML_BYTES:
+            raise ValueError(
+                f"preview HTML totals {total} bytes; at most {MAX_TOTAL_PREVIEW_HTML_BYTES} are allowed"
+            )
+        return self
+
+    @property
+    def actions(self) -> list[str]:
+        """Every requested action once, in first-mention order."""
+        return list(dict.fromkeys(a for p in self.pages for a in p.actions))
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _require_unique(values: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{field} {value!r} is used by more than one page")
+        seen.add(value)
+
+
+def route_to_dir(route: str) -> str:
+    """`/` → `app`, `/pricing/plans` → `app/pricing/plans`: where a page's `page.tsx` lives."""
+    return "app" + route.rstrip("/") if route != "/" else "app"
+
+
+def action_route_dir(action: str) -> str:
+    return f"app/api/{action}"
+
+
+def is_slug(value: str) -> bool:
+    return re.fullmatch(SLUG_PATTERN, value) is not None
