@@ -1,0 +1,125 @@
+"""Configuration: read from environment variables at one entry point and validated with messages that
+say what to fix. Nothing else in appgen reads `os.environ` for configuration."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from appgen.errors import ConfigError
+from appgen.redact import register_secret
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The Supabase CLI's well-known local JWT secret: only ever right for a local stack.
+LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+
+_KNOWN = {
+    "APPGEN_DATABASE_URL": "direct Postgres DSN of the control plane",
+    "APPGEN_DATA_DIR": "where the local stack keeps its database and objects (default .appgen)",
+    "APPGEN_PUBLIC_URL": "base URL of the API, used in signed download links",
+    "APPGEN_INTERNAL_SECRET": "secret that signs internal task tokens and local download URLs",
+    "APPGEN_CORS_ORIGINS": "comma-separated origins allowed to call the API from a browser",
+    "APPGEN_WORK_DIR": "where the worker creates job workspaces (/workspace in the container)",
+    "APPGEN_STARTER_DIR": "the Next.js starter template copied into every workspace",
+    "APPGEN_GEMINI_BIN": "path of the gemini executable",
+    "APPGEN_NPM_CACHE": "npm cache shared across jobs",
+    "APPGEN_PAGE_AGENT_TIMEOUT": "seconds a page agent may run",
+    "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
+    "SUPABASE_JWT_SECRET": "secret of the project's HS256 access tokens",
+    "SUPABASE_URL": "the Supabase project URL",
+    "GEMINI_API_KEY": "the server-level Gemini API key",
+    "GEMINI_MODEL": "the Gemini model the agents use",
+    "GOOGLE_GEMINI_BASE_URL": "base URL of the Gemini API (tests and the offline stand-in)",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = REPO_ROOT / ".appgen"
+    public_url: str = "http://127.0.0.1:8080"
+    internal_secret: str = ""
+    jwt_secret: str = LOCAL_JWT_SECRET
+    supabase_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    work_dir: Path = Path(tempfile.gettempdir()) / "appgen-work"
+    starter_dir: Path = REPO_ROOT / "worker_container" / "starter"
+    migrations_dir: Path = REPO_ROOT / "supabase" / "migrations"
+    prompts_dir: Path = REPO_ROOT / "prompts"
+    gemini_bin: Path = REPO_ROOT / "worker_container" / "node_modules" / ".bin" / "gemini"
+    gemini_api_key: str | None = None
+    gemini_base_url: str | None = None
+    gemini_model: str = "gemini-2.5-pro"
+    npm_cache: Path | None = None
+    page_agent_timeout_s: float = 600.0
+    agent_max_turns: int = 40
+    offline_model: bool = False
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from the environment (or `env`), failing with a message naming the variable."""
+    env = os.environ if env is None else env
+    _warn_unknown(env)
+    defaults = Settings()
+    data_dir = Path(env.get("APPGEN_DATA_DIR", str(defaults.data_dir))).resolve()
+    settings = Settings(
+        database_url=env.get("APPGEN_DATABASE_URL") or None,
+        data_dir=data_dir,
+        public_url=env.get("APPGEN_PUBLIC_URL", defaults.public_url).rstrip("/"),
+        internal_secret=env.get("APPGEN_INTERNAL_SECRET", ""),
+        jwt_secret=env.get("SUPABASE_JWT_SECRET", LOCAL_JWT_SECRET),
+        supabase_url=env.get("SUPABASE_URL") or None,
+        cors_origins=tuple(o.strip() for o in env.get("APPGEN_CORS_ORIGINS", "").split(",") if o.strip()),
+        work_dir=Path(env.get("APPGEN_WORK_DIR", str(defaults.work_dir))),
+        starter_dir=Path(env.get("APPGEN_STARTER_DIR", str(defaults.starter_dir))),
+        gemini_bin=Path(env.get("APPGEN_GEMINI_BIN", str(defaults.gemini_bin))),
+        gemini_api_key=env.get("GEMINI_API_KEY") or None,
+        gemini_base_url=env.get("GOOGLE_GEMINI_BASE_URL") or None,
+        gemini_model=env.get("GEMINI_MODEL", defaults.gemini_model),
+        npm_cache=Path(env["APPGEN_NPM_CACHE"]) if env.get("APPGEN_NPM_CACHE") else None,
+        page_agent_timeout_s=_number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),
+        agent_max_turns=int(_number(env, "APPGEN_AGENT_MAX_TURNS", defaults.agent_max_turns)),
+    )
+    if len(settings.jwt_secret) < 32:
+        raise ConfigError("SUPABASE_JWT_SECRET must be at least 32 characters (Supabase's own minimum)")
+    for secret in (settings.jwt_secret, settings.internal_secret, settings.gemini_api_key):
+        register_secret(secret)
+    return settings
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _warn_unknown(env: Mapping[str, str]) -> None:
+    """An APPGEN_* variable nobody reads is almost always a typo: say what was probably meant."""
+    for name in env:
+        if name.startswith("APPGEN_") and name not in _KNOWN and name not in _IGNORED:
+            guess = difflib.get_close_matches(name, list(_KNOWN), n=1)
+            hint = f"; did you mean {guess[0]}?" if guess else ""
+            raise ConfigError(f"unknown setting {name}{hint}")
+
+
+# Variables the CLI client and test tooling read, not the service.
+_IGNORED = {"APPGEN_API_URL", "APPGEN_TOKEN", "APPGEN_TEST_KEEP"}
