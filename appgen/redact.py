@@ -44,6 +44,12 @@ def register_secret(value: str | None) -> None:
             _known.add(value)
 
 
+def known_secrets() -> list[str]:
+    """The exact secret values registered so far (the package step scans the workspace for them)."""
+    with _lock:
+        return sorted(_known)
+
+
 def redact(text: str) -> str:
     if not text:
         return text

@@ -175,12 +175,13 @@ grant execute on function public.start_job(uuid) to service_role;
 -- claim_task: a worker takes a delivered task
 -- ============================================================================================
 -- pending (and not_before reached) -> running, or running with an expired lease -> running (the worker
--- that held it died). attempt += 1. Returns the task with its job's spec and fix-loop budget; returns
--- nothing when the delivery is stale (task finished, held by a live worker, not due yet, job stopped).
+-- that held it died). attempt += 1. Returns the task with its job's spec, fix-loop budget and inputs (for
+-- fix round n: the failing validation of round n-1 and the result of fix round n-1); returns nothing when
+-- the delivery is stale (task finished, held by a live worker, not due yet, job stopped).
 create function public.claim_task(p_task_id uuid, p_lease_seconds integer default 1800)
 returns table (
   task_id uuid, job_id uuid, owner_id uuid, project_id uuid, kind text, key text, attempt integer,
-  fix_round integer, max_fix_rounds integer, deadline_at timestamptz, generation_spec jsonb
+  fix_round integer, max_fix_rounds integer, deadline_at timestamptz, generation_spec jsonb, inputs jsonb
 )
 language plpgsql
 security definer
@@ -211,7 +212,13 @@ begin
     returning j.*
   )
   select c.id, c.job_id, c.owner_id, s.project_id, c.kind, c.key, c.attempt,
-         s.fix_round, s.max_fix_rounds, s.deadline_at, s.generation_spec
+         s.fix_round, s.max_fix_rounds, s.deadline_at, s.generation_spec,
+         case when c.kind = 'fix' then jsonb_build_object(
+           'failure', (select v.result from public.app_generation_tasks v
+                       where v.job_id = c.job_id and v.kind = 'validate' and v.key = (c.key::integer - 1)::text),
+           'previousFix', (select f.result from public.app_generation_tasks f
+                           where f.job_id = c.job_id and f.kind = 'fix' and f.key = (c.key::integer - 1)::text))
+         else '{}'::jsonb end
   from claimed c join staged s on s.id = c.job_id;
 end;
 $$;

@@ -1,0 +1,205 @@
+"""Task dispatch port. The database says what to run next (`Dispatch` rows); a dispatcher enqueues it on
+the right queue for the right service, the way Cloud Tasks does: at least once, ids only in the payload.
+
+`LocalDispatcher` is the real local implementation: named-task dedup, `schedule_time` (delays), a dispatch
+deadline per delivery, retries of non-2xx answers with doubling backoff, the `X-CloudTasks-*` headers and a
+signed token the internal endpoints verify. Deliveries run on their own threads, so one hung handler never
+blocks the others.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from appgen.auth import mint_internal_token
+from appgen.gateway import Dispatch
+
+log = logging.getLogger(__name__)
+
+# Queues of the plan, and which one carries each step.
+ORCHESTRATOR_QUEUE = "app-gen-orchestrator"
+PAGE_QUEUE = "app-gen-page"
+INTEGRATE_QUEUE = "app-gen-integrate"
+FIX_QUEUE = "app-gen-fix"
+QUEUE_OF_KIND = {
+    "start": ORCHESTRATOR_QUEUE,
+    "scaffold": PAGE_QUEUE,
+    "page": PAGE_QUEUE,
+    "integrate": INTEGRATE_QUEUE,
+    "validate": INTEGRATE_QUEUE,
+    "package": INTEGRATE_QUEUE,
+    "fix": FIX_QUEUE,
+}
+# Cloud Tasks' maximum dispatch deadline for HTTP targets: every step must finish within it.
+DISPATCH_DEADLINE_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class TaskMessage:
+    queue: str
+    target: str  # "orchestrate" (orchestrator service) or "worker" (worker service)
+    payload: dict[str, Any]
+    name: str | None = None  # deterministic names deduplicate repeated enqueues
+    delay_seconds: int = 0
+
+
+def message_for(dispatch: Dispatch) -> TaskMessage:
+    """The queue message for one database dispatch instruction. Payloads carry ids only."""
+    if dispatch.kind == "start":
+        return TaskMessage(ORCHESTRATOR_QUEUE, "orchestrate", {"jobId": str(dispatch.job_id)})
+    # A task is re-dispatched only with a new delay (20/60/180 s after transient failures), so the task id
+    # plus the delay names each delivery uniquely and collapses accidental double enqueues.
+    return TaskMessage(
+        QUEUE_OF_KIND[dispatch.kind],
+        "worker",
+        {"taskId": str(dispatch.task_id), "jobId": str(dispatch.job_id), "kind": dispatch.kind},
+        name=f"task-{dispatch.task_id}-d{dispatch.delay_seconds}",
+        delay_seconds=dispatch.delay_seconds,
+    )
+
+
+class Dispatcher(ABC):
+    @abstractmethod
+    def enqueue(self, message: TaskMessage) -> None: ...
+
+    def dispatch_all(self, dispatches: Iterable[Dispatch]) -> None:
+        for dispatch in dispatches:
+            self.enqueue(message_for(dispatch))
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+@dataclass(order=True)
+class _Scheduled:
+    eta: float
+    seq: int
+    message: TaskMessage = field(compare=False)
+    retry_count: int = field(default=0, compare=False)
+
+
+class LocalDispatcher(Dispatcher):
+    """Delivers tasks over HTTP to this machine's internal endpoints (`{base_url}/internal/{target}`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        secret: str,
+        *,
+        deadline_seconds: float = DISPATCH_DEADLINE_SECONDS,
+        max_concurrency: int = 8,
+        min_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        max_attempts: int = 10,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._deadline = deadline_seconds
+        self._min_backoff, self._max_backoff, self._max_attempts = min_backoff, max_backoff, max_attempts
+        self._heap: list[_Scheduled] = []
+        self._names: set[str] = set()
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="dispatch")
+        self._stopped = False
+        self._in_flight = 0
+        self._timer = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._timer.start()
+
+    def enqueue(self, message: TaskMessage) -> None:
+        with self._cond:
+            if message.name is not None:
+                if message.name in self._names:
+                    log.info(
+                        "duplicate task name ignored",
+                        extra={"action": "dispatch.dedup", "task": message.name},
+                    )
+                    return
+                self._names.add(message.name)
+            heapq.heappush(
+                self._heap, _Scheduled(time.time() + message.delay_seconds, next(self._seq), message)
+            )
+            self._cond.notify()
+
+    def idle(self) -> bool:
+        """True when nothing is scheduled or being delivered (tests and shutdown use it)."""
+        with self._cond:
+            return not self._heap and self._in_flight == 0
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        self._timer.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0].eta > time.time()):
+                    timeout = self._heap[0].eta - time.time() if self._heap else None
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    return
+                item = heapq.heappop(self._heap)
+                self._in_flight += 1
+            self._pool.submit(self._deliver, item)
+
+    def _deliver(self, item: _Scheduled) -> None:
+        message = item.message
+        headers = {
+            "Authorization": f"Bearer {mint_internal_token(self._secret)}",
+            "X-CloudTasks-QueueName": message.queue,
+            "X-CloudTasks-TaskName": message.name or f"auto-{item.seq}",
+            "X-CloudTasks-TaskRetryCount": str(item.retry_count),
+            "X-CloudTasks-TaskExecutionCount": str(item.retry_count),
+            "X-CloudTasks-TaskETA": f"{item.eta:.3f}",
+        }
+        try:
+            response = httpx.post(
+                f"{self.base_url}/internal/{message.target}",
+                json=message.payload,
+                headers=headers,
+                timeout=httpx.Timeout(self._deadline, connect=10),
+            )
+            ok = 200 <= response.status_code < 300
+            reason = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            # Past the dispatch deadline Cloud Tasks treats the attempt as failed and retries it.
+            ok, reason = False, type(exc).__name__
+        with self._cond:
+            self._in_flight -= 1
+            if not ok and not self._stopped:
+                self._retry(item, reason)
+
+    def _retry(self, item: _Scheduled, reason: str) -> None:
+        if item.retry_count + 1 >= self._max_attempts:
+            log.error(
+                "task dropped after %s attempts: %s",
+                self._max_attempts,
+                reason,
+                extra={"action": "dispatch.give_up", "task": item.message.name},
+            )
+            return
+        backoff = min(self._max_backoff, self._min_backoff * 2**item.retry_count)
+        log.warning(
+            "delivery failed (%s); retrying in %.0f s",
+            reason,
+            backoff,
+            extra={"action": "dispatch.retry", "task": item.message.name},
+        )
+        heapq.heappush(
+            self._heap, _Scheduled(time.time() + backoff, next(self._seq), item.message, item.retry_count + 1)
+        )
+        self._cond.notify()

@@ -1,0 +1,259 @@
+"""The public HTTP API (DESIGN.md §4) over Flask requests, as Functions Framework hands them over.
+
+One router serves every public route; the single-purpose function targets (`submit`, `status`, …) use the
+same router restricted to their endpoint. Handlers are thin: parse, one service call, respond. Every error
+becomes `{"error": {code, message, details}}` with its status, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import flask
+
+from appgen import auth, errors, jobs
+from appgen.gateway import Caller, Row
+from appgen.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+JOBS = "/api/agentic/jobs"
+_JOB = rf"{JOBS}/(?P<job_id>[^/]+)"
+
+Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
+
+
+# -- handlers ------------------------------------------------------------------------------------------
+def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
+    caller = _caller(request, services)
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and not (1 <= len(key) <= 200):
+        raise errors.InvalidRequest(
+            "Idempotency-Key must be 1 to 200 characters",
+            details=[{"path": "header.Idempotency-Key", "message": "bad length"}],
+        )
+    job_id, created = jobs.submit(services, caller, _json_body(request), key)
+    return _json({"jobId": str(job_id)}, 202 if created else 200)
+
+
+def _status(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
+    body = job_json(jobs.status(services, _caller(request, services), _job_id(params)))
+    etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
+    if (
+        etag in request.if_none_match.as_set(include_weak=True)
+        or request.headers.get("If-None-Match") == etag
+    ):
+        response = flask.Response(status=304)
+    else:
+        response = _json(body)
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
+    caller = _caller(request, services)
+    project = request.args.get("projectId")
+    project_id = _uuid(project, "query.projectId") if project else None
+    limit = _int_arg(request, "limit", 20, 1, 100)
+    return _json({"jobs": [job_json(row) for row in jobs.list_jobs(services, caller, project_id, limit)]})
+
+
+def _logs(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
+    caller = _caller(request, services)
+    after = _int_arg(request, "after", 0, 0, 2**62)
+    limit = _int_arg(request, "limit", 100, 1, 500)
+    rows = jobs.logs(services, caller, _job_id(params), after, limit)
+    entries = [
+        {
+            "id": r["id"],
+            "at": _time(r["at"]),
+            "level": r["level"],
+            "stage": r["stage"],
+            "message": r["message"],
+        }
+        for r in rows
+    ]
+    next_cursor = str(entries[-1]["id"]) if len(entries) == limit else None
+    return _json({"logs": entries, "nextCursor": next_cursor})
+
+
+def _download(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
+    signed = jobs.download(services, _caller(request, services), _job_id(params))
+    return _json({"url": signed.url, "expiresAt": _time(signed.expires_at)})
+
+
+def _cancel(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
+    return _json(job_json(jobs.cancel(services, _caller(request, services), _job_id(params))), 202)
+
+
+def _health(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
+    return _json({"status": "ok"})
+
+
+# endpoint name -> (method, path pattern, handler). The order matters only for readability.
+ROUTES: dict[str, tuple[str, re.Pattern[str], Handler]] = {
+    "submit": ("POST", re.compile(rf"^{JOBS}/?$"), _submit),
+    "list_jobs": ("GET", re.compile(rf"^{JOBS}/?$"), _list),
+    "status": ("GET", re.compile(rf"^{_JOB}/?$"), _status),
+    "download": ("POST", re.compile(rf"^{_JOB}/download/?$"), _download),
+    "logs": ("GET", re.compile(rf"^{_JOB}/logs/?$"), _logs),
+    "cancel": ("POST", re.compile(rf"^{_JOB}/cancel/?$"), _cancel),
+    "healthz": ("GET", re.compile(r"^/healthz/?$"), _health),
+}
+
+
+def handle(
+    request: flask.Request, get_services: Callable[[], Services], endpoints: frozenset[str] | None = None
+) -> flask.Response:
+    """Answer one public request; `endpoints` limits the router to some endpoints (single-purpose targets)."""
+    origins: tuple[str, ...] = ()
+    try:
+        services = get_services()
+        origins = services.settings.cors_origins
+        if request.method == "OPTIONS":
+            response = flask.Response(status=204)
+        else:
+            handler, params = _route(request, endpoints)
+            response = handler(request, services, params)
+    except errors.AppgenError as exc:
+        response = error_response(exc)
+    except Exception:
+        log.exception("unhandled error", extra={"action": "api.crash", "path": request.path})
+        response = error_response(errors.AppgenError())
+    return _with_cors(request, response, origins)
+
+
+def _route(request: flask.Request, endpoints: frozenset[str] | None) -> tuple[Handler, dict[str, str]]:
+    path_matched = False
+    for name, (method, pattern, handler) in ROUTES.items():
+        if endpoints is not None and name not in endpoints:
+            continue
+        match = pattern.match(request.path)
+        if match:
+            path_matched = True
+            if request.method == method or (method == "GET" and request.method == "HEAD"):
+                return handler, match.groupdict()
+    if path_matched:
+        raise errors.MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
+    raise errors.NotFound(f"no route for {request.method} {request.path}")
+
+
+# -- responses -----------------------------------------------------------------------------------------
+def error_response(exc: errors.AppgenError) -> flask.Response:
+    response = _json(exc.to_body(), exc.http_status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if exc.http_status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="appgen"'
+    return response
+
+
+def job_json(row: Row) -> dict[str, Any]:
+    """The job object of the API contract (DESIGN.md §4)."""
+    return {
+        "jobId": str(row["job_id"]),
+        "projectId": str(row["project_id"]),
+        "status": row["status"],
+        "stage": row["stage"],
+        "progress": {
+            "percent": row["percent"],
+            "pagesDone": row["pages_done"],
+            "pagesTotal": row["pages_total"],
+            "fixRound": row["fix_round"],
+            "maxFixRounds": row["max_fix_rounds"],
+        },
+        "warnings": [{"code": w["code"], "message": w["message"]} for w in row["warnings"]],
+        "error": {"code": row["error_code"], "message": row["error_message"]} if row["error_code"] else None,
+        "createdAt": _time(row["created_at"]),
+        "startedAt": _time(row["started_at"]),
+        "finishedAt": _time(row["finished_at"]),
+        "artifact": (
+            {"sizeBytes": row["artifact_size_bytes"], "checksum": row["artifact_checksum"]}
+            if row["artifact_size_bytes"] is not None
+            else None
+        ),
+    }
+
+
+def _json(body: Any, status: int = 200) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[str, ...]) -> flask.Response:
+    origin = request.headers.get("Origin")
+    if origin and (origin in origins or "*" in origins):
+        # Credentials are never allowed together with a wildcard, so a wildcard answers "*" itself.
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+        if "*" not in origins:
+            response.headers["Vary"] = "Origin"
+        response.headers["Access-Control-Allow-Headers"] = (
+            "Authorization, Content-Type, Idempotency-Key, If-None-Match"
+        )
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+# -- request parsing -----------------------------------------------------------------------------------
+def _caller(request: flask.Request, services: Services) -> Caller:
+    token = auth.bearer_token(request.headers.get("Authorization"))
+    return Caller.user(auth.verify_user_token(token, services.settings.jwt_secret))
+
+
+def _json_body(request: flask.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"the request body may be at most {MAX_BODY_BYTES} bytes")
+    if request.mimetype != "application/json":
+        raise errors.UnsupportedMediaType()
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"the request body may be at most {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.InvalidRequest(
+            f"the request body is not valid JSON: {exc}",
+            details=[{"path": "(body)", "message": "invalid JSON"}],
+        ) from None
+
+
+def _job_id(params: dict[str, str]) -> UUID:
+    try:
+        return UUID(params["job_id"])
+    except ValueError:
+        raise errors.NotFound() from None  # not a job id, so certainly not one of the caller's jobs
+
+
+def _uuid(value: str, path: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise errors.InvalidRequest(
+            f"{path} must be a UUID", details=[{"path": path, "message": "not a UUID"}]
+        ) from None
+
+
+def _int_arg(request: flask.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"\d{1,19}", raw) or not low <= int(raw) <= high:
+        raise errors.InvalidRequest(
+            f"{name} must be an integer from {low} to {high}",
+            details=[{"path": f"query.{name}", "message": f"got {raw!r}"}],
+        )
+    return int(raw)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None

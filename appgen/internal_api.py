@@ -1,0 +1,64 @@
+"""Internal endpoints: task deliveries from the queue (orchestrator and worker) and the cleanup sweep.
+
+They never accept user tokens: only the dispatcher's token (locally an HMAC-signed JWT; in the cloud the
+OIDC token Cloud Tasks sends, checked by Cloud Run IAM as well).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import flask
+
+from appgen import auth, errors, jobs
+from appgen.http_api import error_response
+from appgen.logs import bind
+from appgen.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def handle(request: flask.Request, get_services: Callable[[], Services]) -> flask.Response:
+    try:
+        services = get_services()
+        auth.verify_internal_token(request.headers.get("Authorization"), services.settings.internal_secret)
+        if request.method != "POST":
+            raise errors.MethodNotAllowed()
+        payload = request.get_json(silent=True) or {}
+        execution = {
+            "queue": request.headers.get("X-CloudTasks-QueueName"),
+            "retry_count": request.headers.get("X-CloudTasks-TaskRetryCount"),
+            "execution": request.headers.get("X-CloudTasks-TaskName"),
+        }
+        with bind(**execution):
+            body = _dispatch(request.path, payload, services)
+        return flask.jsonify(body)
+    except errors.AppgenError as exc:
+        return error_response(exc)
+    except Exception:
+        log.exception("internal endpoint crashed", extra={"action": "internal.crash", "path": request.path})
+        return error_response(errors.AppgenError())
+
+
+def _dispatch(path: str, payload: dict[str, Any], services: Services) -> dict[str, Any]:
+    from appgen import worker
+    from appgen.sweepers import sweep
+
+    if path == "/internal/orchestrate":
+        jobs.start(services, _id(payload, "jobId"))
+        return {"outcome": "started"}
+    if path == "/internal/worker":
+        return {"outcome": worker.run_task(_id(payload, "taskId"), services)}
+    if path == "/internal/cleanup":
+        return sweep(services)
+    raise errors.NotFound(f"no internal endpoint {path}")
+
+
+def _id(payload: dict[str, Any], key: str) -> UUID:
+    try:
+        return UUID(str(payload[key]))
+    except (KeyError, ValueError):
+        raise errors.InvalidRequest(f"the task payload needs a UUID {key}") from None

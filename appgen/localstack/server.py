@@ -1,0 +1,44 @@
+"""The local stack's HTTP server: the public API, the internal task endpoints and signed downloads on one
+port, as separate Cloud Run services and Supabase Storage would serve them in the cloud."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import unquote
+
+import flask
+
+from appgen import errors, http_api, internal_api
+from appgen.services import Services
+from appgen.storage import LocalObjectStore
+
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def create_app(get_services: Callable[[], Services]) -> flask.Flask:
+    app = flask.Flask("appgen-local")
+
+    @app.route("/", defaults={"path": ""}, methods=_METHODS)
+    @app.route("/<path:path>", methods=_METHODS)
+    def everything(path: str) -> flask.Response:
+        request = flask.request
+        if request.path.startswith("/internal/"):
+            return internal_api.handle(request, get_services)
+        if request.path.startswith("/files/"):
+            return _serve_file(request, get_services())
+        return http_api.handle(request, get_services)
+
+    return app
+
+
+def _serve_file(request: flask.Request, services: Services) -> flask.Response:
+    """A signed download link of the local object store (Supabase Storage serves these in the cloud)."""
+    try:
+        store = services.artifacts
+        if not isinstance(store, LocalObjectStore) or request.method not in ("GET", "HEAD"):
+            raise errors.NotFound()
+        bucket, _, path = unquote(request.path.removeprefix("/files/")).partition("/")
+        file = store.open_signed(bucket, path, request.args.get("expires"), request.args.get("signature"))
+    except errors.AppgenError as exc:
+        return http_api.error_response(exc)
+    return flask.send_file(file, mimetype="application/zip", as_attachment=True, download_name=file.name)

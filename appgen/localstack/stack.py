@@ -1,0 +1,148 @@
+"""`appgen dev`: the whole backend on one machine. Embedded PostgreSQL (unless APPGEN_DATABASE_URL is set),
+migrations, the API and internal endpoints on one port, the local dispatcher, the worker, the cleanup
+sweeps on a timer, and, without GEMINI_API_KEY, the offline Gemini API stand-in."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from appgen import sweepers
+from appgen.dispatch import LocalDispatcher
+from appgen.gateway import ControlPlane, PostgresTransport
+from appgen.localstack.postgres import LocalPostgres
+from appgen.localstack.server import create_app
+from appgen.migrate import migrate
+from appgen.redact import register_secret
+from appgen.services import Services, install
+from appgen.settings import Settings
+from appgen.storage import LocalObjectStore
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_SECONDS = 60.0
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    port: int = 8080
+    services: Services | None = None
+    database_dsn: str = ""
+    _postgres: LocalPostgres | None = None
+    _standin: Any = None
+    _server: BaseWSGIServer | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def api_url(self) -> str:
+        return self.settings.public_url
+
+    def start(self) -> LocalStack:
+        """Start everything; on any failure, stop what was started and re-raise."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.database_url:
+            self.database_dsn = settings.database_url
+        else:
+            self._postgres = LocalPostgres(settings.data_dir / "pg")
+            self.database_dsn = self._postgres.start()
+        migrate(self.database_dsn, settings.migrations_dir)
+
+        settings = settings.with_overrides(
+            database_url=self.database_dsn,
+            internal_secret=settings.internal_secret or self._local_secret(),
+        )
+        register_secret(settings.internal_secret)
+        settings = self._model_settings(settings)
+
+        # Bind first: the port (possibly ephemeral) is part of every URL the services hand out.
+        self._server = make_server(
+            "127.0.0.1", self.port, create_app(lambda: self._require_services()), threaded=True
+        )
+        self.port = self._server.server_port
+        self.settings = settings = settings.with_overrides(public_url=f"http://127.0.0.1:{self.port}")
+        store = LocalObjectStore(settings.objects_dir, settings.public_url, settings.internal_secret)
+        self.services = Services(
+            settings=settings,
+            control_plane=ControlPlane(PostgresTransport(self.database_dsn)),
+            dispatcher=LocalDispatcher(settings.public_url, settings.internal_secret),
+            artifacts=store,
+            scratch=store,
+        )
+        install(self.services)
+        self._spawn("http", self._server.serve_forever)
+        self._spawn("sweeper", self._sweep_periodically)
+
+    def _model_settings(self, settings: Settings) -> Settings:
+        """Real Gemini when a key is configured; otherwise the offline stand-in, which makes no edits."""
+        if settings.gemini_api_key:
+            return settings
+        if settings.gemini_base_url:  # a model server of the operator's (tests: the scripted double)
+            return settings.with_overrides(gemini_api_key="local-model-server")
+        from appgen.agents.standin import GeminiStandIn
+
+        self._standin = GeminiStandIn().start()
+        return settings.with_overrides(
+            gemini_api_key="offline-stand-in", gemini_base_url=self._standin.url, offline_model=True
+        )
+
+    def _local_secret(self) -> str:
+        """One random internal secret per data directory, kept so restarts honour earlier signed URLs."""
+        path = self.settings.data_dir / "internal-secret"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _require_services(self) -> Services:
+        if self.services is None:
+            from appgen.errors import DependencyUnavailable
+
+            raise DependencyUnavailable("the local stack is still starting")
+        return self.services
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _sweep_periodically(self) -> None:
+        while not self._stopping.wait(SWEEP_INTERVAL_SECONDS):
+            try:
+                sweepers.sweep(self._require_services())
+            except Exception:
+                log.exception("sweep failed", extra={"action": "sweep.crash"})
+
+    def ready_line(self) -> str:
+        return f"appgen dev ready: api={self.api_url} database={self.database_dsn}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+        if self.services is not None:
+            self.services.close()
+            install(None)
+            self.services = None
+        if self._standin is not None:
+            self._standin.stop()
+            self._standin = None
+        if self._postgres is not None:
+            self._postgres.stop()
+            self._postgres = None

@@ -1,0 +1,71 @@
+"""Workspace snapshots and page bundles: gzip'd tarballs that carry a workspace between tasks through the
+scratch store (tasks may run on different instances).
+
+Extraction refuses absolute paths, `..`, links and anything else that could leave the workspace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
+
+from appgen.errors import StepFailed
+
+# Never carried between tasks or shipped: installs and build output are reproducible from the source.
+EXCLUDED_DIRS = frozenset({"node_modules", ".next", ".git", ".turbo", ".cache"})
+
+
+def workspace_files(root: Path) -> list[str]:
+    """Relative posix paths of the regular files of a workspace, without excluded directories."""
+    files: list[str] = []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part in EXCLUDED_DIRS for part in rel.parts):
+            continue
+        if path.is_file() and not path.is_symlink():
+            files.append(rel.as_posix())
+    return files
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """SHA-256 of every workspace file, to see what an agent changed."""
+    return {rel: hashlib.sha256((root / rel).read_bytes()).hexdigest() for rel in workspace_files(root)}
+
+
+def pack(root: Path, dest: Path, files: Iterable[str] | None = None) -> Path:
+    """Write `files` (default: the whole workspace) of `root` into the tarball `dest`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dest, "w:gz") as tar:
+        for rel in workspace_files(root) if files is None else files:
+            tar.add(root / rel, arcname=rel, recursive=False)
+    return dest
+
+
+def unpack(archive: Path, root: Path, allow: Callable[[str], bool] | None = None) -> list[str]:
+    """Extract a snapshot into `root`; returns the extracted paths. Members outside `root`, links and
+    devices are refused; members `allow` rejects are skipped."""
+    root.mkdir(parents=True, exist_ok=True)
+    extracted: list[str] = []
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            name = _safe_name(member)
+            if allow is not None and not allow(name):
+                continue
+            tar.extract(member, root, filter="data")
+            extracted.append(name)
+    return extracted
+
+
+def _safe_name(member: tarfile.TarInfo) -> str:
+    pure = PurePosixPath(member.name)
+    if pure.is_absolute() or ".." in pure.parts or not member.name:
+        raise StepFailed(
+            f"refusing archive member outside the workspace: {member.name!r}", code="unsafe_archive"
+        )
+    if not (member.isfile() or member.isdir()):
+        raise StepFailed(
+            f"refusing archive member that is not a plain file: {member.name!r}", code="unsafe_archive"
+        )
+    return pure.as_posix()

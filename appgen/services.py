@@ -1,0 +1,84 @@
+"""The process's wiring: which implementation of each port it uses, built once from the settings.
+
+Functions and the worker call `services()`; the local stack builds its own `Services` and installs it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from appgen.dispatch import Dispatcher, LocalDispatcher
+from appgen.errors import ConfigError
+from appgen.gateway import ControlPlane, PostgresTransport
+from appgen.settings import Settings, load_settings
+from appgen.storage import LocalObjectStore, ObjectStore
+
+if TYPE_CHECKING:
+    from appgen.agents.runner import AgentRunner
+
+
+@dataclass
+class Services:
+    settings: Settings
+    control_plane: ControlPlane
+    dispatcher: Dispatcher
+    artifacts: ObjectStore
+    scratch: ObjectStore
+    _runner: AgentRunner | None = field(default=None, repr=False)
+
+    @cached_property
+    def runner(self) -> AgentRunner:
+        """Built on first use, so processes that never run agents never need the gemini binary."""
+        if self._runner is not None:
+            return self._runner
+        from appgen.agents.runner import GeminiCliRunner
+
+        settings = self.settings
+        if not settings.gemini_api_key:
+            raise ConfigError("GEMINI_API_KEY is not set: the worker cannot run agents")
+        return GeminiCliRunner(
+            gemini_bin=settings.gemini_bin,
+            model=settings.gemini_model,
+            api_key=settings.gemini_api_key,
+            base_url=settings.gemini_base_url,
+            home_root=settings.work_dir / "gemini-homes",
+        )
+
+    def close(self) -> None:
+        self.dispatcher.close()
+        self.control_plane.transport.close()
+
+
+def build_services(settings: Settings) -> Services:
+    if not settings.database_url:
+        raise ConfigError("APPGEN_DATABASE_URL is not set (or run the local stack: `appgen dev`)")
+    store = LocalObjectStore(settings.objects_dir, settings.public_url, settings.internal_secret)
+    return Services(
+        settings=settings,
+        control_plane=ControlPlane(PostgresTransport(settings.database_url)),
+        dispatcher=LocalDispatcher(settings.public_url, settings.internal_secret),
+        artifacts=store,
+        scratch=store,
+    )
+
+
+_current: Services | None = None
+_lock = threading.Lock()
+
+
+def services() -> Services:
+    global _current
+    with _lock:
+        if _current is None:
+            _current = build_services(load_settings())
+        return _current
+
+
+def install(value: Services | None) -> None:
+    """Make `value` the process's services (the local stack and tests); None forgets them."""
+    global _current
+    with _lock:
+        _current = value

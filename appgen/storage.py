@@ -1,0 +1,133 @@
+"""Object storage port: the artifact store (private ZIPs behind signed URLs) and the scratch store (page
+bundles and workspace snapshots that travel between tasks).
+
+`LocalObjectStore` keeps objects as files under the data directory and signs URLs with an HMAC that the
+local stack checks when it serves them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import shutil
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, urlencode
+
+from appgen import errors
+
+ARTIFACT_BUCKET = "generated-apps"
+SCRATCH_BUCKET = "appgen-scratch"
+SIGNED_URL_TTL_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size_bytes: int
+    checksum: str  # SHA-256, hex
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    url: str
+    expires_at: datetime
+
+
+def sha256_file(path: Path) -> StoredObject:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return StoredObject(size, digest.hexdigest())
+
+
+def check_object_path(path: str) -> str:
+    """Object paths are relative, normalized and never climb out of their bucket."""
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or any(part in ("", ".", "..") for part in path.split("/")):
+        raise errors.InvalidRequest(f"not a valid object path: {path!r}")
+    return path
+
+
+class ObjectStore(ABC):
+    @abstractmethod
+    def upload(self, bucket: str, path: str, source: Path) -> StoredObject:
+        """Store `source` at bucket/path and return what was stored, verified (size and SHA-256)."""
+
+    @abstractmethod
+    def download(self, bucket: str, path: str, dest: Path) -> None: ...
+
+    @abstractmethod
+    def delete(self, bucket: str, paths: list[str]) -> None:
+        """Remove objects; paths that do not exist are not an error (deletion is retried)."""
+
+    @abstractmethod
+    def signed_url(self, bucket: str, path: str, ttl_seconds: int = SIGNED_URL_TTL_SECONDS) -> SignedUrl: ...
+
+
+class LocalObjectStore(ObjectStore):
+    def __init__(self, root: Path, public_url: str, secret: str):
+        if not secret:
+            raise errors.ConfigError("the local object store needs APPGEN_INTERNAL_SECRET to sign URLs")
+        self.root = root
+        self.public_url = public_url.rstrip("/")
+        self._key = hashlib.sha256(b"appgen-local-objects:" + secret.encode()).digest()
+
+    def _file(self, bucket: str, path: str) -> Path:
+        return self.root / check_object_path(bucket) / check_object_path(path)
+
+    def upload(self, bucket: str, path: str, source: Path) -> StoredObject:
+        expected = sha256_file(source)
+        target = self._file(bucket, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(source, partial)
+        stored = sha256_file(partial)
+        if stored != expected:
+            partial.unlink(missing_ok=True)
+            raise errors.StepFailed(
+                "the stored object does not match its source", code="storage_failed", transient=True
+            )
+        partial.replace(target)
+        return stored
+
+    def download(self, bucket: str, path: str, dest: Path) -> None:
+        source = self._file(bucket, path)
+        if not source.is_file():
+            raise errors.NotFound(f"no object at {bucket}/{path}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+
+    def delete(self, bucket: str, paths: list[str]) -> None:
+        for path in paths:
+            self._file(bucket, path).unlink(missing_ok=True)
+
+    def signed_url(self, bucket: str, path: str, ttl_seconds: int = SIGNED_URL_TTL_SECONDS) -> SignedUrl:
+        expires = int(time.time()) + ttl_seconds
+        query = urlencode({"expires": expires, "signature": self._sign(bucket, path, expires)})
+        url = f"{self.public_url}/files/{quote(bucket)}/{quote(path)}?{query}"
+        return SignedUrl(url, datetime.fromtimestamp(expires, UTC))
+
+    def open_signed(self, bucket: str, path: str, expires: str | None, signature: str | None) -> Path:
+        """The file behind a signed URL; Forbidden when the URL was tampered with or has expired."""
+        try:
+            expires_at = int(expires or "")
+        except ValueError:
+            raise errors.Forbidden("this download link is not valid") from None
+        if not signature or not hmac.compare_digest(signature, self._sign(bucket, path, expires_at)):
+            raise errors.Forbidden("this download link is not valid")
+        if expires_at < time.time():
+            raise errors.Forbidden("this download link has expired; request a new one")
+        file = self._file(bucket, path)
+        if not file.is_file():
+            raise errors.NotFound("the object behind this link no longer exists")
+        return file
+
+    def _sign(self, bucket: str, path: str, expires: int) -> str:
+        message = f"{bucket}\n{path}\n{expires}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()

@@ -1,0 +1,38 @@
+"""Time-based policies, run by Cloud Scheduler through the `cleanup` function (or `appgen cleanup`):
+each sweep is idempotent, bounded in work per run, and reports what it did."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from appgen.errors import AppgenError
+from appgen.services import Services
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+def delete_expired_artifacts(services: Services, limit: int = BATCH) -> dict[str, int]:
+    """Objects of artifacts that retention marked for deletion: removed through the storage API, then
+    confirmed in the database (rows are never deleted to delete objects)."""
+    deleted = failed = 0
+    for row in services.control_plane.list_artifacts_to_delete(limit):
+        try:
+            services.artifacts.delete(row["bucket"], [row["path"]])
+        except AppgenError as exc:
+            failed += 1
+            log.warning(
+                "could not delete %s: %s", row["path"], exc.message, extra={"action": "sweep.retention"}
+            )
+            continue
+        services.control_plane.confirm_artifact_deleted(row["artifact_id"])
+        deleted += 1
+    return {"deleted": deleted, "failed": failed}
+
+
+def sweep(services: Services) -> dict[str, Any]:
+    report = {"retention": delete_expired_artifacts(services)}
+    log.info("sweep finished", extra={"action": "sweep", "report": report})
+    return report

@@ -1,0 +1,74 @@
+"""The worker's executor: claim -> run step -> record -> dispatch what the database says comes next.
+
+This is the one place that decides between success, retry and failure of a step: `StepFailed` carries
+whether it is transient, `fail_task` applies the plan's backoff, anything unexpected is an internal
+error the owner sees as such (details stay in the service's own logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from uuid import UUID
+
+from appgen.dispatch import DISPATCH_DEADLINE_SECONDS
+from appgen.errors import DependencyUnavailable, StepFailed
+from appgen.gateway import ClaimedTask, Dispatch
+from appgen.logs import bind
+from appgen.pipeline.context import StepContext
+from appgen.pipeline.steps import STEPS
+from appgen.services import Services
+from appgen.spec import GenerationSpec
+
+log = logging.getLogger(__name__)
+
+
+def run_task(task_id: UUID, services: Services) -> str:
+    """Run one delivered task; returns what happened ("noop", "succeeded", "failed", "retrying")."""
+    control_plane = services.control_plane
+    task = control_plane.claim_task(task_id, lease_seconds=DISPATCH_DEADLINE_SECONDS)
+    if task is None:
+        log.info(
+            "stale or duplicate delivery ignored", extra={"action": "task.noop", "task_id": str(task_id)}
+        )
+        return "noop"
+    with bind(job_id=str(task.job_id), task_id=str(task.task_id), kind=task.kind, attempt=task.attempt):
+        workdir = services.settings.work_dir / f"{task.task_id}-{task.attempt}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            outcome, next_steps = _execute(task, services, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        services.dispatcher.dispatch_all(next_steps)
+        return outcome
+
+
+def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str, list[Dispatch]]:
+    control_plane = services.control_plane
+    ctx = StepContext(task, GenerationSpec.model_validate(task.generation_spec), services, workdir)
+    log.info("step started", extra={"action": "task.start"})
+    try:
+        ctx.check_stop()
+        result = STEPS[task.kind](ctx)
+    except StepFailed as exc:
+        ctx.log(
+            exc.message if exc.code != "cancelled" else "stopped: the job was cancelled",
+            "warning" if exc.transient or exc.code == "cancelled" else "error",
+        )
+        next_steps = control_plane.fail_task(task.task_id, task.attempt, exc.code, exc.message, exc.transient)
+        retrying = any(d.task_id == task.task_id for d in next_steps)
+        log.warning("step failed: %s", exc.code, extra={"action": "task.fail", "transient": exc.transient})
+        return ("retrying" if retrying else "failed"), next_steps
+    except DependencyUnavailable:
+        raise  # the delivery is answered 503 and redelivered; the lease protects against double work
+    except Exception:
+        log.exception("step crashed", extra={"action": "task.crash"})
+        ctx.log(f"internal error during the {task.kind} step", "error")
+        message = f"An internal error stopped the {task.kind} step. It was logged for the operators."
+        return "failed", control_plane.fail_task(task.task_id, task.attempt, "internal", message, False)
+    log.info("step succeeded", extra={"action": "task.succeed"})
+    next_steps = control_plane.finish_task(
+        task.task_id, task.attempt, result.result, result.tokens_input, result.tokens_output
+    )
+    return "succeeded", next_steps

@@ -1,0 +1,44 @@
+"""Functions Framework targets (Cloud Run functions). Each is thin: route, one service call, respond.
+
+Public: `api` (every public route) and the single-purpose `submit`, `status`, `download`, `logs`,
+`cancel`, `list_jobs`. Internal (queue and scheduler callers only): `orchestrate`, `cleanup`.
+Run one locally with `functions-framework --source functions/main.py --target api`.
+"""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from appgen import http_api, internal_api
+from appgen.services import services
+
+
+def _public(*endpoints: str):  # type: ignore[no-untyped-def]
+    allowed = frozenset(endpoints) if endpoints else None
+
+    def target(request: flask.Request) -> flask.Response:
+        return http_api.handle(request, services, allowed)
+
+    return target
+
+
+api = functions_framework.http(_public())
+submit = functions_framework.http(_public("submit"))
+status = functions_framework.http(_public("status"))
+download = functions_framework.http(_public("download"))
+logs = functions_framework.http(_public("logs"))
+cancel = functions_framework.http(_public("cancel"))
+list_jobs = functions_framework.http(_public("list_jobs"))
+
+
+@functions_framework.http
+def orchestrate(request: flask.Request) -> flask.Response:
+    """Cloud Tasks queue `app-gen-orchestrator`: start a job when its owner has a free slot."""
+    return internal_api.handle(request, services)
+
+
+@functions_framework.http
+def cleanup(request: flask.Request) -> flask.Response:
+    """Cloud Scheduler: retention and stuck-work sweeps."""
+    return internal_api.handle(request, services)

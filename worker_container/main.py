@@ -1,0 +1,21 @@
+"""The worker container's entrypoint (Functions Framework target `run_task`): one pipeline step per
+delivered Cloud Tasks task (queues app-gen-page, app-gen-integrate, app-gen-fix).
+
+Run locally with `functions-framework --source worker_container/main.py --target run_task`.
+"""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from appgen import internal_api
+from appgen.logs import configure
+from appgen.services import services
+
+configure()
+
+
+@functions_framework.http
+def run_task(request: flask.Request) -> flask.Response:
+    return internal_api.handle(request, services)
