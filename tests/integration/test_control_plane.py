@@ -68,19 +68,27 @@ def test_a_job_runs_through_every_step_to_completed(control_plane: ControlPlane,
 
 
 def test_events_record_every_transition(control_plane: ControlPlane, alice: Caller, db_dsn: str) -> None:
-    job_id, first = _submit_and_start(control_plane, alice, pages=1)
+    job_id, _first = _submit_and_start(control_plane, alice, pages=1)
     control_plane.cancel_job(alice, job_id)
-    events = _sql(db_dsn, "select from_status::text, to_status::text, reason, actor from "
-                  "app_generation_job_events where job_id = %s order by id", job_id)
+    events = _sql(
+        db_dsn,
+        "select from_status::text, to_status::text, reason, actor from "
+        "app_generation_job_events where job_id = %s order by id",
+        job_id,
+    )
     assert [(e["from_status"], e["to_status"]) for e in events] == [
-        (None, "queued"), ("queued", "running"), ("running", "cancelled")]
+        (None, "queued"),
+        ("queued", "running"),
+        ("running", "cancelled"),
+    ]
     assert events[1]["reason"] == "slot available"
     assert events[2]["reason"] == "cancelled by owner"
     assert events[2]["actor"] == alice.claims["sub"]  # type: ignore[index]
 
 
-def test_illegal_transition_is_refused_by_the_database(db_dsn: str, control_plane: ControlPlane,
-                                                      alice: Caller) -> None:
+def test_illegal_transition_is_refused_by_the_database(
+    db_dsn: str, control_plane: ControlPlane, alice: Caller
+) -> None:
     job_id, _ = _submit_and_start(control_plane, alice, pages=1)
     control_plane.cancel_job(alice, job_id)
     with pytest.raises(psycopg.Error) as info:
@@ -88,9 +96,10 @@ def test_illegal_transition_is_refused_by_the_database(db_dsn: str, control_plan
     assert info.value.sqlstate == "AGIT0"
 
 
-def test_last_pages_finishing_together_start_integration_once(control_plane: ControlPlane,
-                                                               alice: Caller) -> None:
-    job_id, first = _submit_and_start(control_plane, alice, pages=3)
+def test_last_pages_finishing_together_start_integration_once(
+    control_plane: ControlPlane, alice: Caller
+) -> None:
+    _job_id, first = _submit_and_start(control_plane, alice, pages=3)
     pages = _run(control_plane, first[0])
     claimed = [control_plane.claim_task(d.task_id, 60) for d in pages if d.task_id]
     assert all(claimed)
@@ -103,7 +112,7 @@ def test_last_pages_finishing_together_start_integration_once(control_plane: Con
 
 
 def test_duplicate_delivery_of_a_finished_task_is_a_noop(control_plane: ControlPlane, alice: Caller) -> None:
-    job_id, first = _submit_and_start(control_plane, alice, pages=1)
+    _job_id, first = _submit_and_start(control_plane, alice, pages=1)
     task = control_plane.claim_task(first[0].task_id, 60)  # type: ignore[arg-type]
     assert task is not None
     assert control_plane.claim_task(task.task_id, 60) is None  # held by a live lease
@@ -113,7 +122,7 @@ def test_duplicate_delivery_of_a_finished_task_is_a_noop(control_plane: ControlP
 
 
 def test_page_window_hands_out_at_most_four_pages(control_plane: ControlPlane, alice: Caller) -> None:
-    job_id, first = _submit_and_start(control_plane, alice, pages=6)
+    _job_id, first = _submit_and_start(control_plane, alice, pages=6)
     window = _run(control_plane, first[0])
     assert len(window) == 4
     slid = _run(control_plane, window[0])
@@ -128,10 +137,14 @@ def _to_validate(cp: ControlPlane, caller: Caller) -> tuple[uuid.UUID, Dispatch]
     return job_id, validate
 
 
-def test_failed_validation_starts_fix_rounds_until_the_limit(control_plane: ControlPlane, alice: Caller) -> None:
+def test_failed_validation_starts_fix_rounds_until_the_limit(
+    control_plane: ControlPlane, alice: Caller
+) -> None:
     job_id, validate = _to_validate(control_plane, alice)
     for round_ in range(1, 5):
-        (fix,) = _run(control_plane, validate, {"outcome": "failed", "signature": f"sig-{round_}", "summary": "x"})
+        (fix,) = _run(
+            control_plane, validate, {"outcome": "failed", "signature": f"sig-{round_}", "summary": "x"}
+        )
         assert fix.kind == "fix"
         job = control_plane.get_job(alice, job_id)
         assert (job["status"], job["fix_round"]) == ("fixing", round_)
@@ -148,8 +161,10 @@ def test_fix_task_receives_the_failure_and_previous_diff(control_plane: ControlP
     _, validate = _to_validate(control_plane, alice)
     (fix1,) = _run(control_plane, validate, {"outcome": "failed", "signature": "s1", "output": "E1"})
     task = control_plane.claim_task(fix1.task_id, 60)  # type: ignore[arg-type]
-    assert task is not None and task.inputs == {"failure": {"outcome": "failed", "signature": "s1",
-                                                            "output": "E1"}, "previousFix": None}
+    assert task is not None and task.inputs == {
+        "failure": {"outcome": "failed", "signature": "s1", "output": "E1"},
+        "previousFix": None,
+    }
     (validate2,) = control_plane.finish_task(task.task_id, task.attempt, {"diffSummary": "d1"})
     (fix2,) = _run(control_plane, validate2, {"outcome": "failed", "signature": "s2", "output": "E2"})
     task2 = control_plane.claim_task(fix2.task_id, 60)  # type: ignore[arg-type]
@@ -162,7 +177,9 @@ def test_same_error_three_times_stops_the_fix_loop_early(control_plane: ControlP
     for _ in range(2):
         (fix,) = _run(control_plane, validate, {"outcome": "failed", "signature": "same"})
         (validate,) = _run(control_plane, fix)
-    assert _run(control_plane, validate, {"outcome": "failed", "signature": "same", "summary": "TS2322"}) == []
+    assert (
+        _run(control_plane, validate, {"outcome": "failed", "signature": "same", "summary": "TS2322"}) == []
+    )
     job = control_plane.get_job(alice, job_id)
     assert (job["status"], job["error_code"], job["fix_round"]) == ("failed", "build_failed", 2)
     assert "repeated" in job["error_message"]
@@ -205,10 +222,11 @@ def _make_due(cp: ControlPlane, task_id: uuid.UUID | None) -> None:
         conn.execute("update app_generation_tasks set not_before = now() where id = %s", (task_id,))
 
 
-def test_permanent_failure_fails_the_job_and_starts_the_next_queued(control_plane: ControlPlane,
-                                                                   alice: Caller) -> None:
+def test_permanent_failure_fails_the_job_and_starts_the_next_queued(
+    control_plane: ControlPlane, alice: Caller
+) -> None:
     job1, first = _submit_and_start(control_plane, alice, pages=1)
-    job2, second = _submit_and_start(control_plane, alice, pages=1)
+    _job2, _second = _submit_and_start(control_plane, alice, pages=1)
     job3, _ = control_plane.submit_job(alice, small_spec(1), None)
     assert control_plane.start_job(job3) == []  # two running: the third waits
     assert control_plane.get_job(alice, job3)["status"] == "queued"
@@ -230,8 +248,9 @@ def test_cancel_makes_queued_deliveries_noops(control_plane: ControlPlane, alice
         control_plane.cancel_job(alice, job_id)
 
 
-def test_download_needs_a_finished_job_of_the_caller(control_plane: ControlPlane, alice: Caller,
-                                                     bob: Caller) -> None:
+def test_download_needs_a_finished_job_of_the_caller(
+    control_plane: ControlPlane, alice: Caller, bob: Caller
+) -> None:
     job_id, validate = _to_validate(control_plane, alice)
     with pytest.raises(errors.NotReady):
         control_plane.request_download(alice, job_id)
@@ -263,12 +282,19 @@ def _as(dsn: str, caller: Caller, query: str, *params: Any) -> list[dict[str, An
         return cur.fetchall() if cur.description else []
 
 
-TABLES = ["app_generation_jobs", "app_generation_tasks", "app_generation_artifacts", "app_generation_logs",
-          "app_generation_job_events", "app_generation_projects"]
+TABLES = [
+    "app_generation_jobs",
+    "app_generation_tasks",
+    "app_generation_artifacts",
+    "app_generation_logs",
+    "app_generation_job_events",
+    "app_generation_projects",
+]
 
 
-def test_users_see_none_of_another_users_rows(control_plane: ControlPlane, db_dsn: str, alice: Caller,
-                                              bob: Caller) -> None:
+def test_users_see_none_of_another_users_rows(
+    control_plane: ControlPlane, db_dsn: str, alice: Caller, bob: Caller
+) -> None:
     job_id, validate = _to_validate(control_plane, alice)
     control_plane.append_job_log(job_id, None, "info", "pages", "hello")
     (package,) = _run(control_plane, validate, {"outcome": "passed"})
@@ -282,40 +308,51 @@ def test_users_see_none_of_another_users_rows(control_plane: ControlPlane, db_ds
     assert control_plane.list_job_logs(bob, job_id, 0, 10) == []
 
 
-@pytest.mark.parametrize("statement", [
-    "insert into app_generation_jobs (owner_id, project_id, generation_spec, spec_hash, page_count, "
-    "page_parallelism) values (auth.uid(), gen_random_uuid(), '{}', 'x', 1, 1)",
-    "update app_generation_jobs set status = 'completed'",
-    "delete from app_generation_jobs",
-    "insert into app_generation_logs (job_id, owner_id, level, stage, message) "
-    "select id, owner_id, 'info', 'x', 'forged' from app_generation_jobs",
-    "update app_generation_tasks set status = 'succeeded'",
-    "insert into app_generation_artifacts (job_id, owner_id, project_id, bucket, path, size_bytes, checksum) "
-    "select id, owner_id, project_id, 'b', 'p', 1, repeat('a', 64) from app_generation_jobs",
-])
-def test_users_cannot_write_tables_directly(control_plane: ControlPlane, db_dsn: str, alice: Caller,
-                                            statement: str) -> None:
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into app_generation_jobs (owner_id, project_id, generation_spec, spec_hash, page_count, "
+        "page_parallelism) values (auth.uid(), gen_random_uuid(), '{}', 'x', 1, 1)",
+        "update app_generation_jobs set status = 'completed'",
+        "delete from app_generation_jobs",
+        "insert into app_generation_logs (job_id, owner_id, level, stage, message) "
+        "select id, owner_id, 'info', 'x', 'forged' from app_generation_jobs",
+        "update app_generation_tasks set status = 'succeeded'",
+        "insert into app_generation_artifacts (job_id, owner_id, project_id, bucket, path, size_bytes, checksum) "
+        "select id, owner_id, project_id, 'b', 'p', 1, repeat('a', 64) from app_generation_jobs",
+    ],
+)
+def test_users_cannot_write_tables_directly(
+    control_plane: ControlPlane, db_dsn: str, alice: Caller, statement: str
+) -> None:
     _submit_and_start(control_plane, alice, pages=1)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         _as(db_dsn, alice, statement)
 
 
-@pytest.mark.parametrize("function", ["start_job(gen_random_uuid())", "claim_task(gen_random_uuid(), 60)",
-                                      "fail_task(gen_random_uuid(), 1, 'x', 'y', false)",
-                                      "record_artifact(gen_random_uuid(), 'b', 'p', 1, 'c')",
-                                      "append_job_log(gen_random_uuid(), null, 'info', 's', 'm')"])
+@pytest.mark.parametrize(
+    "function",
+    [
+        "start_job(gen_random_uuid())",
+        "claim_task(gen_random_uuid(), 60)",
+        "fail_task(gen_random_uuid(), 1, 'x', 'y', false)",
+        "record_artifact(gen_random_uuid(), 'b', 'p', 1, 'c')",
+        "append_job_log(gen_random_uuid(), null, 'info', 's', 'm')",
+    ],
+)
 def test_users_cannot_call_worker_rpcs(db_dsn: str, alice: Caller, function: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         _as(db_dsn, alice, f"select * from public.{function}")
 
 
 def test_anon_cannot_submit(db_dsn: str) -> None:
-    anon = Caller({"role": "anon"})
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with psycopg.connect(db_dsn) as conn, conn.transaction():
-            conn.execute("set local role anon")
-            conn.execute("select * from public.submit_job('{}'::jsonb)")
-    assert anon.claims == {"role": "anon"}
+    with (
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+        psycopg.connect(db_dsn) as conn,
+        conn.transaction(),
+    ):
+        conn.execute("set local role anon")
+        conn.execute("select * from public.submit_job('{}'::jsonb)")
 
 
 def test_a_project_belongs_to_its_first_user(control_plane: ControlPlane, alice: Caller, bob: Caller) -> None:
