@@ -203,3 +203,21 @@ class LocalDispatcher(Dispatcher):
             self._heap, _Scheduled(time.time() + backoff, next(self._seq), item.message, item.retry_count + 1)
         )
         self._cond.notify()
+
+
+class InMemoryDispatcher(Dispatcher):
+    """Holds enqueued messages instead of delivering them (with Cloud Tasks' name dedup): for API-level
+    tests and tools that drive the pipeline step by step."""
+
+    def __init__(self) -> None:
+        self.messages: list[TaskMessage] = []
+        self._names: set[str] = set()
+        self._lock = threading.Lock()
+
+    def enqueue(self, message: TaskMessage) -> None:
+        with self._lock:
+            if message.name is not None:
+                if message.name in self._names:
+                    return
+                self._names.add(message.name)
+            self.messages.append(message)

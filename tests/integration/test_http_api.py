@@ -1,0 +1,276 @@
+"""The public HTTP API through the local stack's WSGI app, on a real database: status codes and bodies,
+authentication, ownership (404 for foreign jobs), validation errors with field paths, downloads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask
+import flask.testing
+import pytest
+
+from appgen import auth
+from appgen.dispatch import InMemoryDispatcher
+from appgen.gateway import Caller, ControlPlane
+from appgen.localstack.server import create_app
+from appgen.services import Services
+from appgen.settings import LOCAL_JWT_SECRET, Settings
+from appgen.storage import LocalObjectStore
+from tests.conftest import token_for
+from tests.fixtures.specs import small_spec
+
+JOBS = "/api/agentic/jobs"
+
+
+@pytest.fixture
+def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
+    settings = Settings(
+        database_url="unused",
+        data_dir=tmp_path,
+        internal_secret="s" * 32,
+        cors_origins=("https://app.example.com",),
+    )
+    store = LocalObjectStore(tmp_path / "objects", "http://testserver", settings.internal_secret)
+    return Services(settings, control_plane, InMemoryDispatcher(), store, store)
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[flask.testing.FlaskClient]:
+    yield create_app(lambda: services).test_client()
+
+
+def _h(caller: Caller) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(caller)}"}
+
+
+def test_submit_returns_202_with_the_job_and_enqueues_its_start(
+    client: flask.testing.FlaskClient, services: Services, alice: Caller
+) -> None:
+    response = client.post(JOBS, json=small_spec(2), headers=_h(alice))
+    assert response.status_code == 202, response.json
+    job_id = response.json["jobId"]
+    assert uuid.UUID(job_id)
+    messages = services.dispatcher.messages  # type: ignore[attr-defined]
+    assert [(m.queue, m.target, m.payload) for m in messages] == [
+        ("app-gen-orchestrator", "orchestrate", {"jobId": job_id})
+    ]
+
+    status = client.get(f"{JOBS}/{job_id}", headers=_h(alice))
+    assert status.status_code == 200
+    body = status.json
+    assert body["jobId"] == job_id and body["status"] == "queued" and body["stage"] == "queued"
+    assert body["progress"] == {
+        "percent": 0,
+        "pagesDone": 0,
+        "pagesTotal": 2,
+        "fixRound": 0,
+        "maxFixRounds": 4,
+    }
+    assert body["warnings"] == [] and body["error"] is None and body["artifact"] is None
+    assert body["createdAt"].endswith("Z") and body["startedAt"] is None
+
+
+def test_status_etag_answers_304_when_unchanged(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
+    first = client.get(f"{JOBS}/{job_id}", headers=_h(alice))
+    etag = first.headers["ETag"]
+    again = client.get(f"{JOBS}/{job_id}", headers={**_h(alice), "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_idempotent_replay_answers_200_with_the_same_job(
+    client: flask.testing.FlaskClient, alice: Caller
+) -> None:
+    spec = small_spec(1)
+    headers = {**_h(alice), "Idempotency-Key": "abc"}
+    first = client.post(JOBS, json=spec, headers=headers)
+    second = client.post(JOBS, json=spec, headers=headers)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert first.json == second.json
+    other = dict(spec, globalNotes="changed")
+    conflict = client.post(JOBS, json=other, headers=headers)
+    assert conflict.status_code == 409 and conflict.json["error"]["code"] == "idempotency_conflict"
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, "missing_token"),
+        ({"Authorization": "Basic abc"}, "missing_token"),
+        ({"Authorization": "Bearer not-a-jwt"}, "invalid_token"),
+        ({"Authorization": "Bearer " + auth.mint_user_token(uuid.uuid4(), "x" * 40)}, "invalid_token"),
+        (
+            {
+                "Authorization": "Bearer "
+                + auth.mint_user_token(uuid.uuid4(), LOCAL_JWT_SECRET, ttl_seconds=-10)
+            },
+            "token_expired",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", JOBS),
+        ("GET", JOBS),
+        ("GET", f"{JOBS}/{uuid.uuid4()}"),
+        ("GET", f"{JOBS}/{uuid.uuid4()}/logs"),
+        ("POST", f"{JOBS}/{uuid.uuid4()}/download"),
+        ("POST", f"{JOBS}/{uuid.uuid4()}/cancel"),
+    ],
+)
+def test_every_public_route_needs_a_valid_token(
+    client: flask.testing.FlaskClient, headers: dict[str, str], code: str, method: str, path: str
+) -> None:
+    response = client.open(path, method=method, headers=headers, json=small_spec(1))
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == code
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_service_role_tokens_are_not_user_tokens(client: flask.testing.FlaskClient) -> None:
+    import jwt
+
+    token = jwt.encode(
+        {"sub": str(uuid.uuid4()), "role": "service_role", "aud": "authenticated", "exp": 2**40},
+        LOCAL_JWT_SECRET,
+        algorithm="HS256",
+    )
+    response = client.get(JOBS, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.json["error"]["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize("suffix", ["", "/logs"])
+def test_other_users_jobs_answer_404(
+    client: flask.testing.FlaskClient, alice: Caller, bob: Caller, suffix: str
+) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
+    response = client.get(f"{JOBS}/{job_id}{suffix}", headers=_h(bob))
+    assert response.status_code == 404
+    assert response.json["error"] == {"code": "not_found", "message": "No such job."}
+    for action in ("download", "cancel"):
+        post = client.post(f"{JOBS}/{job_id}/{action}", headers=_h(bob))
+        assert post.status_code == 404 and post.json["error"]["code"] == "not_found"
+    assert client.get(JOBS, headers=_h(bob)).json == {"jobs": []}
+
+
+def test_unknown_and_malformed_job_ids_answer_404(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    for job_id in (str(uuid.uuid4()), "not-a-uuid"):
+        response = client.get(f"{JOBS}/{job_id}", headers=_h(alice))
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_invalid_spec_names_every_failing_field(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    spec = small_spec(2)
+    spec["pages"][0]["route"] = "no-slash"
+    spec["pages"][1]["pageId"] = "Bad Id"
+    del spec["brief"]["title"]
+    spec["unexpected"] = 1
+    response = client.post(JOBS, json=spec, headers=_h(alice))
+    assert response.status_code == 400
+    error = response.json["error"]
+    assert error["code"] == "invalid_spec"
+    paths = sorted(d["path"] for d in error["details"])
+    assert paths == ["brief.title", "pages[0].route", "pages[1].pageId", "unexpected"]
+
+
+def test_duplicate_routes_are_refused(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    spec = small_spec(2)
+    spec["pages"][1]["route"] = "/"
+    response = client.post(JOBS, json=spec, headers=_h(alice))
+    assert response.status_code == 400
+    assert response.json["error"]["details"] == [
+        {"path": "(body)", "message": "Value error, route '/' is used by more than one page"}
+    ]
+
+
+def test_body_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    not_json = client.post(JOBS, data="{", headers={**_h(alice), "Content-Type": "application/json"})
+    assert not_json.status_code == 400 and not_json.json["error"]["code"] == "invalid_request"
+    wrong_type = client.post(JOBS, data="a=b", headers={**_h(alice), "Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415 and wrong_type.json["error"]["code"] == "unsupported_media_type"
+    too_big = client.post(
+        JOBS, data=b"x" * (3 * 1024 * 1024 + 1), headers={**_h(alice), "Content-Type": "application/json"}
+    )
+    assert too_big.status_code == 413 and too_big.json["error"]["code"] == "payload_too_large"
+    array = client.post(JOBS, json=[1, 2], headers=_h(alice))
+    assert array.status_code == 400 and array.json["error"]["code"] == "invalid_spec"
+
+
+def test_quota_answers_429_with_retry_after(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    for _ in range(5):
+        assert client.post(JOBS, json=small_spec(1), headers=_h(alice)).status_code == 202
+    response = client.post(JOBS, json=small_spec(1), headers=_h(alice))
+    assert response.status_code == 429
+    assert response.json["error"]["code"] == "quota_exceeded"
+    assert 86000 < int(response.headers["Retry-After"]) <= 86400
+
+
+def test_download_before_completion_is_409(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
+    response = client.post(f"{JOBS}/{job_id}/download", headers=_h(alice))
+    assert response.status_code == 409 and response.json["error"]["code"] == "not_ready"
+
+
+def test_cancel_returns_the_cancelled_job(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
+    response = client.post(f"{JOBS}/{job_id}/cancel", headers=_h(alice))
+    assert response.status_code == 202
+    assert response.json["status"] == "cancelled" and response.json["finishedAt"] is not None
+    again = client.post(f"{JOBS}/{job_id}/cancel", headers=_h(alice))
+    assert again.status_code == 409 and again.json["error"]["code"] == "illegal_transition"
+
+
+def test_logs_query_parameters_are_validated(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
+    ok = client.get(f"{JOBS}/{job_id}/logs", headers=_h(alice))
+    assert ok.status_code == 200 and ok.json == {"logs": [], "nextCursor": None}
+    bad = client.get(f"{JOBS}/{job_id}/logs?limit=0", headers=_h(alice))
+    assert bad.status_code == 400 and bad.json["error"]["details"][0]["path"] == "query.limit"
+
+
+def test_routing_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    assert client.get("/nope", headers=_h(alice)).json["error"]["code"] == "not_found"
+    wrong = client.delete(JOBS, headers=_h(alice))
+    assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_cors_for_configured_origins_only(client: flask.testing.FlaskClient) -> None:
+    preflight = client.options(
+        JOBS, headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    other = client.options(JOBS, headers={"Origin": "https://evil.example.com"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_internal_endpoints_refuse_user_tokens(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    for path in ("/internal/worker", "/internal/orchestrate", "/internal/cleanup"):
+        response = client.post(path, json={"taskId": str(uuid.uuid4())}, headers=_h(alice))
+        assert response.status_code == 403, path
+        assert response.json["error"]["code"] == "forbidden"
+    assert client.post("/internal/worker", json={}).status_code == 401
+
+
+def test_signed_download_urls_refuse_tampering_and_expiry(
+    services: Services, client: flask.testing.FlaskClient, tmp_path: Path
+) -> None:
+    source = tmp_path / "app.zip"
+    source.write_bytes(b"PK fake zip")
+    services.artifacts.upload("generated-apps", "u/p/j/app.zip", source)
+    good = services.artifacts.signed_url("generated-apps", "u/p/j/app.zip").url.removeprefix(
+        "http://testserver"
+    )
+    with client.get(good) as response:
+        assert response.status_code == 200 and response.data == b"PK fake zip"
+        assert response.headers["Content-Type"] == "application/zip"
+    tampered = good.replace("u/p/j", "u/p/k")
+    assert client.get(tampered).status_code == 403
+    expired = services.artifacts.signed_url("generated-apps", "u/p/j/app.zip", ttl_seconds=-1).url
+    response = client.get(expired.removeprefix("http://testserver"))
+    assert response.status_code == 403 and "expired" in response.json["error"]["message"]
