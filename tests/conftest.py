@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,16 @@ def pg_cluster() -> Iterator[LocalPostgres]:
     migrate(cluster.dsn(TEMPLATE), REPO_ROOT / "supabase" / "migrations")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A temporary directory the `postgres` system user can enter (pytest's tmp_path is private)."""
+    path = Path(tempfile.mkdtemp(prefix="appgen-test-"))
+    path.chmod(0o755)
+    yield path
+    if not os.environ.get("APPGEN_TEST_KEEP"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,68 @@
+"""Running `appgen dev` as a subprocess the way an operator does, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from appgen.settings import REPO_ROOT
+
+APPGEN = REPO_ROOT / ".venv" / "bin" / "appgen"
+READY = "appgen dev ready: "
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    api: str
+    database: str
+    log_path: Path
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_stack(data_dir: Path, env: dict[str, str] | None = None, timeout: float = 120) -> RunningStack:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o755)
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("APPGEN_", "GEMINI_", "GOOGLE_GEMINI"))
+    }
+    full_env.update(env or {})
+    log_path = data_dir / "stack.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [str(APPGEN), "dev", "--port", "0", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+            env=full_env,
+            cwd=REPO_ROOT,
+        )
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            process.stdout.close()
+            raise AssertionError(f"appgen dev exited with {process.wait()}:\n{log_path.read_text()}")
+        if line.startswith(READY):
+            fields = dict(part.split("=", 1) for part in line[len(READY) :].split())
+            return RunningStack(process, fields["api"], fields["database"], log_path)
+    process.kill()
+    process.wait()
+    process.stdout.close()
+    raise AssertionError(f"appgen dev was not ready within {timeout} s:\n{log_path.read_text()}")
