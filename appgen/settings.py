@@ -50,7 +50,6 @@ class Settings:
     work_dir: Path = Path(tempfile.gettempdir()) / "appgen-work"
     starter_dir: Path = REPO_ROOT / "worker_container" / "starter"
     migrations_dir: Path = REPO_ROOT / "supabase" / "migrations"
-    prompts_dir: Path = REPO_ROOT / "prompts"
     gemini_bin: Path = REPO_ROOT / "worker_container" / "node_modules" / ".bin" / "gemini"
     gemini_api_key: str | None = None
     gemini_base_url: str | None = None

@@ -42,6 +42,9 @@ def run_scaffold(ctx: StepContext) -> StepOutcome:
     ws = ctx.workdir / "ws"
     result = scaffold_workspace(ctx.spec, ws, starter_dir=ctx.services.settings.starter_dir)
     (ws / "GEMINI.md").write_text(prompts.workspace_context())
+    for rel, text in prompts.agent_inputs(ctx.spec).items():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text(text)
     for warning in result.warnings:
         where = f"{warning.page_id}: " if warning.page_id else ""
         ctx.log(f"{where}{warning.message} [{warning.code}]", "warning")
@@ -138,6 +141,7 @@ def run_fix(ctx: StepContext) -> StepOutcome:
         diff_summary=str(previous.get("diffSummary", "")),
         round=round_,
         max_rounds=ctx.task.max_fix_rounds,
+        command=str(failure.get("command") or "npm run build"),
     )
     agent = _run_agent(ctx, ws, prompt, FIX_TIMEOUT_S, f"fix:{round_}")
     summary = diffs.summarize(before, diffs.read_texts(ws))
