@@ -1,5 +1,7 @@
 @echo off
-rem Build and start the app in production mode on http://localhost:3000 (set PORT to change it).
+rem Run the app locally: installs dependencies when node_modules is missing, then starts the development
+rem server on http://localhost:3000 (set PORT to change it). "--production" builds and serves the
+rem optimized app instead.
 setlocal
 cd /d "%~dp0"
 
@@ -15,7 +17,13 @@ if not exist node_modules (
 )
 
 if not defined NEXT_TELEMETRY_DISABLED set NEXT_TELEMETRY_DISABLED=1
-call npm run build
-if errorlevel 1 exit /b 1
-call npm run start
+if not defined PORT set PORT=3000
+echo Starting the app on http://localhost:%PORT% (Ctrl+C to stop)
+if "%~1"=="--production" (
+  call npm run build
+  if errorlevel 1 exit /b 1
+  call npm run start
+  exit /b %errorlevel%
+)
+call npm run dev
 exit /b %errorlevel%

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Build and start the app in production mode on http://localhost:3000 (set PORT to change it).
+# Run the app locally: installs dependencies when node_modules is missing, then starts the development
+# server on http://localhost:3000 (set PORT to change it) and stays attached. `--production` builds
+# and serves the optimized app instead.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -18,5 +20,11 @@ if [ ! -d node_modules ]; then
 fi
 
 export NEXT_TELEMETRY_DISABLED="${NEXT_TELEMETRY_DISABLED:-1}"
-npm run build
-exec npm run start
+PORT="${PORT:-3000}"
+export PORT
+echo "Starting the app on http://localhost:${PORT} (Ctrl+C to stop)"
+if [ "${1:-}" = "--production" ]; then
+  npm run build
+  exec npm run start
+fi
+exec npm run dev
