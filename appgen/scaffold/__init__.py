@@ -1,0 +1,178 @@
+"""The scaffold step's work: a buildable Next.js workspace from the spec, before any agent runs.
+
+The starter is copied, each selected preview becomes `components/<pageId>/Page.tsx` (real JSX, see
+`html_to_jsx`) with its `<style>` blocks in `page.css`, each route gets an `app/<route>/page.tsx` with the
+preview's title and description as metadata, the previews' Tailwind config and the spec's style become
+`@theme` tokens in `app/globals.css`, and every action gets an `app/api/<action>/route.ts` stub. The
+layout adds no navigation of its own (the previews have theirs); `lib/site.ts` lists the pages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from appgen.scaffold import templates
+from appgen.scaffold.html_to_jsx import convert_document
+from appgen.scaffold.theme import Theme, add_style, read_tailwind_config
+from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
+
+INPUT_DIR = ".agent/input"
+_IGNORED = shutil.ignore_patterns("node_modules", ".next")
+# Files Next.js gives a meaning in a route directory; in a page's directory they would reach other
+# routes (layout, loading, error… wrap every nested route), so a page agent may not create them.
+_SPECIAL = re.compile(
+    r"(layout|template|loading|error|global-error|not-found|forbidden|unauthorized|default|route|"
+    r"icon|apple-icon|opengraph-image|twitter-image|sitemap|robots|manifest|favicon)\.[a-z]+"
+    r"|globals\.css"
+)
+
+
+@dataclass(frozen=True)
+class ScaffoldWarning:
+    code: str
+    message: str
+    page_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ScaffoldedPage:
+    page_id: str
+    route: str
+    files: list[str]
+
+
+@dataclass(frozen=True)
+class ScaffoldResult:
+    warnings: list[ScaffoldWarning]
+    pages: list[ScaffoldedPage]
+
+
+@dataclass(frozen=True)
+class PagePaths:
+    """The files one page's agent may write: its route directory (not nested routes) and its components."""
+
+    page_id: str
+    route_dir: str
+
+    def allows(self, relpath: str) -> bool:
+        path = PurePosixPath(relpath)
+        if path.is_absolute() or ".." in path.parts or not path.parts:
+            return False
+        if path.parts[:2] == ("components", self.page_id) and len(path.parts) > 2:
+            return True
+        return str(path.parent) == self.route_dir and not _SPECIAL.fullmatch(path.name)
+
+    def describe(self) -> list[str]:
+        return [
+            f"{self.route_dir}/page.tsx (and other files directly in {self.route_dir}/, "
+            "except Next.js special files such as layout.tsx, loading.tsx, globals.css)",
+            f"components/{self.page_id}/**",
+        ]
+
+
+def page_paths(page: Page) -> PagePaths:
+    return PagePaths(page.page_id, route_to_dir(page.route))
+
+
+def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -> ScaffoldResult:
+    shutil.copytree(starter_dir, dest, ignore=_IGNORED, dirs_exist_ok=True)
+    _write(dest, f"{INPUT_DIR}/spec.json", _spec_json(spec))
+    warnings: list[ScaffoldWarning] = []
+    pages: list[ScaffoldedPage] = []
+    theme = Theme()
+    resolve = _link_resolver(spec.pages)
+    lang = None
+    for page in spec.pages:
+        converted = convert_document(
+            page.selected_preview_html,
+            page_id=page.page_id,
+            component=templates.component_name(page.page_id),
+            resolve_link=resolve,
+            css_import="./page.css",
+        )
+        lang = lang or converted.lang
+        warnings += [ScaffoldWarning(n.code, n.message, page.page_id) for n in converted.notices]
+        files = [f"components/{page.page_id}/Page.tsx", f"{route_to_dir(page.route)}/page.tsx"]
+        _write(dest, files[0], converted.tsx)
+        _write(dest, files[1], templates.route_file(page, converted.title, converted.description))
+        if converted.css:
+            css, problems = _page_css(converted.css)
+            warnings += [ScaffoldWarning("page_css", p, page.page_id) for p in problems]
+            files.append(f"components/{page.page_id}/page.css")
+            _write(dest, files[-1], css)
+        _write(dest, f"{INPUT_DIR}/previews/{page.page_id}.html", page.selected_preview_html)
+        before = len(theme.problems)
+        for script in converted.scripts:
+            read_tailwind_config(script, theme)
+        warnings += [ScaffoldWarning("theme_skipped", p, page.page_id) for p in theme.problems[before:]]
+        pages.append(ScaffoldedPage(page.page_id, page.route, files))
+
+    before = len(theme.problems)
+    add_style(spec.style, theme)
+    warnings += [ScaffoldWarning("theme_skipped", p) for p in theme.problems[before:]]
+    globals_css = dest / "app" / "globals.css"
+    existing = globals_css.read_text() if globals_css.exists() else '@import "tailwindcss";\n'
+    globals_css.write_text(existing.rstrip("\n") + "\n" + theme.css())
+
+    _write(dest, "app/layout.tsx", templates.layout(spec, lang or "en"))
+    _write(dest, "lib/site.ts", templates.site_map(spec))
+    if all(page.route != "/" for page in spec.pages):
+        _write(dest, "app/page.tsx", templates.INDEX_PAGE)
+    for action in spec.actions:
+        users = [p.page_id for p in spec.pages if action in p.actions]
+        _write(dest, f"{action_route_dir(action)}/route.ts", templates.api_route(action, users))
+    return ScaffoldResult(warnings, pages)
+
+
+def _write(root: Path, relpath: str, text: str) -> None:
+    path = root / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _spec_json(spec: GenerationSpec) -> str:
+    return json.dumps(spec.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _page_css(css: str) -> tuple[str, list[str]]:
+    """Preview `<style>` blocks as a CSS file Tailwind 4 accepts: v3 `@tailwind` directives go, and
+    `@apply`/`theme()` get a `@reference` to the app's stylesheet so they resolve."""
+    problems = []
+    if re.search(r"@tailwind\b", css):
+        css = re.sub(r"@tailwind\s+[\w-]+\s*;?", "", css)
+        problems.append("removed Tailwind v3 `@tailwind` directives from the page's <style>")
+    if re.search(r"@apply\b|\btheme\(", css):
+        css = '@reference "../../app/globals.css";\n\n' + css.lstrip()
+    return css, problems
+
+
+def _link_resolver(pages: list[Page]) -> Callable[[str], str | None]:
+    """An href → the app route it means, for hrefs naming a page: `/pricing`, `pricing.html`,
+    `/pricing/#faq`, `index.html`. Anything else (external, `#x`, mailto:, unknown paths) → None."""
+    aliases: dict[str, str] = {}
+    for page in pages:
+        slug = page.route.strip("/")
+        names = {slug, page.page_id, slug.replace("/", "-")} if slug else {"index", page.page_id}
+        aliases[slug] = page.route
+        for name in names:
+            aliases[f"{name}.html"] = page.route
+            aliases.setdefault(name, page.route)
+
+    def resolve(href: str) -> str | None:
+        href = href.strip()
+        if not href or href.startswith(("#", "//")) or re.match(r"^[a-zA-Z][\w+.-]*:", href):
+            return None
+        match = re.match(r"([^?#]*)(.*)", href, re.S)
+        path, suffix = (match.group(1), match.group(2)) if match else (href, "")
+        key = path.removeprefix("./").strip("/")
+        route = aliases.get(key)
+        if route is None:
+            return None
+        return route + suffix if suffix else route
+
+    return resolve

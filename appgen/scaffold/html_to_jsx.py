@@ -1,0 +1,478 @@
+"""A preview HTML document → a React component (TSX) that renders the same body, without
+`dangerouslySetInnerHTML`.
+
+html5lib parses the preview the way a browser does (entities decoded, SVG attribute case restored, tags
+closed); the tree is then written out as JSX under the rules React, TypeScript (`next build`) and
+eslint-config-next impose. What cannot be carried over is dropped with a notice, never silently:
+scripts (`dropped_script`), event handler attributes (`dropped_event_handler`), external stylesheets
+(`dropped_stylesheet`), attributes the element's React type does not declare (`dropped_attribute`),
+`<template>`/`<noscript>`/MathML (`dropped_element`), unknown or custom elements (`unwrapped_element`,
+children kept) and form targets (`dropped_form_action`: a preview's form must not post away; the page
+agent wires it to the app's API route). Iframes, embeds, video and audio are kept as they are: they are
+part of what the user picked. `<style>` blocks become the page's CSS file (global, like in the preview).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import html5lib
+
+from appgen.scaffold import react_props as rp
+from appgen.scaffold.react_props import names
+
+SVG_NS = "http://www.w3.org/2000/svg"
+_NS_PREFIX = {
+    "http://www.w3.org/1999/xlink": "xlink",
+    "http://www.w3.org/XML/1998/namespace": "xml",
+    "http://www.w3.org/2000/xmlns/": "xmlns",
+}
+# Elements around which whitespace never renders: dropped for readability.
+BLOCK = names(
+    "address article aside blockquote br caption dd details dialog div dl dt fieldset figcaption figure "
+    "footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main nav ol optgroup option p pre section "
+    "summary table tbody td tfoot th thead tr ul"
+)
+# Elements React refuses whitespace text inside (validateDOMNesting), plus non-text SVG containers.
+_NO_TEXT = names("table thead tbody tfoot tr colgroup select optgroup datalist")
+_SVG_TEXT = frozenset({"text", "tspan", "textPath", "title", "desc", "style"})
+_FLEX_OR_GRID = frozenset({"flex", "inline-flex", "grid", "inline-grid"})
+_VALUE_IS_LABEL = frozenset({"submit", "button", "reset", "hidden", "image", "checkbox", "radio"})
+_JSX_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
+_WS = re.compile(r"[ \t\n\r\f]+")
+_TEXT_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "{": "&#123;",
+    "}": "&#125;",
+    '"': "&quot;",
+    "'": "&apos;",
+    "\xa0": "&nbsp;",
+}
+_TEXT_ESCAPE = re.compile("[&<>{}\"'\xa0]")
+_TAILWIND_CDN = re.compile(r"cdn\.tailwindcss\.com|@tailwindcss/browser", re.I)
+_MAX_ATTR_LINE = 100
+
+
+@dataclass(frozen=True)
+class Notice:
+    code: str
+    message: str
+
+
+@dataclass
+class ConvertedPage:
+    """The component source and what the rest of the scaffold needs from the preview."""
+
+    tsx: str
+    css: str
+    title: str | None
+    description: str | None
+    lang: str | None
+    scripts: list[str]
+    notices: list[Notice]
+
+
+def convert_document(
+    html: str,
+    *,
+    page_id: str,
+    component: str,
+    resolve_link: Callable[[str], str | None],
+    css_import: str | None = None,
+) -> ConvertedPage:
+    """Convert a preview document. `resolve_link(href)` returns the app route an internal href points at
+    (rendered as `next/link`), or None to keep a plain `<a>`. `css_import` is the stylesheet the
+    component imports when the preview has `<style>` blocks."""
+    root = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=False)
+    converter = _Converter(resolve_link)
+    head, body = root.find("head"), root.find("body")
+    if head is not None:
+        for el in head:
+            converter.head_element(el)
+    wrapper = ET.Element("div", {"data-appgen-page": page_id})
+    if body is not None:
+        for name in ("class", "style", "id", "dir", "lang"):
+            if body.get(name):
+                wrapper.set(name, body.get(name, ""))
+        dropped = sorted(k for k in body.attrib if k.startswith("on"))
+        if dropped:
+            converter.notice("dropped_event_handler", f"dropped <body> event handlers: {', '.join(dropped)}")
+        wrapper.text = body.text
+        wrapper.extend(list(body))
+    body_lines = converter.element(wrapper, 2, in_pre=False)
+    css = "\n\n".join(block.strip() for block in converter.styles if block.strip())
+    return ConvertedPage(
+        tsx=_module(converter, component, body_lines, css_import if css else None),
+        css=css + "\n" if css else "",
+        title=_title(root),
+        description=_meta_description(root),
+        lang=root.get("lang") or None,
+        scripts=converter.scripts,
+        notices=converter.notices,
+    )
+
+
+def _module(conv: _Converter, component: str, body: list[str], css_import: str | None) -> str:
+    head = []
+    if conv.uses_img:
+        head.append("/* eslint-disable @next/next/no-img-element -- preview images are kept as they were */")
+    if conv.uses_style:
+        head.append('import type { CSSProperties } from "react";')
+    if conv.uses_link:
+        head.append('import Link from "next/link";')
+    if css_import:
+        head.append(f'import "{css_import}";')
+    lines = [*head, "", f"export default function {component}() {{", "  return ("]
+    lines += body
+    lines += ["  );", "}", ""]
+    return "\n".join(lines).lstrip("\n")
+
+
+def _title(root: ET.Element) -> str | None:
+    for el in root.iter("title"):  # SVG titles carry the SVG namespace and do not match
+        text = _WS.sub(" ", el.text or "").strip()
+        return text or None
+    return None
+
+
+def _meta_description(root: ET.Element) -> str | None:
+    for el in root.iter("meta"):
+        if el.get("name", "").lower() == "description" and el.get("content", "").strip():
+            return el.get("content", "").strip()
+    return None
+
+
+def _local(tag: str) -> tuple[str, bool]:
+    """(local name, is SVG) of an html5lib etree tag."""
+    if tag.startswith("{"):
+        ns, local = tag[1:].split("}", 1)
+        return local, ns == SVG_NS
+    return tag, False
+
+
+class _Converter:
+    def __init__(self, resolve_link: Callable[[str], str | None]) -> None:
+        self.resolve_link = resolve_link
+        self.notices: list[Notice] = []
+        self.styles: list[str] = []
+        self.scripts: list[str] = []
+        self.uses_link = self.uses_img = self.uses_style = False
+
+    def notice(self, code: str, message: str) -> None:
+        self.notices.append(Notice(code, message))
+
+    # -- elements that never render: head content, scripts, styles ----------------------------------------
+    def head_element(self, el: ET.Element) -> None:
+        if not isinstance(el.tag, str):
+            return
+        tag, _ = _local(el.tag)
+        if tag in {"script", "style", "link"}:
+            self._non_visual(el, tag)
+
+    def _non_visual(self, el: ET.Element, tag: str) -> None:
+        if tag == "style":
+            self.styles.append(el.text or "")
+        elif tag == "script":
+            src, text = el.get("src", ""), el.text or ""
+            self.scripts.append(text)
+            if (src and _TAILWIND_CDN.search(src)) or "tailwind.config" in text:
+                return  # the app builds Tailwind itself; the config becomes @theme tokens
+            what = f"the script {src}" if src else f"an inline script ({len(text)} characters)"
+            self.notice("dropped_script", f"dropped {what}; its behaviour needs re-implementing in React")
+        elif tag == "link" and "stylesheet" in el.get("rel", "").lower().split():
+            self.notice(
+                "dropped_stylesheet",
+                f"dropped the stylesheet {el.get('href', '')}; load fonts with next/font or add the CSS",
+            )
+
+    # -- JSX -------------------------------------------------------------------------------------------------
+    def element(self, el: ET.Element, depth: int, in_pre: bool) -> list[str]:
+        tag, svg = _local(el.tag)
+        pad = "  " * depth
+        if not svg and el.tag.startswith("{"):
+            self.notice("dropped_element", f"dropped <{tag}> (MathML is not supported by React's types)")
+            return []
+        if not svg and tag in {"script", "style", "link", "meta", "title", "base", "head"}:
+            self._non_visual(el, tag)
+            return []
+        if not svg and tag in {"template", "noscript"}:
+            self.notice("dropped_element", f"dropped <{tag}>: its content is not shown on the page")
+            return []
+        known = rp.SVG_TAGS if svg else rp.HTML_TAGS
+        if tag not in known and tag != "div":
+            self.notice("unwrapped_element", f"replaced <{tag}> by its content: React has no such element")
+            return self.children(el, depth, in_pre, parent=tag)
+        if svg and tag in {"script"}:
+            self.notice("dropped_script", "dropped a script inside an SVG")
+            return []
+        jsx_tag = tag
+        props = self.props(el, tag, svg)
+        if tag == "a" and not svg:
+            target = self.resolve_link(el.get("href", ""))
+            if target is not None:
+                jsx_tag = "Link"
+                self.uses_link = True
+                props = [("href", _attr_value(target)) if name == "href" else (name, v) for name, v in props]
+        if tag == "img" and not svg:
+            self.uses_img = True
+        opening = _opening(jsx_tag, props, pad)
+        if not svg and (tag == "textarea" or tag in rp.VOID):
+            return [*opening[:-1], opening[-1] + " />"]
+        if svg and tag == "style":
+            body = [f"{pad}  {{{_js_string(el.text or '')}}}"]
+        else:
+            body = self.children(el, depth + 1, in_pre or tag == "pre", parent=tag, svg=svg)
+        if not body:
+            return [*opening[:-1], opening[-1] + " />"]
+        return [*opening[:-1], opening[-1] + ">", *body, f"{pad}</{jsx_tag}>"]
+
+    def children(
+        self, el: ET.Element, depth: int, in_pre: bool, *, parent: str, svg: bool = False
+    ) -> list[str]:
+        items = list(_items(el))
+        pad = "  " * depth
+        boxed = parent in BLOCK or bool(_FLEX_OR_GRID.intersection(el.get("class", "").split()))
+        lines: list[str] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                lines += self.element(item, depth, in_pre)
+                continue
+            if in_pre:
+                lines.append(f"{pad}{{{_js_string(item)}}}")
+                continue
+            text = _WS.sub(" ", item)
+            if not text.strip() and (parent in _NO_TEXT or (svg and parent not in _SVG_TEXT)):
+                continue
+            before = items[index - 1] if index else None
+            after = items[index + 1] if index + 1 < len(items) else None
+            keep_lead = text.startswith(" ") and _space_matters(before, boxed)
+            keep_trail = text.endswith(" ") and _space_matters(after, boxed)
+            core = text.strip(" ")
+            if not core:
+                if keep_lead and keep_trail:
+                    lines.append(f'{pad}{{" "}}')
+                continue
+            lines.append(
+                pad + ('{" "}' if keep_lead else "") + _jsx_text(core) + ('{" "}' if keep_trail else "")
+            )
+        return lines
+
+    def props(self, el: ET.Element, tag: str, svg: bool) -> list[tuple[str, str | None]]:
+        """(React prop, rendered value or None for a bare boolean) for each attribute carried over."""
+        out: dict[str, str | None] = {}
+        input_type = el.get("type", "text").lower()
+        for raw, value in el.attrib.items():
+            name = _react_name(raw, svg)
+            if name is None or not _JSX_NAME.match(name):
+                self.notice(
+                    "dropped_attribute", f"dropped the attribute {raw!r} on <{tag}>: not valid in JSX"
+                )
+                continue
+            if re.fullmatch(r"on[a-z]+", raw):
+                self.notice("dropped_event_handler", f"dropped {raw}={value[:60]!r} on <{tag}>")
+                continue
+            if name == "style":
+                if value.strip():
+                    out["style"] = "{" + _style_object(value) + " as CSSProperties}"
+                    self.uses_style = True
+                continue
+            if tag == "form" and name in {"action", "method"}:
+                if name == "action" and value.strip() not in {"", "#"}:
+                    self.notice(
+                        "dropped_form_action",
+                        f"dropped action={value!r} on a <form>: the form stays on the page until the page "
+                        "agent connects it to the app's API",
+                    )
+                continue
+            if tag == "option" and name == "selected":
+                continue  # carried by the <select>'s defaultValue
+            if tag == "input" and name == "value" and input_type not in _VALUE_IS_LABEL:
+                name = "defaultValue"
+            elif tag == "input" and name == "checked":
+                name = "defaultChecked"
+            elif not _declared(name, tag, svg):
+                self.notice(
+                    "dropped_attribute", f"dropped {raw}={value[:60]!r}: <{tag}> has no such property"
+                )
+                continue
+            try:
+                rendered = _value(name, value, tag)
+            except ValueError:
+                self.notice("dropped_attribute", f"dropped {raw}={value[:60]!r} on <{tag}>: invalid value")
+                continue
+            out.setdefault(name, rendered)
+            if name == "contentEditable":
+                out["suppressContentEditableWarning"] = None
+        if tag == "img" and not svg and "alt" not in out:
+            out["alt"] = '""'
+        if tag == "textarea" and el.text:
+            out["defaultValue"] = _attr_value(el.text)
+        if tag == "select" and not svg:
+            selected = _selected_options(el)
+            if selected:
+                multiple = "multiple" in out
+                out["defaultValue"] = (
+                    "{" + json.dumps(selected) + "}" if multiple else _attr_value(selected[-1])
+                )
+        return list(out.items())
+
+
+def _value(name: str, value: str, tag: str) -> str | None:
+    """The rendered value, None for a bare boolean; ValueError when the prop's type rejects it."""
+    if name in rp.BOOLEAN or name in {"defaultChecked"}:
+        return None
+    if name in rp.NUMBER:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(name) from None
+        if not math.isfinite(number):
+            raise ValueError(name)
+        return "{" + (str(int(number)) if number.is_integer() else str(number)) + "}"
+    choices = rp.ELEMENT_CHOICES.get((tag, name)) or rp.CHOICES.get(name)
+    if choices is not None:
+        if value in choices:
+            pass
+        elif value.strip().lower() in choices:
+            value = value.strip().lower()
+        else:
+            raise ValueError(name)
+    if name == "className":
+        value = _WS.sub(" ", value).strip()
+    return _attr_value(value)
+
+
+def _items(el: ET.Element) -> Iterator[str | ET.Element]:
+    """Children as text and elements, comments dropped and the text around them merged."""
+    text = el.text or ""
+    for child in el:
+        if isinstance(child.tag, str):
+            if text:
+                yield text
+            text = ""
+            yield child
+        text += child.tail or ""
+    if text:
+        yield text
+
+
+def _space_matters(neighbour: str | ET.Element | None, boxed: bool) -> bool:
+    """A space next to an inline neighbour renders; at the edge of a block, flex or grid box, or next to a
+    block, it never does."""
+    if neighbour is None:
+        return not boxed
+    if isinstance(neighbour, str):
+        return True
+    return _local(neighbour.tag)[0] not in BLOCK
+
+
+def _react_name(raw: str, svg: bool) -> str | None:
+    if raw.startswith("{"):
+        ns, local = raw[1:].split("}", 1)
+        prefix = _NS_PREFIX.get(ns)
+        if prefix == local == "xmlns":
+            return "xmlns"
+        return prefix + local[:1].upper() + local[1:] if prefix else None
+    if raw == "xmlns":
+        return raw
+    if raw.startswith(("data-", "aria-")):
+        return raw.lower() if raw.startswith("aria-") else raw
+    if not svg:
+        return rp.RENAMED.get(raw, raw)
+    if raw == "class":
+        return "className"
+    return re.sub(r"[-:]([a-z])", lambda m: m.group(1).upper(), raw)
+
+
+def _declared(name: str, tag: str, svg: bool) -> bool:
+    if name.startswith(("data-", "aria-")):
+        return True
+    if svg:
+        return name in rp.SVG
+    return name in rp.GLOBAL or name in rp.ELEMENT.get(tag, frozenset())
+
+
+def _selected_options(select: ET.Element) -> list[str]:
+    values = []
+    for option in select.iter("option"):
+        if "selected" in option.attrib:
+            value = option.get("value")
+            if value is None:
+                value = _WS.sub(" ", "".join(option.itertext())).strip()
+            values.append(value)
+    return values
+
+
+def _opening(tag: str, props: list[tuple[str, str | None]], pad: str) -> list[str]:
+    parts = [name if value is None else f"{name}={value}" for name, value in props]
+    line = f"{pad}<{tag}" + "".join(" " + part for part in parts)
+    if len(line) <= _MAX_ATTR_LINE or len(parts) < 2:
+        return [line]
+    return [f"{pad}<{tag}", *(f"{pad}  {part}" for part in parts[:-1]), f"{pad}  {parts[-1]}"]
+
+
+def _attr_value(value: str) -> str:
+    """A JSX attribute value: a plain string literal when safe, else a JS string expression."""
+    if re.search(r"[\"&\\\n\r\t\x00-\x1f\u2028\u2029]", value):
+        return "{" + _js_string(value) + "}"
+    return f'"{value}"'
+
+
+def _js_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _jsx_text(text: str) -> str:
+    """Text for a JSX child: the characters JSX or react/no-unescaped-entities reject become entities."""
+    return _TEXT_ESCAPE.sub(lambda m: _TEXT_ESCAPES[m.group()], text)
+
+
+def _style_object(css: str) -> str:
+    pairs = []
+    for declaration in _split_declarations(css):
+        prop, sep, value = declaration.partition(":")
+        prop, value = prop.strip(), re.sub(r"\s*!important\s*$", "", value.strip(), flags=re.I)
+        if not sep or not prop or not value:
+            continue
+        key = prop if prop.startswith("--") else _css_property(prop)
+        key_src = key if re.fullmatch(r"[A-Za-z_$][\w$]*", key) else json.dumps(key)
+        pairs.append(f"{key_src}: {_js_string(value)}")
+    return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
+
+
+def _css_property(prop: str) -> str:
+    prop = prop.lower()
+    if prop.startswith("-ms-"):
+        prop = prop[1:]
+    camel = re.sub(r"-([a-z])", lambda m: m.group(1).upper(), prop)
+    return camel[:1].upper() + camel[1:] if prop.startswith("-") else camel
+
+
+def _split_declarations(css: str) -> list[str]:
+    """Split `a: b; c: url("x;y")` on the semicolons that end declarations."""
+    out: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
+    for ch in css:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch == ";" and depth == 0:
+            out.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    out.append("".join(current))
+    return [d for d in out if d.strip()]
