@@ -1,0 +1,334 @@
+"""Running one Gemini CLI agent session in a workspace, headless, to completion, a timeout or a cancel.
+
+`AgentRunner` is the interface the pipeline uses; `GeminiCliRunner` runs the real `gemini` binary (pinned
+in `worker_container/package.json`). Tests and the offline local stack point it at `GeminiStandIn`.
+
+How a session is confined (verified against @google/gemini-cli 0.61.0):
+
+- A fresh `GEMINI_CLI_HOME` per run (removed afterwards) holds `.gemini/settings.json`: API-key auth
+  (without it the CLI exits 41), no telemetry, usage statistics, auto-update, checkpointing, session
+  retention, hooks, skills, subagents, plan mode or `.env` loading from the workspace, and
+  `model.maxSessionTurns`. (It is not also passed as the system settings file: the CLI ignores that file
+  unless every parent directory is writable by its owner only.)
+- `.gemini/policies/appgen.toml` in that home denies, in the user tier, every tool that reaches outside
+  the workspace or needs a person (`DENIED_TOOLS`). Denied tools are not even declared to the model.
+- A `.gemini/` directory inside the workspace (project settings, `.env`, policies, commands, skills) would
+  reconfigure the CLI, so the runner deletes it before and after each run.
+- The system prompt is written to a file named by `GEMINI_SYSTEM_MD`, which replaces the built-in one.
+- The environment is built from scratch: nothing inherited but `PATH`, so database URLs and service
+  keys never reach the agent. `GEMINI_CLI_NO_RELAUNCH` keeps the CLI to one node process (otherwise it
+  re-executes itself with a larger heap), `TMPDIR` keeps its error reports inside the per-run home.
+- The prompt goes through stdin (a file, so it is readable at once: the CLI waits only 500 ms for piped
+  input) and the CLI puts it before the `-p` text. One argv string may not exceed 128 KB on Linux
+  (MAX_ARG_STRLEN) and prompts reach a few hundred KB.
+
+Retries: the CLI retries 429 and 5xx answers itself, starting at 5 s and doubling up to 30 s, for up to
+`general.maxAttempts` attempts (default 10, i.e. minutes). The runner sets it to `max_attempts` (default
+3: at most ~15 s of waiting) so a persistent quota or outage surfaces quickly as a transient `StepFailed`
+and the pipeline's own backoff (20/60/180 s) takes over. A quota error whose body names a retry delay is
+waited out by the CLI, and daily quotas fail at once. Network failures ("fetch failed") are retried the
+same way (`general.retryFetchErrors`).
+
+Exit codes: 0 success, 1 API or other error (the JSON output carries `error.message`), 41 auth, 42 input,
+52 config, 53 turn limit, 54 tool execution, 55 untrusted folder, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from appgen.errors import StepFailed
+from appgen.pipeline.commands import kill_group
+from appgen.redact import REDACTED, redact
+
+POLL_SECONDS = 0.5
+KILL_GRACE_SECONDS = 2.0
+PROMPT_SUFFIX = "Carry out the task above."
+DENIED_TOOLS = (
+    "run_shell_command",
+    "list_background_processes",
+    "read_background_output",
+    "web_fetch",
+    "google_web_search",
+    "invoke_agent",
+    "activate_skill",
+    "save_memory",
+    "ask_user",
+    "enter_plan_mode",
+    "exit_plan_mode",
+)
+_EXIT_CODES = {
+    41: ("agent_auth", "the Gemini CLI could not authenticate"),
+    42: ("agent_input", "the Gemini CLI rejected its input"),
+    52: ("agent_config", "the Gemini CLI configuration is not valid"),
+    53: ("agent_turn_limit", "the agent reached its turn limit"),
+    54: ("agent_tool_error", "a tool call of the agent failed"),
+    55: ("agent_untrusted_folder", "the Gemini CLI does not trust the workspace"),
+}
+_NOISE = re.compile(r"^\s+at |^[\s{}()\[\],]*$|256-color|YOLO mode is enabled|Ripgrep is not available")
+_REPORT = re.compile(r" ?Full report available at: \S+")  # inside the per-run home, gone afterwards
+_STATUS = re.compile(r"^\s*status: ([45]\d\d)\b", re.MULTILINE)  # how node prints an ApiError
+
+
+@dataclass(frozen=True)
+class AgentUsage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    response: str
+    usage: AgentUsage
+    exit_code: int
+    duration_s: float
+
+
+@dataclass
+class AgentTask:
+    workspace: Path
+    prompt: str
+    system_prompt: str
+    timeout_s: float
+    max_turns: int
+    label: str
+    should_stop: Callable[[], bool] = field(default=lambda: False)
+
+
+class AgentRunner(Protocol):
+    def run(self, task: AgentTask) -> AgentResult: ...
+
+
+class GeminiCliRunner:
+    def __init__(
+        self,
+        *,
+        gemini_bin: Path,
+        model: str,
+        api_key: str,
+        base_url: str | None,
+        home_root: Path,
+        max_attempts: int = 3,
+    ):
+        self.gemini_bin = gemini_bin
+        self.model = model
+        self.base_url = base_url
+        self.home_root = home_root
+        self.max_attempts = max_attempts
+        self._api_key = api_key
+
+    def __repr__(self) -> str:  # never show the key
+        return f"GeminiCliRunner(model={self.model!r}, base_url={self.base_url!r})"
+
+    def run(self, task: AgentTask) -> AgentResult:
+        if not self.gemini_bin.exists():
+            raise StepFailed(f"the Gemini CLI is not installed at {self.gemini_bin}", code="internal")
+        self.home_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        home = self.home_root / f"{re.sub(r'[^A-Za-z0-9_.-]', '-', task.label)[:40]}-{uuid.uuid4().hex[:8]}"
+        _remove_project_config(task.workspace)
+        try:
+            prepare_home(home, task, max_attempts=self.max_attempts)
+            return self._run_in(home, task)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+            _remove_project_config(task.workspace)
+
+    def _run_in(self, home: Path, task: AgentTask) -> AgentResult:
+        argv = [str(self.gemini_bin), "-p", PROMPT_SUFFIX, "-m", self.model]
+        argv += ["--approval-mode", "yolo", "--skip-trust", "--output-format", "json"]
+        env = agent_env(home, api_key=self._api_key, base_url=self.base_url)
+        started = time.monotonic()
+        with (
+            (home / "prompt.md").open("rb") as stdin,
+            (home / "stdout").open("w+b") as out,
+            (home / "stderr").open("w+b") as err,
+        ):
+            process = subprocess.Popen(
+                argv, cwd=task.workspace, env=env, stdin=stdin, stdout=out, stderr=err, start_new_session=True
+            )
+            try:
+                self._wait(process, task, started, err)
+            finally:
+                if process.poll() is None:
+                    kill_group(process, KILL_GRACE_SECONDS)
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        duration = time.monotonic() - started
+        output, before = _split_json(stdout)
+        if not output:  # on failure the CLI writes its JSON document to stderr, after its log lines
+            output, stderr = _split_json(stderr)
+        error = output.get("error") if isinstance(output.get("error"), dict) else None
+        if process.returncode != 0 or error is not None:
+            raise self._failure(task, process.returncode, error, before + stderr)
+        return AgentResult(str(output.get("response") or ""), _usage(output), process.returncode, duration)
+
+    def _wait(
+        self, process: subprocess.Popen[bytes], task: AgentTask, started: float, err: IO[bytes]
+    ) -> None:
+        while True:
+            try:
+                process.wait(timeout=POLL_SECONDS)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            if task.should_stop():
+                kill_group(process, KILL_GRACE_SECONDS)
+                raise StepFailed("the job was cancelled", code="cancelled")
+            if time.monotonic() - started > task.timeout_s:
+                kill_group(process, KILL_GRACE_SECONDS)
+                err.seek(0)
+                tail = self._tail(err.read().decode(errors="replace"))
+                message = f"the {task.label} agent did not finish within {task.timeout_s:g} s"
+                raise StepFailed(message + (f"\n{tail}" if tail else ""), code="timeout")
+
+    def _failure(self, task: AgentTask, exit_code: int, error: dict[str, Any] | None, log: str) -> StepFailed:
+        """Exit codes 41…55 are the CLI's own; an API error exits with its HTTP status (mod 256) and
+        names it in `error.code`."""
+        message = str((error or {}).get("message") or "").strip()
+        code, what = _EXIT_CODES.get(exit_code, ("agent_failed", "the Gemini CLI failed"))
+        transient = False
+        status = _http_status(error, log)
+        if exit_code not in _EXIT_CODES and status is not None:
+            what = f"the Gemini API answered HTTP {status}"
+            if status == 429:
+                code, transient = "agent_quota", True
+            elif status >= 500:
+                code, transient = "model_unavailable", True
+            elif status in (401, 403):
+                code = "agent_auth"
+            else:
+                code = "model_rejected"
+        elif exit_code not in _EXIT_CODES and "fetch failed" in f"{message}\n{log}":
+            code, what, transient = "model_unavailable", "the Gemini API could not be reached", True
+        lines = [
+            f"the {task.label} agent failed: {what} (exit {exit_code})",
+            self._clean(message),
+            self._tail(log),
+        ]
+        return StepFailed("\n".join(line for line in lines if line), code=code, transient=transient)
+
+    def _clean(self, text: str) -> str:
+        if self._api_key:
+            text = text.replace(self._api_key, REDACTED)
+        return redact(text)[:1000]
+
+    def _tail(self, stderr: str, lines: int = 12) -> str:
+        meaningful = [
+            line.rstrip() for line in stderr.splitlines() if line.strip() and not _NOISE.search(line)
+        ]
+        return self._clean(_REPORT.sub("", "\n".join(meaningful[-lines:])))
+
+
+def prepare_home(home: Path, task: AgentTask, *, max_attempts: int = 3) -> None:
+    """The per-run CLI home: settings, the tool policy, the system prompt and the prompt."""
+    config = home / ".gemini"
+    (config / "policies").mkdir(parents=True, mode=0o700)
+    (home / "tmp").mkdir()
+    (config / "settings.json").write_text(json.dumps(cli_settings(task.max_turns, max_attempts), indent=2))
+    (config / "policies" / "appgen.toml").write_text(policy_toml())
+    (home / "system.md").write_text(task.system_prompt)
+    (home / "prompt.md").write_text(task.prompt)
+
+
+def cli_settings(max_turns: int, max_attempts: int) -> dict[str, Any]:
+    return {
+        "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
+        "general": {
+            "enableAutoUpdate": False,
+            "enableAutoUpdateNotification": False,
+            "checkpointing": {"enabled": False},
+            "sessionRetention": {"enabled": False},
+            "plan": {"enabled": False},
+            "maxAttempts": max(1, min(max_attempts, 10)),
+        },
+        "privacy": {"usageStatisticsEnabled": False},
+        "telemetry": {"enabled": False, "logPrompts": False},
+        "model": {"maxSessionTurns": max_turns},
+        "advanced": {"ignoreLocalEnv": True, "autoConfigureMemory": False},
+        "experimental": {"enableAgents": False},
+        "skills": {"enabled": False},
+        "hooksConfig": {"enabled": False},
+        "tools": {"useRipgrep": False},
+    }
+
+
+def policy_toml() -> str:
+    names = ", ".join(json.dumps(name) for name in DENIED_TOOLS)
+    return (
+        "# Written by appgen for one agent run: tools that reach outside the workspace or need a person.\n"
+        f'[[rule]]\ntoolName = [{names}]\ndecision = "deny"\npriority = 999\n'
+        'denyMessage = "This tool is not available: work only with the files in the workspace."\n'
+    )
+
+
+def agent_env(home: Path, *, api_key: str, base_url: str | None) -> dict[str, str]:
+    """The whole environment of the CLI: nothing inherited but PATH."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "LANG": "C.UTF-8",
+        "GEMINI_CLI_HOME": str(home),
+        "GEMINI_SYSTEM_MD": str(home / "system.md"),
+        "GEMINI_API_KEY": api_key,
+        "GEMINI_CLI_NO_RELAUNCH": "true",
+        "GEMINI_TELEMETRY_ENABLED": "false",
+        "NO_COLOR": "1",
+        "CI": "1",
+        "NO_UPDATE_NOTIFIER": "1",
+    }
+    if base_url:
+        env["GOOGLE_GEMINI_BASE_URL"] = base_url
+    return env
+
+
+def _remove_project_config(workspace: Path) -> None:
+    project = workspace / ".gemini"
+    if project.is_symlink() or project.is_file():
+        project.unlink()
+    elif project.is_dir():
+        shutil.rmtree(project)
+
+
+def _split_json(text: str) -> tuple[dict[str, Any], str]:
+    """The CLI's JSON document and the log text before it; ({}, text) when there is none. A document
+    starts with `{` at the start of a line; on failure the CLI prints it twice (once after `[ERROR] `)."""
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"^\{", text, re.MULTILINE):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value, text[: match.start()]
+    return {}, text
+
+
+def _usage(output: dict[str, Any]) -> AgentUsage:
+    """Tokens summed over every model the session used; thoughts are billed as output."""
+    models = (output.get("stats") or {}).get("models") or {}
+    prompt = output_tokens = 0
+    for stats in models.values():
+        tokens = stats.get("tokens") or {}
+        prompt += int(tokens.get("prompt") or 0)
+        output_tokens += int(tokens.get("candidates") or 0) + int(tokens.get("thoughts") or 0)
+    return AgentUsage(prompt, output_tokens)
+
+
+def _http_status(error: dict[str, Any] | None, log: str) -> int | None:
+    code = (error or {}).get("code")
+    if isinstance(code, int) and 400 <= code < 600:
+        return code
+    match = _STATUS.search(log)
+    return int(match[1]) if match else None

@@ -1,0 +1,384 @@
+"""The real Gemini CLI (the pinned one in worker_container/) run by `GeminiCliRunner` against the scripted
+Gemini API stand-in: edits land in the workspace, usage is reported, the tool set and system prompt are
+ours, API and CLI failures map to the right errors, timeouts and cancels leave no process behind, the
+environment holds no inherited secret, and prompts larger than one argv string arrive whole."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from appgen.agents.runner import (
+    DENIED_TOOLS,
+    AgentResult,
+    AgentTask,
+    GeminiCliRunner,
+    agent_env,
+    cli_settings,
+    policy_toml,
+)
+from appgen.agents.standin import GeminiStandIn, RecordedRequest, call, text
+from appgen.errors import StepFailed
+from appgen.settings import REPO_ROOT
+
+GEMINI_BIN = REPO_ROOT / "worker_container" / "node_modules" / ".bin" / "gemini"
+MODEL = "gemini-2.5-pro"
+API_KEY = "test-gemini-key-7f3a9c"
+SYSTEM_PROMPT = "You are the appgen page agent.\nSYSTEM-MARKER-4711: only edit the page's own files."
+
+needs_cli = pytest.mark.skipif(
+    not GEMINI_BIN.exists(), reason=f"the Gemini CLI is not installed at {GEMINI_BIN} (run `make deps`)"
+)
+
+
+@pytest.fixture
+def standin() -> Iterator[GeminiStandIn]:
+    with GeminiStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    path.mkdir()
+    (path / "README.md").write_text("# app\n")
+    return path
+
+
+def make_runner(standin: GeminiStandIn, home_root: Path, max_attempts: int = 1) -> GeminiCliRunner:
+    return GeminiCliRunner(
+        gemini_bin=GEMINI_BIN,
+        model=MODEL,
+        api_key=API_KEY,
+        base_url=standin.url,
+        home_root=home_root,
+        max_attempts=max_attempts,
+    )
+
+
+def make_task(
+    workspace: Path,
+    prompt: str = "Build the page.\npageId: home\n",
+    *,
+    timeout_s: float = 60.0,
+    max_turns: int = 10,
+    label: str = "page:home",
+    should_stop: Callable[[], bool] = lambda: False,
+) -> AgentTask:
+    return AgentTask(workspace, prompt, SYSTEM_PROMPT, timeout_s, max_turns, label, should_stop)
+
+
+def gemini_processes(home_root: Path) -> list[int]:
+    """Live processes (not zombies) whose GEMINI_CLI_HOME lies under `home_root`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and any(v.startswith(f"GEMINI_CLI_HOME={home_root}".encode()) for v in environ):
+            pids.append(int(entry.name))
+    return pids
+
+
+# -- a successful session ----------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    result: AgentResult
+    requests: list[RecordedRequest]
+    workspace: Path
+    home_root: Path
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """One real run, shared by the tests that only look at what it did: write a file, then answer."""
+    if not GEMINI_BIN.exists():
+        pytest.skip(f"the Gemini CLI is not installed at {GEMINI_BIN} (run `make deps`)")
+    root = tmp_path_factory.mktemp("session")
+    workspace = root / "ws"
+    (workspace / ".gemini").mkdir(parents=True)  # a project config an earlier agent might have left
+    (workspace / ".gemini" / "settings.json").write_text('{"tools": {"core": ["run_shell_command"]}}')
+    with GeminiStandIn() as standin:
+        standin.on(
+            "pageId: home",
+            [
+                call("write_file", {"file_path": str(workspace / "hello.txt"), "content": "hi"}),
+                text("Wrote it."),
+            ],
+        )
+        result = make_runner(standin, root / "homes").run(make_task(workspace))
+        yield Session(result, list(standin.requests), workspace, root / "homes")
+
+
+@needs_cli
+def test_the_agent_edits_the_workspace_and_reports_its_answer_and_usage(session: Session) -> None:
+    assert (session.workspace / "hello.txt").read_text() == "hi"
+    assert session.result.response == "Wrote it."
+    assert session.result.exit_code == 0
+    assert [(r.path, r.status) for r in session.requests] == [
+        (f"/v1beta/models/{MODEL}:streamGenerateContent", 200)
+    ] * 2
+    assert session.result.usage.input_tokens == sum(r.prompt_tokens for r in session.requests)
+    assert session.result.usage.output_tokens == sum(r.output_tokens for r in session.requests)
+    assert session.result.usage.input_tokens > 0 and session.result.duration_s > 0
+
+
+@needs_cli
+def test_the_model_is_offered_the_file_tools_and_none_that_reach_outside(session: Session) -> None:
+    for request in session.requests:
+        tools = set(request.tool_names)
+        assert {"write_file", "replace", "read_file", "list_directory", "glob", "grep_search"} <= tools
+        assert not tools & set(DENIED_TOOLS), tools & set(DENIED_TOOLS)
+
+
+@needs_cli
+def test_the_system_prompt_replaces_the_builtin_one(session: Session) -> None:
+    for request in session.requests:
+        assert request.system_text.strip() == SYSTEM_PROMPT
+    assert session.requests[0].headers["x-goog-api-key"] == API_KEY
+
+
+@needs_cli
+def test_the_run_leaves_no_home_and_no_project_config(session: Session) -> None:
+    assert list(session.home_root.iterdir()) == []
+    assert not (session.workspace / ".gemini").exists()
+
+
+# -- large prompts and concurrent sessions -----------------------------------------------------------
+
+
+@needs_cli
+def test_a_prompt_larger_than_one_argv_string_arrives_whole(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    lines = [
+        f"line {i:05d}: the hero section keeps its gradient and its three call-to-action buttons"
+        for i in range(2400)
+    ]
+    prompt = "pageId: big\n" + "\n".join(lines) + "\nEND-OF-PROMPT"
+    assert len(prompt.encode()) > 200_000 > 131_072  # MAX_ARG_STRLEN
+
+    make_runner(standin, tmp_path / "homes").run(make_task(workspace, prompt))
+
+    first = standin.requests[0].body
+    assert first is not None
+    user_text = "\n".join(
+        p.get("text", "") for c in first["contents"] if c["role"] == "user" for p in c["parts"]
+    )
+    assert prompt in user_text
+
+
+@needs_cli
+def test_concurrent_sessions_each_follow_their_own_script(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    for page in ("home", "about"):
+        standin.on(
+            f"pageId: {page}",
+            [call("write_file", {"file_path": str(workspace / f"{page}.txt"), "content": page}), text(page)],
+        )
+    runner = make_runner(standin, tmp_path / "homes")
+    results: dict[str, AgentResult] = {}
+
+    def run(page: str) -> None:
+        results[page] = runner.run(make_task(workspace, f"Build.\npageId: {page}\n", label=f"page:{page}"))
+
+    threads = [threading.Thread(target=run, args=(page,)) for page in ("home", "about")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert {page: r.response for page, r in results.items()} == {"home": "home", "about": "about"}
+    assert (workspace / "home.txt").read_text() == "home"
+    assert (workspace / "about.txt").read_text() == "about"
+
+
+# -- failures ----------------------------------------------------------------------------------------
+
+
+@needs_cli
+@pytest.mark.parametrize(("status", "code"), [(400, "model_rejected"), (401, "agent_auth")])
+def test_a_rejected_request_fails_at_once_and_is_not_transient(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path, status: int, code: str
+) -> None:
+    standin.fail_next(status, times=10)
+
+    with pytest.raises(StepFailed) as failed:
+        make_runner(standin, tmp_path / "homes", max_attempts=3).run(make_task(workspace))
+
+    assert (failed.value.code, failed.value.transient) == (code, False)
+    assert f"HTTP {status}" in failed.value.message and f"stand-in fault {status}" in failed.value.message
+    assert API_KEY not in failed.value.message
+    assert [r.status for r in standin.requests] == [status]
+
+
+@needs_cli
+def test_a_persistent_quota_error_is_retried_briefly_then_fails_as_transient(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    standin.fail_next(429, times=100)
+    started = time.monotonic()
+
+    with pytest.raises(StepFailed) as failed:
+        make_runner(standin, tmp_path / "homes", max_attempts=2).run(make_task(workspace))
+
+    assert (failed.value.code, failed.value.transient) == ("agent_quota", True)
+    assert "HTTP 429" in failed.value.message
+    assert [r.status for r in standin.requests] == [429, 429]  # one retry (after ~5 s), then it gives up
+    assert time.monotonic() - started < 20
+
+
+@needs_cli
+def test_a_server_error_fails_as_transient_model_unavailable(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    standin.fail_next(503, times=100)
+
+    with pytest.raises(StepFailed) as failed:
+        make_runner(standin, tmp_path / "homes").run(make_task(workspace))
+
+    assert (failed.value.code, failed.value.transient) == ("model_unavailable", True)
+    assert [r.status for r in standin.requests] == [503]
+
+
+@needs_cli
+def test_an_unreachable_api_fails_as_transient_model_unavailable(workspace: Path, tmp_path: Path) -> None:
+    runner = GeminiCliRunner(
+        gemini_bin=GEMINI_BIN,
+        model=MODEL,
+        api_key=API_KEY,
+        base_url="http://127.0.0.1:9",  # the discard port: nothing listens, connections are refused
+        home_root=tmp_path / "homes",
+        max_attempts=1,
+    )
+
+    with pytest.raises(StepFailed) as failed:
+        runner.run(make_task(workspace))
+
+    assert (failed.value.code, failed.value.transient) == ("model_unavailable", True)
+    assert "could not be reached" in failed.value.message
+
+
+@needs_cli
+def test_the_turn_limit_maps_to_its_own_error(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    standin.script = [call("list_directory", {"dir_path": str(workspace)})] * 10
+
+    with pytest.raises(StepFailed) as failed:
+        make_runner(standin, tmp_path / "homes").run(make_task(workspace, max_turns=2))
+
+    assert (failed.value.code, failed.value.transient) == ("agent_turn_limit", False)
+    assert "turn limit (exit 53)" in failed.value.message
+    assert len(standin.requests) == 2
+
+
+# -- timeouts, cancels and the environment -----------------------------------------------------------
+
+
+@needs_cli
+def test_a_timeout_kills_the_whole_process_group(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    standin.delay_s = 60
+    home_root = tmp_path / "homes"
+    started = time.monotonic()
+
+    with pytest.raises(StepFailed) as failed:
+        make_runner(standin, home_root).run(make_task(workspace, timeout_s=4.0))
+
+    elapsed = time.monotonic() - started
+    assert failed.value.code == "timeout" and not failed.value.transient
+    assert "the page:home agent did not finish within 4 s" in failed.value.message
+    assert 4.0 <= elapsed < 4.0 + 4.0
+    assert gemini_processes(home_root) == []
+    assert list(home_root.iterdir()) == []
+
+
+@needs_cli
+def test_a_cancel_kills_the_agent_quickly_and_it_never_saw_inherited_secrets(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APPGEN_DATABASE_URL", "postgres://appgen:db-secret-991@db/appgen")
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "service-role-secret-992")
+    standin.delay_s = 60
+    home_root = tmp_path / "homes"
+    seen: dict[int, bytes] = {}
+    stopped_at: list[float] = []
+
+    def should_stop() -> bool:
+        if not standin.requests:  # the CLI has not reached the model yet
+            return False
+        for pid in gemini_processes(home_root):
+            seen[pid] = Path(f"/proc/{pid}/environ").read_bytes()
+        stopped_at.append(time.monotonic())
+        return True
+
+    with pytest.raises(StepFailed) as failed:
+        make_runner(standin, home_root).run(make_task(workspace, should_stop=should_stop))
+
+    assert failed.value.code == "cancelled"
+    assert time.monotonic() - stopped_at[0] < 3.0
+    assert gemini_processes(home_root) == []
+    assert len(seen) == 1, seen  # one node process: the CLI did not relaunch itself
+    [environ] = seen.values()
+    names = {item.split(b"=", 1)[0].decode() for item in environ.split(b"\0") if item}
+    assert names == set(agent_env(tmp_path, api_key=API_KEY, base_url=standin.url))
+    assert b"db-secret-991" not in environ and b"service-role-secret-992" not in environ
+
+
+def test_the_environment_is_built_from_scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("APPGEN_DATABASE_URL", "postgres://appgen:db-secret-991@db/appgen")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/secrets/sa.json")
+    monkeypatch.setenv("PATH", "/opt/node/bin:/usr/bin")
+
+    env = agent_env(tmp_path, api_key="k-1", base_url="http://127.0.0.1:9")
+
+    assert env["PATH"] == "/opt/node/bin:/usr/bin"
+    assert env["HOME"] == env["GEMINI_CLI_HOME"] == str(tmp_path)
+    assert (env["GEMINI_API_KEY"], env["GOOGLE_GEMINI_BASE_URL"]) == ("k-1", "http://127.0.0.1:9")
+    assert env["GEMINI_SYSTEM_MD"] == str(tmp_path / "system.md")
+    assert "APPGEN_DATABASE_URL" not in env and "GOOGLE_APPLICATION_CREDENTIALS" not in env
+    assert "GOOGLE_GEMINI_BASE_URL" not in agent_env(tmp_path, api_key="k-1", base_url=None)
+
+
+def test_settings_and_policy_confine_the_cli() -> None:
+    settings = cli_settings(max_turns=25, max_attempts=40)
+
+    assert settings["security"]["auth"]["selectedType"] == "gemini-api-key"
+    assert settings["model"]["maxSessionTurns"] == 25
+    assert settings["general"]["maxAttempts"] == 10  # the CLI's own ceiling
+    assert settings["telemetry"]["enabled"] is False
+    assert settings["privacy"]["usageStatisticsEnabled"] is False
+    assert settings["general"]["enableAutoUpdate"] is False
+    assert settings["general"]["checkpointing"]["enabled"] is False
+    policy = policy_toml()
+    assert 'decision = "deny"' in policy
+    assert all(json.dumps(name) in policy for name in ("run_shell_command", "web_fetch", "google_web_search"))
+
+
+def test_a_missing_binary_is_an_internal_error(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    runner = GeminiCliRunner(
+        gemini_bin=tmp_path / "nope", model=MODEL, api_key=API_KEY, base_url=standin.url, home_root=tmp_path
+    )
+
+    with pytest.raises(StepFailed, match="not installed") as failed:
+        runner.run(make_task(workspace))
+
+    assert failed.value.code == "internal"
+    assert API_KEY not in repr(runner)
