@@ -231,7 +231,12 @@ class _Converter:
             body = self.children(el, depth + 1, in_pre or tag == "pre", parent=tag, svg=svg)
         if not body:
             return [*opening[:-1], opening[-1] + " />"]
-        return [*opening[:-1], opening[-1] + ">", *body, f"{pad}</{jsx_tag}>"]
+        closing = f"</{jsx_tag}>"
+        if len(opening) == 1 and len(body) == 1 and not body[0].lstrip().startswith("<"):
+            line = f"{opening[0]}>{body[0].strip()}{closing}"  # short text content stays on one line
+            if len(line) <= _MAX_ATTR_LINE:
+                return [line]
+        return [*opening[:-1], opening[-1] + ">", *body, pad + closing]
 
     def children(
         self, el: ET.Element, depth: int, in_pre: bool, *, parent: str, svg: bool = False
