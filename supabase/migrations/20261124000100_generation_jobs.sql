@@ -41,6 +41,9 @@ as $$
   )
 $$;
 
+revoke execute on function public.app_generation_transition_allowed(public.app_generation_status, public.app_generation_status)
+  from public, anon, authenticated;
+
 -- ============================================================================================
 -- Projects: who owns a project id (the first user to generate for it)
 -- ============================================================================================
@@ -333,9 +336,11 @@ begin
     limit v_daily_cap
   ) j;
   if v_counted >= v_daily_cap then
+    -- clock_timestamp(), not now(): this transaction may have waited on submit_job's per-user lock while
+    -- the counted jobs were inserted, so its start time can precede their created_at.
     raise exception 'daily limit of % generation jobs reached', v_daily_cap
       using errcode = 'AGQT0',
-            hint = greatest(1, ceil(extract(epoch from v_oldest + interval '24 hours' - now())))::text;
+            hint = greatest(1, ceil(extract(epoch from v_oldest + interval '24 hours' - clock_timestamp())))::text;
   end if;
 end;
 $$;
