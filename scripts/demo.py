@@ -25,12 +25,13 @@ def main() -> int:
     data_dir = Path(os.environ.get("APPGEN_DATA_DIR", ROOT / ".appgen"))
     out_dir = data_dir / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
-    stack = subprocess.Popen(
-        [str(APPGEN), "dev", "--port", "0", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=open(data_dir / "demo-stack.log", "w"),
-        text=True,  # noqa: SIM115
-    )
+    with (data_dir / "demo-stack.log").open("w") as stack_log:
+        stack = subprocess.Popen(
+            [str(APPGEN), "dev", "--port", "0", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=stack_log,
+            text=True,
+        )
     try:
         api = _wait_ready(stack)
         print(f"local stack ready at {api} (server log: {data_dir / 'demo-stack.log'})")
