@@ -12,10 +12,10 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
+from appgen.scaffold import preview_input_path
 from appgen.spec import GenerationSpec, Page, route_to_dir
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-INPUT_DIR = ".agent/input"
 # Large previews stay in the workspace file the prompt names; the prompt carries the first part only.
 MAX_INLINE_PREVIEW_CHARS = 60_000
 MAX_FAILURE_CHARS = 12_000
@@ -30,20 +30,12 @@ def workspace_context() -> str:
     return _read("GEMINI.md")
 
 
-def agent_inputs(spec: GenerationSpec) -> dict[str, str]:
-    """Files written under `.agent/input/` so agents can read the whole design; never packaged."""
-    files = {f"{INPUT_DIR}/spec.json": json.dumps(spec.to_json(), indent=2)}
-    for page in spec.pages:
-        files[f"{INPUT_DIR}/pages/{page.page_id}.html"] = page.selected_preview_html
-    return files
-
-
 def page_prompt(spec: GenerationSpec, page: Page, allowed: list[str]) -> str:
     preview = page.selected_preview_html
     if len(preview) > MAX_INLINE_PREVIEW_CHARS:
         preview = (
             preview[:MAX_INLINE_PREVIEW_CHARS]
-            + f"\n[… truncated; read the whole preview from {INPUT_DIR}/pages/{page.page_id}.html]"
+            + f"\n[… truncated; read the whole preview from {preview_input_path(page.page_id)}]"
         )
     return _fill(
         "page.md",
@@ -53,6 +45,7 @@ def page_prompt(spec: GenerationSpec, page: Page, allowed: list[str]) -> str:
         route=page.route,
         component_file=f"components/{page.page_id}/Page.tsx",
         page_file=f"{route_to_dir(page.route)}/page.tsx",
+        preview_file=preview_input_path(page.page_id),
         allowed=_bullets(allowed),
         actions=_actions(page.actions),
         page_notes=_data(page.notes or "(none)"),

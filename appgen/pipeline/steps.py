@@ -42,9 +42,6 @@ def run_scaffold(ctx: StepContext) -> StepOutcome:
     ws = ctx.workdir / "ws"
     result = scaffold_workspace(ctx.spec, ws, starter_dir=ctx.services.settings.starter_dir)
     (ws / "GEMINI.md").write_text(prompts.workspace_context())
-    for rel, text in prompts.agent_inputs(ctx.spec).items():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        (ws / rel).write_text(text)
     for warning in result.warnings:
         where = f"{warning.page_id}: " if warning.page_id else ""
         ctx.log(f"{where}{warning.message} [{warning.code}]", "warning")

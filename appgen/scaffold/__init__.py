@@ -22,6 +22,13 @@ from appgen.scaffold.theme import Theme, add_style, read_tailwind_config
 from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
 
 INPUT_DIR = ".agent/input"
+
+
+def preview_input_path(page_id: str) -> str:
+    """Where the workspace keeps a page's selected preview for agents to read (never packaged)."""
+    return f"{INPUT_DIR}/previews/{page_id}.html"
+
+
 _IGNORED = shutil.ignore_patterns("node_modules", ".next")
 # Files Next.js gives a meaning in a route directory; in a page's directory they would reach other
 # routes (layout, loading, error… wrap every nested route), so a page agent may not create them.
@@ -105,7 +112,7 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
             warnings += [ScaffoldWarning("page_css", p, page.page_id) for p in problems]
             files.append(f"components/{page.page_id}/page.css")
             _write(dest, files[-1], css)
-        _write(dest, f"{INPUT_DIR}/previews/{page.page_id}.html", page.selected_preview_html)
+        _write(dest, preview_input_path(page.page_id), page.selected_preview_html)
         before = len(theme.problems)
         for script in converted.scripts:
             read_tailwind_config(script, theme)

@@ -41,10 +41,8 @@ def test_large_previews_are_truncated_and_point_at_the_input_file() -> None:
     spec = _spec(selectedPreviewHtml=big)
     text = prompts.page_prompt(spec, spec.pages[0], ["app/page.tsx"])
     assert len(text) < prompts.MAX_INLINE_PREVIEW_CHARS + 10_000
-    assert ".agent/input/pages/home.html" in text.split("[… truncated", 1)[1]
-    inputs = prompts.agent_inputs(spec)
-    assert inputs[".agent/input/pages/home.html"] == big
-    assert '"pageId": "home"' in inputs[".agent/input/spec.json"]
+    assert ".agent/input/previews/home.html]" in text.split("[… truncated", 1)[1]
+    assert 'file=".agent/input/previews/home.html"' in text
 
 
 def test_integration_prompt_lists_every_page_and_action() -> None:
