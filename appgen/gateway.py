@@ -280,6 +280,9 @@ class ControlPlane:
             p_checksum=checksum,
         )
 
+    def fail_overdue_jobs(self, limit: int = 100) -> list[Dispatch]:
+        return self._dispatches("fail_overdue_jobs", Caller.service(), p_limit=limit)
+
     def list_artifacts_to_delete(self, limit: int = 100) -> list[Row]:
         return self._call("list_artifacts_to_delete", Caller.service(), p_limit=limit)
 

@@ -32,7 +32,18 @@ def delete_expired_artifacts(services: Services, limit: int = BATCH) -> dict[str
     return {"deleted": deleted, "failed": failed}
 
 
+def fail_overdue_jobs(services: Services, limit: int = BATCH) -> dict[str, int]:
+    """Jobs past their 45-minute deadline fail with `timeout` (a hung worker never reports); the running
+    slots they free go to their owners' next queued jobs."""
+    dispatches = services.control_plane.fail_overdue_jobs(limit)
+    services.dispatcher.dispatch_all(dispatches)
+    return {"started": len(dispatches)}
+
+
 def sweep(services: Services) -> dict[str, Any]:
-    report = {"retention": delete_expired_artifacts(services)}
+    report = {
+        "deadlines": fail_overdue_jobs(services),
+        "retention": delete_expired_artifacts(services),
+    }
     log.info("sweep finished", extra={"action": "sweep", "report": report})
     return report

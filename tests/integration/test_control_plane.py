@@ -203,16 +203,16 @@ def test_transient_failures_back_off_20_60_180_then_fail(control_plane: ControlP
     for _ in range(3):
         task = control_plane.claim_task(task_id, 60)  # type: ignore[arg-type]
         assert task is not None
-        (retry,) = control_plane.fail_task(task.task_id, task.attempt, "agent_rate_limited", "429", True)
+        (retry,) = control_plane.fail_task(task.task_id, task.attempt, "agent_quota", "429", True)
         delays.append(retry.delay_seconds)
         assert control_plane.claim_task(task_id, 60) is None  # type: ignore[arg-type]  # not due yet
         _make_due(control_plane, task_id)
     assert delays == [20, 60, 180]
     task = control_plane.claim_task(task_id, 60)  # type: ignore[arg-type]
     assert task is not None and task.attempt == 4
-    assert control_plane.fail_task(task.task_id, 4, "agent_rate_limited", "model said 429", True) == []
+    assert control_plane.fail_task(task.task_id, 4, "agent_quota", "model said 429", True) == []
     job = control_plane.get_job(alice, job_id)
-    assert job["status"] == "failed" and job["error_code"] == "agent_rate_limited"
+    assert job["status"] == "failed" and job["error_code"] == "agent_quota"
     assert job["error_message"] == "model said 429 (gave up after 4 attempts)"
 
 

@@ -136,7 +136,8 @@ select is(
   array(select w.name from (values ('start_job'), ('claim_task'), ('finish_task'), ('fail_task'),
                                    ('job_is_active'), ('add_job_warning'), ('record_artifact'),
                                    ('expire_old_artifacts'), ('list_artifacts_to_delete'),
-                                   ('confirm_artifact_deleted'), ('append_job_log')) w(name)
+                                   ('confirm_artifact_deleted'), ('append_job_log'),
+                                   ('fail_overdue_jobs')) w(name)
         where not exists (select 1 from appgen_functions f
                           where f.proname = w.name and f.prosecdef
                             and has_function_privilege('service_role', f.oid, 'EXECUTE'))

@@ -4,7 +4,7 @@
 -- completed job. Each role is entered the way PostgREST enters it: `set local role` plus the JWT claims.
 begin;
 create extension if not exists pgtap;
-select plan(73);
+select plan(74);
 
 -- Runs a job of `owner` through every step to completed, as the workers would (service role).
 create function pg_temp.completed_job(p_owner uuid, p_project uuid) returns uuid
@@ -177,6 +177,8 @@ select is(public.job_is_active(current_setting('test.alice_queued')::uuid), fals
   'the service role calls worker RPCs (a queued job is not active)');
 select throws_ok('update public.app_generation_logs set message = ''rewritten''', 'AGIT0', null,
   'not even the service role rewrites a log line');
+select throws_ok('delete from public.app_generation_logs', '42501', null,
+  'nor deletes one');
 select throws_ok($$select public.submit_job('{"projectId": "a11ce000-0000-4000-8000-00000000000a", "pages": [{}]}')$$,
   'AGNF0', null, 'the service role has no user to submit as');
 

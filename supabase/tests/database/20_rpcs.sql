@@ -4,7 +4,7 @@
 -- needs to bend time (backdating rows) runs as the session user between the two.
 begin;
 create extension if not exists pgtap;
-select plan(114);
+select plan(120);
 
 -- ---------------------------------------------------------------------------------------------
 -- Helpers (temporary, gone with the transaction)
@@ -153,10 +153,10 @@ select throws_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$
 
 reset role;
 select pg_temp.become_service();
-select public.app_generation_fail_job(pg_temp.id('q2'), 'agent_unavailable', 'model down');
+select public.app_generation_fail_job(pg_temp.id('q2'), 'model_unavailable', 'model down');
 select pg_temp.become(pg_temp.id('u2'));
 select lives_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$,
-  'a job that failed for our reasons (agent_unavailable) is refunded');
+  'a job that failed for our reasons (model_unavailable) is refunded');
 select public.cancel_job(pg_temp.id('q3'));
 select lives_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$,
   'a job cancelled before it ran is refunded');
@@ -295,11 +295,11 @@ select results_eq(
 select pg_temp.remember('j2_scaffold', pg_temp.task(pg_temp.id('j2'), 'scaffold'));
 select public.claim_task(pg_temp.id('j2_scaffold'));
 select results_eq(
-  $$select kind, task_id, delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 1, 'agent_rate_limited', '429', true)$$,
+  $$select kind, task_id, delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 1, 'agent_quota', '429', true)$$,
   $$values ('scaffold'::text, pg_temp.id('j2_scaffold'), 20)$$, 'the first transient failure retries in 20 s');
 select results_eq(
   $$select status::text, not_before - now(), error_code from public.app_generation_tasks where id = pg_temp.id('j2_scaffold')$$,
-  $$values ('pending'::text, interval '20 seconds', 'agent_rate_limited'::text)$$, 'the task waits, pending');
+  $$values ('pending'::text, interval '20 seconds', 'agent_quota'::text)$$, 'the task waits, pending');
 select is_empty($$select * from public.claim_task(pg_temp.id('j2_scaffold'))$$, 'it cannot be claimed before it is due');
 select is_empty($$select * from public.fail_task(pg_temp.id('j2_scaffold'), 1, 'x', 'y', true)$$,
   'a stale failure report is ignored');
@@ -307,25 +307,25 @@ reset role;
 update public.app_generation_tasks set not_before = now() where id = pg_temp.id('j2_scaffold');
 select pg_temp.become_service();
 select is((select c.attempt from public.claim_task(pg_temp.id('j2_scaffold')) c), 2, 'once due it is claimed again');
-select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 2, 'agent_rate_limited', '429', true)), 60,
+select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 2, 'agent_quota', '429', true)), 60,
   'the second transient failure retries in 60 s');
 reset role;
 update public.app_generation_tasks set not_before = now() where id = pg_temp.id('j2_scaffold');
 select pg_temp.become_service();
 select public.claim_task(pg_temp.id('j2_scaffold'));
-select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 3, 'agent_rate_limited', '429', true)), 180,
+select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 3, 'agent_quota', '429', true)), 180,
   'the third transient failure retries in 180 s');
 reset role;
 update public.app_generation_tasks set not_before = now() where id = pg_temp.id('j2_scaffold');
 select pg_temp.become_service();
 select public.claim_task(pg_temp.id('j2_scaffold'));
 select results_eq(
-  $$select * from public.fail_task(pg_temp.id('j2_scaffold'), 4, 'agent_rate_limited', 'model said 429', true)$$,
+  $$select * from public.fail_task(pg_temp.id('j2_scaffold'), 4, 'agent_quota', 'model said 429', true)$$,
   $$values ('start'::text, pg_temp.id('j3'), null::uuid, 0)$$,
   'the fourth gives up, fails the job and hands its slot to the next queued job');
 select results_eq(
   $$select status::text, error_code, error_message from public.app_generation_jobs where id = pg_temp.id('j2')$$,
-  $$values ('failed'::text, 'agent_rate_limited'::text, 'model said 429 (gave up after 4 attempts)'::text)$$,
+  $$values ('failed'::text, 'agent_quota'::text, 'model said 429 (gave up after 4 attempts)'::text)$$,
   'the job failed with the task''s error');
 select is((select status::text from public.app_generation_tasks where id = pg_temp.id('j2_scaffold')), 'failed',
   'the task failed');
@@ -485,6 +485,40 @@ select is_empty($$select * from public.list_artifacts_to_delete()$$, 'nothing aw
 select pg_temp.become(pg_temp.id('u1'));
 select throws_ok($$select public.request_download(pg_temp.id('j1'))$$, 'AGEX0', 'the artifact of this job expired',
   'an expired job''s download is refused as expired');
+
+-- =============================================================================================
+-- fail_overdue_jobs: the sweeper ends jobs past their deadline and hands their slot on
+-- =============================================================================================
+reset role;
+select pg_temp.remember('u9', gen_random_uuid());
+select pg_temp.remember('p9', gen_random_uuid());
+select pg_temp.become(pg_temp.id('u9'));
+select pg_temp.remember('late', (select job_id from public.submit_job(pg_temp.spec(pg_temp.id('p9'), 1))));
+select pg_temp.remember('ontime', (select job_id from public.submit_job(pg_temp.spec(pg_temp.id('p9'), 1))));
+select pg_temp.remember('waiting', (select job_id from public.submit_job(pg_temp.spec(pg_temp.id('p9'), 1))));
+reset role;
+update public.app_generation_jobs set created_at = now() - make_interval(mins => m)
+from (values ('late', 3), ('ontime', 2), ('waiting', 1)) v(name, m) where id = pg_temp.id(name);
+select pg_temp.become_service();
+select public.start_job(pg_temp.id('late'));
+select public.start_job(pg_temp.id('ontime'));
+reset role;
+update public.app_generation_jobs set deadline_at = now() - interval '1 second' where id = pg_temp.id('late');
+select pg_temp.become_service();
+select results_eq($$select kind, job_id from public.fail_overdue_jobs()$$,
+  $$values ('start'::text, pg_temp.id('waiting'))$$,
+  'fail_overdue_jobs fails the overdue job and hands its slot to the next queued job');
+select results_eq(
+  $$select status::text, error_code, error_message from public.app_generation_jobs where id = pg_temp.id('late')$$,
+  $$values ('failed'::text, 'timeout'::text, 'The job reached its 45-minute limit before it finished.'::text)$$,
+  'the overdue job failed with code timeout and a reason its owner can read');
+select is((select status::text from public.app_generation_tasks where job_id = pg_temp.id('late')), 'cancelled',
+  'its open task was cancelled, so a late report is a no-op');
+select is((select status::text from public.app_generation_jobs where id = pg_temp.id('ontime')), 'running',
+  'a job within its deadline keeps running');
+select ok((select public.app_generation_refunded(j) from public.app_generation_jobs j where j.id = pg_temp.id('late')),
+  'a timed-out job does not count against the daily cap');
+select is_empty($$select * from public.fail_overdue_jobs()$$, 'the sweep is idempotent');
 
 -- =============================================================================================
 -- The state machine guards every UPDATE, whoever makes it
