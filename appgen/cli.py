@@ -18,9 +18,7 @@ from appgen import auth
 from appgen.client import ApiClient, ApiError
 from appgen.errors import AppgenError
 from appgen.settings import load_settings
-
-TERMINAL = {"completed", "completed_with_warnings", "failed", "expired", "cancelled"}
-SUCCESS = {"completed", "completed_with_warnings"}
+from appgen.status import FINISHED, SUCCEEDED
 
 
 @click.group()
@@ -138,13 +136,13 @@ def submit(
         if not as_json:
             click.echo(f"submitted job {job_id}")
         job = _follow(client, job_id, quiet=as_json)
-        if job["status"] in SUCCESS and output is not None:
+        if job["status"] in SUCCEEDED and output is not None:
             client.download(job_id, output)
             job["downloadedTo"] = str(output.resolve())
         _emit(
             job, as_json, _job_line(job) + (f"\nZIP: {job['downloadedTo']}" if "downloadedTo" in job else "")
         )
-        if job["status"] not in SUCCESS:
+        if job["status"] not in SUCCEEDED:
             sys.exit(1)
 
 
@@ -188,7 +186,7 @@ def logs(job_id: str, follow: bool, api: str, token_: str) -> None:
                 after = entry["id"]
             if page["nextCursor"]:
                 continue
-            if not follow or client.status(job_id)["status"] in TERMINAL:
+            if not follow or client.status(job_id)["status"] in FINISHED:
                 return
             time.sleep(2)
 
@@ -247,7 +245,7 @@ def _follow(client: ApiClient, job_id: str, quiet: bool) -> dict[str, Any]:
         if line != last and not quiet:
             click.echo(line, err=True)
             last = line
-        if job["status"] in TERMINAL:
+        if job["status"] in FINISHED:
             return job
         time.sleep(2)
 

@@ -20,6 +20,7 @@ from appgen.agents.standin import GeminiStandIn, call, text
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
+from appgen.status import FINISHED
 from tests.e2e.stack import RunningStack, start_stack
 from tests.fixtures.specs import small_spec
 
@@ -36,7 +37,6 @@ AGENT_PAGE = """export default function Page() {
   );
 }
 """
-TERMINAL = {"completed", "completed_with_warnings", "failed", "cancelled", "expired"}
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def _wait_terminal(client: ApiClient, job_id: str, timeout: float = 480) -> dict
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.status(job_id)
-        if status["status"] in TERMINAL:
+        if status["status"] in FINISHED:
             return status
         time.sleep(1)
     raise AssertionError(f"job {job_id} did not finish in {timeout} s: {client.status(job_id)}")

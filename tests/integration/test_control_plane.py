@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from appgen import errors
 from appgen.gateway import Caller, ControlPlane, Dispatch
+from appgen.status import JobStatus
 from tests.conftest import user_claims
 from tests.fixtures.specs import small_spec
 
@@ -378,3 +379,8 @@ def test_daily_cap_of_five_says_when_the_next_slot_opens(control_plane: ControlP
     with pytest.raises(errors.QuotaExceeded) as info:
         control_plane.submit_job(caller, small_spec(1), None)
     assert info.value.retry_after is not None and 86000 < info.value.retry_after <= 86400
+
+
+def test_python_job_states_mirror_the_sql_enum(db_dsn: str) -> None:
+    rows = _sql(db_dsn, "select unnest(enum_range(null::app_generation_status))::text as status")
+    assert [row["status"] for row in rows] == [status.value for status in JobStatus]
