@@ -16,7 +16,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,13 +57,15 @@ def message_for(dispatch: Dispatch) -> TaskMessage:
     """The queue message for one database dispatch instruction. Payloads carry ids only."""
     if dispatch.kind == "start":
         return TaskMessage(ORCHESTRATOR_QUEUE, "orchestrate", {"jobId": str(dispatch.job_id)})
-    # A task is re-dispatched only with a new delay (20/60/180 s after transient failures), so the task id
-    # plus the delay names each delivery uniquely and collapses accidental double enqueues.
+    # The database re-dispatches a task only with a new delay (20/60/180 s after transient failures) or a
+    # new redelivery number (the sweeper re-sending a step the queue lost), so these name each delivery
+    # uniquely and collapse accidental double enqueues.
+    suffix = f"-r{dispatch.redelivery}" if dispatch.redelivery else ""
     return TaskMessage(
         QUEUE_OF_KIND[dispatch.kind],
         "worker",
         {"taskId": str(dispatch.task_id), "jobId": str(dispatch.job_id), "kind": dispatch.kind},
-        name=f"task-{dispatch.task_id}-d{dispatch.delay_seconds}",
+        name=f"task-{dispatch.task_id}-d{dispatch.delay_seconds}{suffix}",
         delay_seconds=dispatch.delay_seconds,
     )
 
@@ -98,7 +99,6 @@ class LocalDispatcher(Dispatcher):
         secret: str,
         *,
         deadline_seconds: float = DISPATCH_DEADLINE_SECONDS,
-        max_concurrency: int = 8,
         min_backoff: float = 1.0,
         max_backoff: float = 60.0,
         max_attempts: int = 10,
@@ -111,7 +111,6 @@ class LocalDispatcher(Dispatcher):
         self._names: set[str] = set()
         self._seq = itertools.count()
         self._cond = threading.Condition()
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="dispatch")
         self._stopped = False
         self._in_flight = 0
         self._timer = threading.Thread(target=self._run, name="dispatcher", daemon=True)
@@ -142,7 +141,6 @@ class LocalDispatcher(Dispatcher):
             self._stopped = True
             self._cond.notify_all()
         self._timer.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self) -> None:
         while True:
@@ -154,7 +152,12 @@ class LocalDispatcher(Dispatcher):
                     return
                 item = heapq.heappop(self._heap)
                 self._in_flight += 1
-            self._pool.submit(self._deliver, item)
+            # A thread per delivery, as Cloud Tasks has no shared pool: a hung or long handler (an agent
+            # runs for minutes) never delays another task. Daemon threads die with the process; the
+            # database still owes their tasks and the sweeper sends them again.
+            threading.Thread(
+                target=self._deliver, args=(item,), name=f"deliver-{item.seq}", daemon=True
+            ).start()
 
     def _deliver(self, item: _Scheduled) -> None:
         message = item.message

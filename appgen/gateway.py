@@ -148,6 +148,7 @@ class Dispatch:
     job_id: UUID
     task_id: UUID | None
     delay_seconds: int = 0
+    redelivery: int = 0  # > 0 when the sweeper sends a step again (the queue needs a fresh task name)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,21 @@ class ControlPlane:
             p_code=code,
             p_message=message,
             p_transient=transient,
+        )
+
+    def renew_task_lease(self, task_id: UUID, attempt: int, lease_seconds: int) -> bool:
+        rows = self._call(
+            "renew_task_lease",
+            Caller.service(),
+            p_task_id=task_id,
+            p_attempt=attempt,
+            p_lease_seconds=lease_seconds,
+        )
+        return bool(rows[0]["renew_task_lease"])
+
+    def redispatch_owed_tasks(self, limit: int = 100, grace_seconds: int = 60) -> list[Dispatch]:
+        return self._dispatches(
+            "redispatch_owed_tasks", Caller.service(), p_limit=limit, p_grace_seconds=grace_seconds
         )
 
     def job_is_active(self, job_id: UUID) -> bool:

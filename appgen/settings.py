@@ -30,6 +30,8 @@ _KNOWN = {
     "APPGEN_NPM_CACHE": "npm cache shared across jobs",
     "APPGEN_PAGE_AGENT_TIMEOUT": "seconds a page agent may run",
     "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
+    "APPGEN_TASK_LEASE_SECONDS": "how long a claimed task is a worker's without a heartbeat",
+    "APPGEN_SWEEP_INTERVAL": "seconds between the local stack's cleanup sweeps",
     "SUPABASE_JWT_SECRET": "secret of the project's HS256 access tokens",
     "SUPABASE_URL": "the Supabase project URL",
     "GEMINI_API_KEY": "the server-level Gemini API key",
@@ -58,6 +60,9 @@ class Settings:
     page_agent_timeout_s: float = 600.0
     agent_max_turns: int = 40
     offline_model: bool = False
+    # A live worker renews its lease every quarter of it; a dead worker's task is re-sent once it lapses.
+    task_lease_s: int = 120
+    sweep_interval_s: float = 60.0
 
     @property
     def objects_dir(self) -> Path:
@@ -90,6 +95,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         npm_cache=Path(env["APPGEN_NPM_CACHE"]) if env.get("APPGEN_NPM_CACHE") else None,
         page_agent_timeout_s=_number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),
         agent_max_turns=int(_number(env, "APPGEN_AGENT_MAX_TURNS", defaults.agent_max_turns)),
+        task_lease_s=int(_number(env, "APPGEN_TASK_LEASE_SECONDS", defaults.task_lease_s)),
+        sweep_interval_s=_number(env, "APPGEN_SWEEP_INTERVAL", defaults.sweep_interval_s),
     )
     if len(settings.jwt_secret) < 32:
         raise ConfigError("SUPABASE_JWT_SECRET must be at least 32 characters (Supabase's own minimum)")

@@ -40,9 +40,20 @@ def fail_overdue_jobs(services: Services, limit: int = BATCH) -> dict[str, int]:
     return {"started": len(dispatches)}
 
 
+def redispatch_owed_tasks(services: Services, limit: int = BATCH) -> dict[str, int]:
+    """Steps the queue lost: tasks whose worker died (lease lapsed), dispatched tasks nobody claimed, and
+    queued jobs whose start message was lost. The database picks them; this sends them again."""
+    # A dispatched task gets one lease's time to be claimed before it counts as lost.
+    dispatches = services.control_plane.redispatch_owed_tasks(limit, services.settings.task_lease_s)
+    services.dispatcher.dispatch_all(dispatches)
+    starts = sum(1 for d in dispatches if d.kind == "start")
+    return {"tasks": len(dispatches) - starts, "starts": starts}
+
+
 def sweep(services: Services) -> dict[str, Any]:
     report = {
         "deadlines": fail_overdue_jobs(services),
+        "redelivered": redispatch_owed_tasks(services),
         "retention": delete_expired_artifacts(services),
     }
     log.info("sweep finished", extra={"action": "sweep", "report": report})

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
-from appgen.dispatch import DISPATCH_DEADLINE_SECONDS
-from appgen.errors import DependencyUnavailable, StepFailed
+from appgen.errors import AppgenError, DependencyUnavailable, StepFailed
 from appgen.gateway import ClaimedTask, Dispatch
 from appgen.logs import bind
 from appgen.pipeline.context import StepContext
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 def run_task(task_id: UUID, services: Services) -> str:
     """Run one delivered task; returns what happened ("noop", "succeeded", "failed", "retrying")."""
     control_plane = services.control_plane
-    task = control_plane.claim_task(task_id, lease_seconds=DISPATCH_DEADLINE_SECONDS)
+    task = control_plane.claim_task(task_id, lease_seconds=services.settings.task_lease_s)
     if task is None:
         log.info(
             "stale or duplicate delivery ignored", extra={"action": "task.noop", "task_id": str(task_id)}
@@ -50,7 +52,8 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
     log.info("step started", extra={"action": "task.start"})
     try:
         ctx.check_stop()
-        result = STEPS[task.kind](ctx)
+        with _heartbeat(ctx):
+            result = STEPS[task.kind](ctx)
     except StepFailed as exc:
         ctx.log(
             exc.message if exc.code != "cancelled" else "stopped: the job was cancelled",
@@ -72,3 +75,29 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
         task.task_id, task.attempt, result.result, result.tokens_input, result.tokens_output
     )
     return "succeeded", next_steps
+
+
+@contextmanager
+def _heartbeat(ctx: StepContext) -> Iterator[None]:
+    """Renews the task's lease while the step runs, so a lease lapses only when this worker is gone (the
+    sweeper then sends the task again). A refused renewal means the task is no longer ours: stop."""
+    task, control_plane = ctx.task, ctx.services.control_plane
+    lease = ctx.services.settings.task_lease_s
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(lease / 4):
+            try:
+                if not control_plane.renew_task_lease(task.task_id, task.attempt, lease):
+                    ctx.lose_task()
+                    return
+            except AppgenError as exc:  # the database is briefly away: the lease has slack for it
+                log.warning("lease renewal failed: %s", exc.message, extra={"action": "task.heartbeat"})
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{task.task_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)

@@ -25,8 +25,6 @@ from appgen.storage import LocalObjectStore
 
 log = logging.getLogger(__name__)
 
-SWEEP_INTERVAL_SECONDS = 60.0
-
 
 @dataclass
 class LocalStack:
@@ -122,7 +120,10 @@ class LocalStack:
         self._threads.append(thread)
 
     def _sweep_periodically(self) -> None:
-        while not self._stopping.wait(SWEEP_INTERVAL_SECONDS):
+        # The first sweep runs at once: after a crash it re-sends what the dead process owed.
+        wait = 0.0
+        while not self._stopping.wait(wait):
+            wait = self.settings.sweep_interval_s
             try:
                 sweepers.sweep(self._require_services())
             except Exception:

@@ -59,6 +59,10 @@ class StepContext:
             self._active = self.services.control_plane.job_is_active(self.task.job_id)
         return not self._active
 
+    def lose_task(self) -> None:
+        """The task is no longer this worker's (its lease went to another attempt, or the job ended)."""
+        self._active = False
+
     def check_stop(self) -> None:
         if self.should_stop():
             raise StepFailed("the job was cancelled", code="cancelled")

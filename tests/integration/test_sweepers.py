@@ -55,3 +55,65 @@ def test_overdue_jobs_fail_with_timeout_and_free_their_slot(
     assert [(m.target, m.payload) for m in dispatcher.messages] == [("orchestrate", {"jobId": str(waiting)})]
     # Idempotent: a second sweep finds nothing to do.
     assert sweepers.sweep(services)["deadlines"] == {"started": 0}
+
+
+def _set(db_dsn: str, query: str, *params: object) -> None:
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        conn.execute(query, params)
+
+
+def test_a_dead_workers_task_is_sent_again_under_a_new_name(
+    services: Services, control_plane: ControlPlane, alice: Caller, db_dsn: str
+) -> None:
+    job, _ = control_plane.submit_job(alice, small_spec(1), None)
+    (scaffold,) = control_plane.start_job(job)
+    assert scaffold.task_id is not None
+    claimed = control_plane.claim_task(scaffold.task_id, 60)
+    assert claimed is not None and claimed.attempt == 1
+    assert control_plane.renew_task_lease(scaffold.task_id, 1, 60) is True
+
+    # Alive: nothing is owed. Then the worker dies and its lease lapses.
+    assert sweepers.redispatch_owed_tasks(services) == {"tasks": 0, "starts": 0}
+    _set(
+        db_dsn,
+        "update app_generation_tasks set lease_expires_at = now() - interval '1 s' where id = %s",
+        scaffold.task_id,
+    )
+    assert sweepers.redispatch_owed_tasks(services) == {"tasks": 1, "starts": 0}
+    dispatcher = services.dispatcher
+    assert isinstance(dispatcher, InMemoryDispatcher)
+    (message,) = dispatcher.messages
+    assert message.name == f"task-{scaffold.task_id}-d0-r1"  # not the first delivery's name
+    assert message.payload == {"taskId": str(scaffold.task_id), "jobId": str(job), "kind": "scaffold"}
+
+    # The redelivery takes the task over; the dead attempt can neither renew nor finish it.
+    again = control_plane.claim_task(scaffold.task_id, 60)
+    assert again is not None and again.attempt == 2
+    assert control_plane.renew_task_lease(scaffold.task_id, 1, 60) is False
+    assert control_plane.finish_task(scaffold.task_id, 1, {}) == []
+    assert sweepers.redispatch_owed_tasks(services) == {"tasks": 0, "starts": 0}
+
+
+def test_lost_deliveries_and_lost_starts_are_sent_again_after_a_grace_period(
+    services: Services, control_plane: ControlPlane, alice: Caller, db_dsn: str
+) -> None:
+    project = uuid.uuid4()
+    running, _ = control_plane.submit_job(alice, small_spec(1, project), None)
+    assert len(control_plane.start_job(running)) == 1  # dispatched, but the enqueue is "lost"
+    queued, _ = control_plane.submit_job(alice, small_spec(1, project), None)  # its start is "lost"
+    assert control_plane.redispatch_owed_tasks(grace_seconds=60) == []  # within the grace period
+
+    _set(db_dsn, "update app_generation_tasks set dispatched_at = now() - interval '2 min'")
+    _set(db_dsn, "update app_generation_jobs set created_at = now() - interval '2 min' where id = %s", queued)
+    owed = control_plane.redispatch_owed_tasks(grace_seconds=60)
+    assert sorted((d.kind, d.job_id, d.redelivery) for d in owed) == sorted(
+        [("scaffold", running, 1), ("start", queued, 0)]
+    )
+    # Re-sent tasks wait a new grace period; the start is offered until the job starts.
+    assert [d.kind for d in control_plane.redispatch_owed_tasks(grace_seconds=60)] == ["start"]
+    control_plane.start_job(queued)
+    assert control_plane.redispatch_owed_tasks(grace_seconds=60) == []
+    # A cancelled job owes nothing.
+    control_plane.cancel_job(alice, running)
+    _set(db_dsn, "update app_generation_tasks set dispatched_at = now() - interval '1 h'")
+    assert [d.job_id for d in control_plane.redispatch_owed_tasks(grace_seconds=60)] == [queued]

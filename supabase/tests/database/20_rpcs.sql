@@ -4,7 +4,7 @@
 -- needs to bend time (backdating rows) runs as the session user between the two.
 begin;
 create extension if not exists pgtap;
-select plan(120);
+select plan(121);
 
 -- ---------------------------------------------------------------------------------------------
 -- Helpers (temporary, gone with the transaction)
@@ -166,8 +166,10 @@ select is((select job_id from public.start_job(pg_temp.id('q4'))), pg_temp.id('q
 select public.app_generation_fail_job(pg_temp.id('q5'), 'build_failed', 'TS2322');
 select pg_temp.become(pg_temp.id('u2'));
 select public.cancel_job(pg_temp.id('q4'));
+select lives_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$,
+  'a job cancelled after it started is refunded too (its owner got nothing for it)');
 select throws_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$, 'AGQT0', null,
-  'a job cancelled after it started and a job failed for the user''s reasons (build_failed) still count');
+  'a job failed for the user''s reasons (build_failed) still counts');
 reset role;
 
 -- =============================================================================================
