@@ -65,6 +65,12 @@ class Forbidden(AppgenError):
     http_status = 403
 
 
+class AnonymousUser(Forbidden):
+    """Anonymous users may not generate apps; sign in with an account first."""
+
+    code = "anonymous_user"
+
+
 class NotFound(AppgenError):
     """No such job."""
 

@@ -13,7 +13,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -44,17 +44,19 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Caller:
-    """Who an RPC runs as: a signed-in user (their verified claims) or the service role (claims None)."""
+    """Who an RPC runs as: a signed-in user (their verified claims) or the service role (claims None).
+    `token` is the user's access token itself, which transports that forward it (REST) need."""
 
     claims: dict[str, Any] | None = None
+    token: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def service(cls) -> Caller:
         return cls(None)
 
     @classmethod
-    def user(cls, claims: dict[str, Any]) -> Caller:
-        return cls(claims)
+    def user(cls, claims: dict[str, Any], token: str | None = None) -> Caller:
+        return cls(claims, token)
 
     @property
     def role(self) -> str:

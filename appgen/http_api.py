@@ -13,18 +13,26 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
 import flask
+import yaml
 
 from appgen import auth, errors, jobs
 from appgen.gateway import Caller, Row
+from appgen.ratelimit import RateLimiter
 from appgen.services import Services
+from appgen.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
+# Per-user limits of the cheap endpoints (status, logs, list, download): per instance, see appgen.ratelimit.
+RATE_LIMITER = RateLimiter()
 JOBS = "/api/agentic/jobs"
 _JOB = rf"{JOBS}/(?P<job_id>[^/]+)"
 
@@ -45,7 +53,7 @@ def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> fl
 
 
 def _status(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    body = job_json(jobs.status(services, _caller(request, services), _job_id(params)))
+    body = job_json(jobs.status(services, _limited_caller(request, services), _job_id(params)))
     etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
     if (
         etag in request.if_none_match.as_set(include_weak=True)
@@ -60,7 +68,7 @@ def _status(request: flask.Request, services: Services, params: dict[str, str]) 
 
 
 def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
-    caller = _caller(request, services)
+    caller = _limited_caller(request, services)
     project = request.args.get("projectId")
     project_id = _uuid(project, "query.projectId") if project else None
     limit = _int_arg(request, "limit", 20, 1, 100)
@@ -68,7 +76,7 @@ def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flas
 
 
 def _logs(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    caller = _caller(request, services)
+    caller = _limited_caller(request, services)
     after = _int_arg(request, "after", 0, 0, 2**62)
     limit = _int_arg(request, "limit", 100, 1, 500)
     rows = jobs.logs(services, caller, _job_id(params), after, limit)
@@ -87,7 +95,7 @@ def _logs(request: flask.Request, services: Services, params: dict[str, str]) ->
 
 
 def _download(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    signed = jobs.download(services, _caller(request, services), _job_id(params))
+    signed = jobs.download(services, _limited_caller(request, services), _job_id(params))
     return _json({"url": signed.url, "expiresAt": _time(signed.expires_at)})
 
 
@@ -99,6 +107,20 @@ def _health(request: flask.Request, services: Services, _: dict[str, str]) -> fl
     return _json({"status": "ok"})
 
 
+def _openapi(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
+    response = _json(openapi_document())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The API contract (`openapi.yaml` at the repository root), kept equal to this module by a test."""
+    with OPENAPI_PATH.open() as handle:
+        document: dict[str, Any] = yaml.safe_load(handle)
+    return document
+
+
 # endpoint name -> (method, path pattern, handler). The order matters only for readability.
 ROUTES: dict[str, tuple[str, re.Pattern[str], Handler]] = {
     "submit": ("POST", re.compile(rf"^{JOBS}/?$"), _submit),
@@ -108,6 +130,7 @@ ROUTES: dict[str, tuple[str, re.Pattern[str], Handler]] = {
     "logs": ("GET", re.compile(rf"^{_JOB}/logs/?$"), _logs),
     "cancel": ("POST", re.compile(rf"^{_JOB}/cancel/?$"), _cancel),
     "healthz": ("GET", re.compile(r"^/healthz/?$"), _health),
+    "openapi": ("GET", re.compile(r"^/openapi\.json$"), _openapi),
 }
 
 
@@ -207,7 +230,17 @@ def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[
 # -- request parsing -----------------------------------------------------------------------------------
 def _caller(request: flask.Request, services: Services) -> Caller:
     token = auth.bearer_token(request.headers.get("Authorization"))
-    return Caller.user(auth.verify_user_token(token, services.settings.jwt_secret))
+    settings = services.settings
+    verifier = auth.verifier(settings.jwt_secret, settings.supabase_jwks_url, settings.jwt_issuer)
+    return Caller.user(verifier.verify(token), token)
+
+
+def _limited_caller(request: flask.Request, services: Services) -> Caller:
+    """The caller of a cheap endpoint, after taking one request from their rate-limit bucket."""
+    caller = _caller(request, services)
+    assert caller.claims is not None
+    RATE_LIMITER.take(str(caller.claims["sub"]), services.settings.rate_limit_per_minute)
+    return caller
 
 
 def _json_body(request: flask.Request) -> Any:
@@ -219,12 +252,32 @@ def _json_body(request: flask.Request) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise errors.PayloadTooLarge(f"the request body may be at most {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
         raise errors.InvalidRequest(
             f"the request body is not valid JSON: {exc}",
             details=[{"path": "(body)", "message": "invalid JSON"}],
         ) from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise errors.InvalidRequest(
+            f"the request body nests deeper than {MAX_JSON_DEPTH} levels",
+            details=[{"path": "(body)", "message": "nested too deeply"}],
+        )
+    return body
+
+
+def _depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (iteratively: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend(
+                    (child, level + 1) for child in (item.values() if isinstance(item, dict) else item)
+                )
+    return deepest
 
 
 def _job_id(params: dict[str, str]) -> UUID:

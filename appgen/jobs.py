@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,9 @@ def parse_spec(body: Any) -> GenerationSpec:
     """The validated spec, or InvalidSpec naming every failing field path."""
     if not isinstance(body, dict):
         raise errors.InvalidSpec("the request body must be a JSON object (the generation_spec)")
+    unstorable = list(_unstorable(body))
+    if unstorable:
+        raise errors.InvalidSpec(details=unstorable)
     try:
         return GenerationSpec.model_validate(body)
     except ValidationError as exc:
@@ -39,7 +43,42 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return path or "(body)"
 
 
+def _unstorable(body: Any) -> list[dict[str, str]]:
+    """Values JSON allows but Postgres `jsonb` cannot store (NUL characters, lone UTF-16 surrogates,
+    NaN/Infinity), as field-path details: refused here rather than failing inside the database."""
+    found: list[dict[str, str]] = []
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), body)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if _bad_text(key):
+                    found.append({"path": field_path(loc), "message": "a key holds an unstorable character"})
+                stack.append(((*loc, key), child))
+        elif isinstance(value, list):
+            stack.extend(((*loc, i), child) for i, child in enumerate(value))
+        elif isinstance(value, str) and _bad_text(value):
+            found.append(
+                {"path": field_path(loc), "message": "NUL characters and lone surrogates are not allowed"}
+            )
+        elif isinstance(value, float) and not math.isfinite(value):
+            found.append({"path": field_path(loc), "message": "NaN and Infinity are not JSON numbers"})
+    return sorted(found, key=lambda d: d["path"])
+
+
+def _bad_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def submit(services: Services, caller: Caller, body: Any, idempotency_key: str | None) -> tuple[UUID, bool]:
+    if caller.claims is not None and caller.claims.get("is_anonymous") is True:
+        raise errors.AnonymousUser()
     spec = parse_spec(body)
     job_id, created = services.control_plane.submit_job(caller, spec.to_json(), idempotency_key)
     if created:

@@ -34,6 +34,11 @@ _KNOWN = {
     "APPGEN_SWEEP_INTERVAL": "seconds between the local stack's cleanup sweeps",
     "SUPABASE_JWT_SECRET": "secret of the project's HS256 access tokens",
     "SUPABASE_URL": "the Supabase project URL",
+    "SUPABASE_JWKS_URL": "JWKS of the project's asymmetric signing keys (default: from SUPABASE_URL)",
+    "SUPABASE_JWT_ISSUER": "required `iss` of access tokens (unchecked when unset)",
+    "SUPABASE_ANON_KEY": "the project's anon/publishable key (REST transport, user calls)",
+    "SUPABASE_SERVICE_ROLE_KEY": "the project's service role/secret key (REST transport, service calls)",
+    "APPGEN_RATE_LIMIT_PER_MINUTE": "requests per minute and user on status/logs/list/download",
     "GEMINI_API_KEY": "the server-level Gemini API key",
     "GEMINI_MODEL": "the Gemini model the agents use",
     "GOOGLE_GEMINI_BASE_URL": "base URL of the Gemini API (tests and the offline stand-in)",
@@ -48,6 +53,11 @@ class Settings:
     internal_secret: str = ""
     jwt_secret: str = LOCAL_JWT_SECRET
     supabase_url: str | None = None
+    supabase_jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    supabase_anon_key: str | None = None
+    supabase_service_role_key: str | None = None
+    rate_limit_per_minute: int = 120
     cors_origins: tuple[str, ...] = ()
     work_dir: Path = Path(tempfile.gettempdir()) / "appgen-work"
     starter_dir: Path = REPO_ROOT / "worker_container" / "starter"
@@ -84,7 +94,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=env.get("APPGEN_PUBLIC_URL", defaults.public_url).rstrip("/"),
         internal_secret=env.get("APPGEN_INTERNAL_SECRET", ""),
         jwt_secret=env.get("SUPABASE_JWT_SECRET", LOCAL_JWT_SECRET),
-        supabase_url=env.get("SUPABASE_URL") or None,
+        supabase_url=(env.get("SUPABASE_URL") or "").rstrip("/") or None,
+        supabase_jwks_url=env.get("SUPABASE_JWKS_URL")
+        or (
+            f"{env['SUPABASE_URL'].rstrip('/')}/auth/v1/.well-known/jwks.json"
+            if env.get("SUPABASE_URL")
+            else None
+        ),
+        jwt_issuer=env.get("SUPABASE_JWT_ISSUER") or None,
+        supabase_anon_key=env.get("SUPABASE_ANON_KEY") or None,
+        supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY") or None,
+        rate_limit_per_minute=int(
+            _number(env, "APPGEN_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute)
+        ),
         cors_origins=tuple(o.strip() for o in env.get("APPGEN_CORS_ORIGINS", "").split(",") if o.strip()),
         work_dir=Path(env.get("APPGEN_WORK_DIR", str(defaults.work_dir))),
         starter_dir=Path(env.get("APPGEN_STARTER_DIR", str(defaults.starter_dir))),
@@ -100,7 +122,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     if len(settings.jwt_secret) < 32:
         raise ConfigError("SUPABASE_JWT_SECRET must be at least 32 characters (Supabase's own minimum)")
-    for secret in (settings.jwt_secret, settings.internal_secret, settings.gemini_api_key):
+    for secret in (
+        settings.jwt_secret,
+        settings.internal_secret,
+        settings.gemini_api_key,
+        settings.supabase_service_role_key,
+    ):
         register_secret(secret)
     return settings
 
