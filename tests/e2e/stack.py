@@ -21,6 +21,7 @@ class RunningStack:
     api: str
     database: str
     log_path: Path
+    data_dir: Path
 
     def stop(self, timeout: float = 60) -> int:
         if self.process.poll() is None:
@@ -30,6 +31,16 @@ class RunningStack:
         finally:
             if self.process.stdout is not None:
                 self.process.stdout.close()
+
+    def kill_everything(self) -> None:
+        """SIGKILL the stack's whole process group and its database, as a crash or an OOM kill would."""
+        postmaster = self.data_dir / "pg" / "pgdata" / "postmaster.pid"
+        if postmaster.exists():
+            os.kill(int(postmaster.read_text().split()[0]), signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -51,6 +62,7 @@ def start_stack(data_dir: Path, env: dict[str, str] | None = None, timeout: floa
             text=True,
             env=full_env,
             cwd=REPO_ROOT,
+            start_new_session=True,  # its own process group, so a test can kill all of it at once
         )
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
@@ -61,7 +73,7 @@ def start_stack(data_dir: Path, env: dict[str, str] | None = None, timeout: floa
             raise AssertionError(f"appgen dev exited with {process.wait()}:\n{log_path.read_text()}")
         if line.startswith(READY):
             fields = dict(part.split("=", 1) for part in line[len(READY) :].split())
-            return RunningStack(process, fields["api"], fields["database"], log_path)
+            return RunningStack(process, fields["api"], fields["database"], log_path, data_dir)
     process.kill()
     process.wait()
     process.stdout.close()
