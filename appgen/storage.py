@@ -7,11 +7,13 @@ local stack checks when it serves them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import shutil
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -52,6 +54,50 @@ def check_object_path(path: str) -> str:
     if not path or pure.is_absolute() or any(part in ("", ".", "..") for part in path.split("/")):
         raise errors.InvalidRequest(f"not a valid object path: {path!r}")
     return path
+
+
+# A failed or mismatched upload is tried again this many times, after these pauses, inside the step; past
+# them the step fails transiently and the plan's 20/60/180 s backoff takes over.
+UPLOAD_RETRY_PAUSES = (0.5, 2.0)
+
+
+def verified_upload(
+    attempt: Callable[[], StoredObject],
+    expected: StoredObject,
+    *,
+    discard: Callable[[], None] | None = None,
+    pauses: Sequence[float] = UPLOAD_RETRY_PAUSES,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StoredObject:
+    """Run one upload `attempt` (it returns what the store now holds) until the stored object matches
+    `expected` in size and SHA-256. Transient failures and mismatches are retried after short `pauses`;
+    any other error propagates at once. When every attempt failed, an object known to be wrong is
+    `discard`ed and a transient `StepFailed(storage_failed)` is raised: the caller records nothing.
+    """
+    reason, mismatched = "", False
+    for pause in (*pauses, None):
+        try:
+            stored = attempt()
+            if stored == expected:
+                return stored
+            mismatched = True
+            reason = (
+                f"the store holds {stored.size_bytes} bytes with SHA-256 {stored.checksum[:12]}…, "
+                f"not {expected.size_bytes} bytes with {expected.checksum[:12]}…"
+            )
+        except errors.DependencyUnavailable as exc:
+            mismatched, reason = False, exc.message
+        if pause is not None:
+            sleep(pause)
+    if mismatched and discard is not None:
+        # Best effort: no artifact row points at the object, so nothing would hand it out anyway.
+        with contextlib.suppress(errors.AppgenError):
+            discard()
+    raise errors.StepFailed(
+        f"the upload could not be verified after {len(pauses) + 1} attempts: {reason}",
+        code="storage_failed",
+        transient=True,
+    )
 
 
 class ObjectStore(ABC):
