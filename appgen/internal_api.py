@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def handle(request: flask.Request, get_services: Callable[[], Services]) -> flask.Response:
     try:
         services = get_services()
-        auth.verify_internal_token(request.headers.get("Authorization"), services.settings.internal_secret)
+        _verify_caller(request.headers.get("Authorization"), services)
         if request.method != "POST":
             raise errors.MethodNotAllowed()
         payload = request.get_json(silent=True) or {}
@@ -41,6 +41,19 @@ def handle(request: flask.Request, get_services: Callable[[], Services]) -> flas
     except Exception:
         log.exception("internal endpoint crashed", extra={"action": "internal.crash", "path": request.path})
         return error_response(errors.AppgenError())
+
+
+def _verify_caller(authorization: str | None, services: Services) -> None:
+    """Cloud mode (Cloud Tasks dispatch): a Google OIDC token of the tasks service account; otherwise the
+    local dispatcher's signed token."""
+    settings = services.settings
+    if settings.dispatcher == "cloud-tasks":
+        from appgen.cloud.oidc import verify_google_oidc
+
+        allowed = [settings.tasks_service_account] if settings.tasks_service_account else []
+        verify_google_oidc(auth.bearer_token(authorization), settings.tasks_audience or "", allowed)
+    else:
+        auth.verify_internal_token(authorization, settings.internal_secret)
 
 
 def _dispatch(path: str, payload: dict[str, Any], services: Services) -> dict[str, Any]:

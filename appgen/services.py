@@ -14,7 +14,7 @@ from appgen.dispatch import Dispatcher, LocalDispatcher
 from appgen.errors import ConfigError
 from appgen.gateway import ControlPlane, PostgresTransport
 from appgen.settings import Settings, load_settings
-from appgen.storage import LocalObjectStore, ObjectStore
+from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, ObjectStore
 
 if TYPE_CHECKING:
     from appgen.agents.runner import AgentRunner
@@ -55,14 +55,57 @@ class Services:
 def build_services(settings: Settings) -> Services:
     if not settings.database_url:
         raise ConfigError("APPGEN_DATABASE_URL is not set (or run the local stack: `appgen dev`)")
-    store = LocalObjectStore(settings.objects_dir, settings.public_url, settings.internal_secret)
+    artifacts, scratch = _stores(settings)
     return Services(
         settings=settings,
         control_plane=ControlPlane(PostgresTransport(settings.database_url)),
-        dispatcher=LocalDispatcher(settings.public_url, settings.internal_secret),
-        artifacts=store,
-        scratch=store,
+        dispatcher=_dispatcher(settings),
+        artifacts=artifacts,
+        scratch=scratch,
     )
+
+
+def _dispatcher(settings: Settings) -> Dispatcher:
+    if settings.dispatcher == "cloud-tasks":  # load_settings checked that every value is there
+        from appgen.cloud.tasks import CloudTasksDispatcher
+
+        return CloudTasksDispatcher(
+            project=settings.gcp_project or "",
+            location=settings.tasks_location or "",
+            service_account_email=settings.tasks_service_account or "",
+            audience=settings.tasks_audience or "",
+            target_urls={"orchestrate": settings.orchestrate_url or "", "worker": settings.worker_url or ""},
+        )
+    return LocalDispatcher(settings.public_url, settings.internal_secret)
+
+
+def _stores(settings: Settings) -> tuple[ObjectStore, ObjectStore]:
+    """(artifact store, scratch store): the cloud clients are imported only when the settings pick them."""
+    built: dict[str, ObjectStore] = {}
+
+    def store(kind: str) -> ObjectStore:
+        if kind not in built:
+            if kind == "supabase":
+                from appgen.cloud.supabase_storage import SupabaseStorage
+
+                built[kind] = SupabaseStorage(
+                    settings.supabase_url or "", settings.supabase_service_role_key or ""
+                )
+            elif kind == "gcs":
+                from appgen.cloud.gcs import GcsStore, default_client
+
+                names = {ARTIFACT_BUCKET: settings.artifact_bucket, SCRATCH_BUCKET: settings.scratch_bucket}
+                built[kind] = GcsStore(
+                    default_client(settings.gcp_project),
+                    {logical: real for logical, real in names.items() if real},
+                )
+            else:
+                built[kind] = LocalObjectStore(
+                    settings.objects_dir, settings.public_url, settings.internal_secret
+                )
+        return built[kind]
+
+    return store(settings.artifact_store), store(settings.scratch_store)
 
 
 _current: Services | None = None

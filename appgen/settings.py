@@ -32,6 +32,17 @@ _KNOWN = {
     "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
     "APPGEN_TASK_LEASE_SECONDS": "how long a claimed task is a worker's without a heartbeat",
     "APPGEN_SWEEP_INTERVAL": "seconds between the local stack's cleanup sweeps",
+    "APPGEN_DISPATCHER": "where tasks go: local (this process delivers them) or cloud-tasks",
+    "APPGEN_GCP_PROJECT": "Google Cloud project of the Cloud Tasks queues",
+    "APPGEN_TASKS_LOCATION": "region of the Cloud Tasks queues (e.g. europe-west1)",
+    "APPGEN_TASKS_SERVICE_ACCOUNT": "service account whose OIDC token tasks carry (and internal endpoints accept)",
+    "APPGEN_TASKS_AUDIENCE": "audience of that OIDC token (a custom audience of the orchestrate/worker services)",
+    "APPGEN_ORCHESTRATE_URL": "base URL of the orchestrate Cloud Run service",
+    "APPGEN_WORKER_URL": "base URL of the worker Cloud Run service",
+    "APPGEN_ARTIFACT_STORE": "where ZIPs are kept: local, supabase (Storage bucket generated-apps) or gcs",
+    "APPGEN_ARTIFACT_BUCKET": "GCS bucket of the artifacts when APPGEN_ARTIFACT_STORE=gcs",
+    "APPGEN_SCRATCH_STORE": "where page bundles and workspace snapshots travel: local or gcs",
+    "APPGEN_SCRATCH_BUCKET": "GCS bucket of the scratch objects when APPGEN_SCRATCH_STORE=gcs",
     "SUPABASE_JWT_SECRET": "secret of the project's HS256 access tokens",
     "SUPABASE_URL": "the Supabase project URL",
     "SUPABASE_JWKS_URL": "JWKS of the project's asymmetric signing keys (default: from SUPABASE_URL)",
@@ -73,6 +84,18 @@ class Settings:
     # A live worker renews its lease every quarter of it; a dead worker's task is re-sent once it lapses.
     task_lease_s: int = 120
     sweep_interval_s: float = 60.0
+    # Cloud mode: Cloud Tasks dispatch and the stores (see _check_cloud for what each choice needs).
+    dispatcher: str = "local"
+    gcp_project: str | None = None
+    tasks_location: str | None = None
+    tasks_service_account: str | None = None
+    tasks_audience: str | None = None
+    orchestrate_url: str | None = None
+    worker_url: str | None = None
+    artifact_store: str = "local"
+    artifact_bucket: str | None = None
+    scratch_store: str = "local"
+    scratch_bucket: str | None = None
 
     @property
     def objects_dir(self) -> Path:
@@ -119,9 +142,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         agent_max_turns=int(_number(env, "APPGEN_AGENT_MAX_TURNS", defaults.agent_max_turns)),
         task_lease_s=int(_number(env, "APPGEN_TASK_LEASE_SECONDS", defaults.task_lease_s)),
         sweep_interval_s=_number(env, "APPGEN_SWEEP_INTERVAL", defaults.sweep_interval_s),
+        dispatcher=env.get("APPGEN_DISPATCHER") or defaults.dispatcher,
+        gcp_project=env.get("APPGEN_GCP_PROJECT") or None,
+        tasks_location=env.get("APPGEN_TASKS_LOCATION") or None,
+        tasks_service_account=env.get("APPGEN_TASKS_SERVICE_ACCOUNT") or None,
+        tasks_audience=env.get("APPGEN_TASKS_AUDIENCE") or None,
+        orchestrate_url=(env.get("APPGEN_ORCHESTRATE_URL") or "").rstrip("/") or None,
+        worker_url=(env.get("APPGEN_WORKER_URL") or "").rstrip("/") or None,
+        artifact_store=env.get("APPGEN_ARTIFACT_STORE") or defaults.artifact_store,
+        artifact_bucket=env.get("APPGEN_ARTIFACT_BUCKET") or None,
+        scratch_store=env.get("APPGEN_SCRATCH_STORE") or defaults.scratch_store,
+        scratch_bucket=env.get("APPGEN_SCRATCH_BUCKET") or None,
     )
     if len(settings.jwt_secret) < 32:
         raise ConfigError("SUPABASE_JWT_SECRET must be at least 32 characters (Supabase's own minimum)")
+    _check_cloud(settings)
     for secret in (
         settings.jwt_secret,
         settings.internal_secret,
@@ -130,6 +165,43 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     ):
         register_secret(secret)
     return settings
+
+
+def _check_cloud(settings: Settings) -> None:
+    """Each dispatcher and store choice names the variables it still needs."""
+    needs: dict[str, list[tuple[str, object]]] = {}
+    choices = (
+        ("APPGEN_DISPATCHER", settings.dispatcher, ("local", "cloud-tasks")),
+        ("APPGEN_ARTIFACT_STORE", settings.artifact_store, ("local", "supabase", "gcs")),
+        ("APPGEN_SCRATCH_STORE", settings.scratch_store, ("local", "gcs")),
+    )
+    for name, value, allowed in choices:
+        if value not in allowed:
+            guess = difflib.get_close_matches(value, allowed, n=1)
+            hint = f"; did you mean {guess[0]}?" if guess else ""
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}{hint}")
+    if settings.dispatcher == "cloud-tasks":
+        needs["APPGEN_DISPATCHER=cloud-tasks"] = [
+            ("APPGEN_GCP_PROJECT", settings.gcp_project),
+            ("APPGEN_TASKS_LOCATION", settings.tasks_location),
+            ("APPGEN_TASKS_SERVICE_ACCOUNT", settings.tasks_service_account),
+            ("APPGEN_TASKS_AUDIENCE", settings.tasks_audience),
+            ("APPGEN_ORCHESTRATE_URL", settings.orchestrate_url),
+            ("APPGEN_WORKER_URL", settings.worker_url),
+        ]
+    if settings.artifact_store == "supabase":
+        needs["APPGEN_ARTIFACT_STORE=supabase"] = [
+            ("SUPABASE_URL", settings.supabase_url),
+            ("SUPABASE_SERVICE_ROLE_KEY", settings.supabase_service_role_key),
+        ]
+    if settings.artifact_store == "gcs":  # GCS bucket names are global: there is no safe default
+        needs["APPGEN_ARTIFACT_STORE=gcs"] = [("APPGEN_ARTIFACT_BUCKET", settings.artifact_bucket)]
+    if settings.scratch_store == "gcs":
+        needs["APPGEN_SCRATCH_STORE=gcs"] = [("APPGEN_SCRATCH_BUCKET", settings.scratch_bucket)]
+    for choice, required in needs.items():
+        missing = [name for name, value in required if not value]
+        if missing:
+            raise ConfigError(f"{choice} needs {', '.join(missing)} (not set)")
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
