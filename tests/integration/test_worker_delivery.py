@@ -1,0 +1,108 @@
+"""At-least-once delivery through the real worker chain and control plane: every message delivered twice,
+once after the other and at the same time, still runs each step once, fans in once and records one
+artifact.
+
+The pipeline steps are stand-ins that record their calls (npm and agents are not the subject here; the
+end-to-end tests run them): what is under test is `worker.run_task`, the orchestrator and the RPCs."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from appgen import jobs, worker
+from appgen.dispatch import InMemoryDispatcher, TaskMessage
+from appgen.gateway import Caller, ControlPlane
+from appgen.pipeline.context import StepContext, StepOutcome
+from appgen.services import Services
+from appgen.settings import Settings
+from appgen.storage import LocalObjectStore
+from tests.fixtures.specs import small_spec
+
+CHECKSUM = "c" * 64
+
+
+@pytest.fixture
+def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
+    settings = Settings(internal_secret="s" * 32, work_dir=tmp_path / "work")
+    store = LocalObjectStore(tmp_path / "objects", "http://testserver", settings.internal_secret)
+    return Services(settings, control_plane, InMemoryDispatcher(), store, store)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    recorded: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def stand_in(kind: str) -> Callable[[StepContext], StepOutcome]:
+        def run(ctx: StepContext) -> StepOutcome:
+            with lock:
+                recorded.append((kind, ctx.task.key))
+            if kind == "validate":
+                return StepOutcome({"outcome": "passed"})
+            if kind == "package":
+                path = f"{ctx.task.owner_id}/{ctx.task.project_id}/{ctx.task.job_id}/app.zip"
+                ctx.services.control_plane.record_artifact(
+                    ctx.task.job_id, "generated-apps", path, 3, CHECKSUM
+                )
+            return StepOutcome({}, tokens_input=10, tokens_output=5)
+
+        return run
+
+    monkeypatch.setattr(worker, "STEPS", {kind: stand_in(kind) for kind in worker.STEPS})
+    return recorded
+
+
+def _deliver(services: Services, message: TaskMessage) -> None:
+    if message.target == "orchestrate":
+        jobs.start(services, message.payload["jobId"])
+    else:
+        worker.run_task(message.payload["taskId"], services)
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one-after-the-other", "at-the-same-time"])
+def test_every_message_delivered_twice_runs_each_step_once(
+    services: Services,
+    control_plane: ControlPlane,
+    alice: Caller,
+    calls: list[tuple[str, str]],
+    together: bool,
+) -> None:
+    job_id, _ = control_plane.submit_job(alice, small_spec(pages=3), None)
+    dispatcher = services.dispatcher
+    assert isinstance(dispatcher, InMemoryDispatcher)
+    jobs.start(services, job_id)
+
+    delivered = 0
+    while delivered < len(dispatcher.messages):
+        message = dispatcher.messages[delivered]
+        delivered += 1
+        if together:
+            threads = [threading.Thread(target=_deliver, args=(services, message)) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+        else:
+            _deliver(services, message)
+            _deliver(services, message)
+
+    job = control_plane.get_job(alice, job_id)
+    assert job["status"] == "completed", job
+    counts = Counter(calls)
+    assert counts == {
+        ("scaffold", ""): 1,
+        ("page", "home"): 1,
+        ("page", "page-1"): 1,
+        ("page", "page-2"): 1,
+        ("integrate", ""): 1,
+        ("validate", "0"): 1,
+        ("package", "0"): 1,
+    }
+    assert job["artifact_checksum"] == CHECKSUM
+    # Token usage is summed once per step (the stand-in validate step reports none).
+    assert (job["tokens_input"], job["tokens_output"]) == (10 * 6, 5 * 6)
