@@ -8,19 +8,21 @@ end-to-end tests run them): what is under test is `worker.run_task`, the orchest
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from appgen import jobs, worker
+from appgen import jobs, sweepers, worker
 from appgen.dispatch import InMemoryDispatcher, TaskMessage
 from appgen.gateway import Caller, ControlPlane
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.services import Services
 from appgen.settings import Settings
 from appgen.storage import LocalObjectStore
+from tests.conftest import user_claims
 from tests.fixtures.specs import small_spec
 
 CHECKSUM = "c" * 64
@@ -28,7 +30,7 @@ CHECKSUM = "c" * 64
 
 @pytest.fixture
 def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
-    settings = Settings(internal_secret="s" * 32, work_dir=tmp_path / "work")
+    settings = Settings(internal_secret="s" * 32, work_dir=tmp_path / "work", task_lease_s=1)
     store = LocalObjectStore(tmp_path / "objects", "http://testserver", settings.internal_secret)
     return Services(settings, control_plane, InMemoryDispatcher(), store, store)
 
@@ -106,3 +108,34 @@ def test_every_message_delivered_twice_runs_each_step_once(
     assert job["artifact_checksum"] == CHECKSUM
     # Token usage is summed once per step (the stand-in validate step reports none).
     assert (job["tokens_input"], job["tokens_output"]) == (10 * 6, 5 * 6)
+
+
+def test_a_restarted_dispatcher_loses_no_job(
+    services: Services, control_plane: ControlPlane, calls: list[tuple[str, str]]
+) -> None:
+    """Five jobs in flight when the dispatcher restarts (everything it held is gone): the sweeps get
+    what the database is still owed sent again, and all five finish."""
+    owners = [Caller.user(user_claims()) for _ in range(3)]
+    job_ids = [control_plane.submit_job(owners[i % 3], small_spec(pages=2), None)[0] for i in range(5)]
+    for job_id in job_ids:
+        jobs.start(services, job_id)
+    first = services.dispatcher
+    assert isinstance(first, InMemoryDispatcher)
+    for message in first.messages[:7]:  # some steps run, then the restart drops the rest
+        _deliver(services, message)
+
+    services.dispatcher = restarted = InMemoryDispatcher()
+    delivered = 0
+    for _ in range(40):
+        time.sleep(1.1)  # one lease (the grace of a dispatched, unclaimed task)
+        sweepers.sweep(services)
+        while delivered < len(restarted.messages):
+            _deliver(services, restarted.messages[delivered])
+            delivered += 1
+        if all(
+            control_plane.get_job(owners[i % 3], j)["status"] == "completed" for i, j in enumerate(job_ids)
+        ):
+            break
+    statuses = [control_plane.get_job(owners[i % 3], j)["status"] for i, j in enumerate(job_ids)]
+    assert statuses == ["completed"] * 5
+    assert Counter(kind for kind, _ in calls)["package"] == 5
