@@ -413,6 +413,14 @@ class ControlPlane:
     def fail_overdue_jobs(self, limit: int = 100) -> list[Dispatch]:
         return self._dispatches("fail_overdue_jobs", Caller.service(), p_limit=limit)
 
+    def list_scratch_to_clear(self, limit: int = 100, settle_seconds: int = 60) -> list[Row]:
+        return self._call(
+            "list_scratch_to_clear", Caller.service(), p_limit=limit, p_settle_seconds=settle_seconds
+        )
+
+    def confirm_scratch_cleared(self, job_id: UUID) -> None:
+        self._call("confirm_scratch_cleared", Caller.service(), p_job_id=job_id)
+
     def list_artifacts_to_delete(self, limit: int = 100) -> list[Row]:
         return self._call("list_artifacts_to_delete", Caller.service(), p_limit=limit)
 

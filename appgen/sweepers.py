@@ -7,7 +7,10 @@ import logging
 from typing import Any
 
 from appgen.errors import AppgenError
+from appgen.pipeline import steps
+from appgen.pipeline.context import scratch_key
 from appgen.services import Services
+from appgen.storage import SCRATCH_BUCKET
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +53,38 @@ def redispatch_owed_tasks(services: Services, limit: int = BATCH) -> dict[str, i
     return {"tasks": len(dispatches) - starts, "starts": starts}
 
 
+def clear_scratch(services: Services, limit: int = BATCH) -> dict[str, int]:
+    """Snapshots of ended jobs (completed, failed, cancelled, expired): deleted through the storage API,
+    then confirmed. Their names follow from the job's pages and fix rounds, so nothing is listed."""
+    cleared = failed = 0
+    for row in services.control_plane.list_scratch_to_clear(limit):
+        names = [
+            steps.SCAFFOLD,
+            *(steps.page_bundle(page_id) for page_id in row["page_ids"]),
+            *(steps.workspace_snapshot(n) for n in range(row["fix_round"] + 1)),
+        ]
+        try:
+            services.scratch.delete(SCRATCH_BUCKET, [scratch_key(row["job_id"], name) for name in names])
+        except AppgenError as exc:
+            failed += 1
+            log.warning(
+                "could not clear scratch of %s: %s",
+                row["job_id"],
+                exc.message,
+                extra={"action": "sweep.scratch"},
+            )
+            continue
+        services.control_plane.confirm_scratch_cleared(row["job_id"])
+        cleared += 1
+    return {"cleared": cleared, "failed": failed}
+
+
 def sweep(services: Services) -> dict[str, Any]:
     report = {
         "deadlines": fail_overdue_jobs(services),
         "redelivered": redispatch_owed_tasks(services),
         "retention": delete_expired_artifacts(services),
+        "scratch": clear_scratch(services),
     }
     log.info("sweep finished", extra={"action": "sweep", "report": report})
     return report

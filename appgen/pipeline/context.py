@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from appgen.errors import StepFailed
 from appgen.gateway import ClaimedTask
@@ -81,7 +82,7 @@ class StepContext:
 
     # -- scratch storage -----------------------------------------------------------------------------
     def scratch_key(self, name: str) -> str:
-        return f"jobs/{self.task.job_id}/{name}"
+        return scratch_key(self.task.job_id, name)
 
     def save_snapshot(self, root: Path, name: str, files: list[str] | None = None) -> None:
         archive = snapshots.pack(root, self.workdir / "out" / name, files)
@@ -93,3 +94,8 @@ class StepContext:
         archive = self.workdir / "in" / name
         self.services.scratch.download(SCRATCH_BUCKET, self.scratch_key(name), archive)
         return snapshots.unpack(archive, root, allow)
+
+
+def scratch_key(job_id: UUID, name: str) -> str:
+    """Where a job's snapshot `name` lives in the scratch bucket (the cleanup sweep derives them too)."""
+    return f"jobs/{job_id}/{name}"

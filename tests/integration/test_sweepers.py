@@ -13,7 +13,7 @@ from appgen.dispatch import InMemoryDispatcher
 from appgen.gateway import Caller, ControlPlane
 from appgen.services import Services
 from appgen.settings import Settings
-from appgen.storage import LocalObjectStore
+from appgen.storage import SCRATCH_BUCKET, LocalObjectStore
 from tests.fixtures.specs import small_spec
 
 
@@ -117,3 +117,30 @@ def test_lost_deliveries_and_lost_starts_are_sent_again_after_a_grace_period(
     control_plane.cancel_job(alice, running)
     _set(db_dsn, "update app_generation_tasks set dispatched_at = now() - interval '1 h'")
     assert [d.job_id for d in control_plane.redispatch_owed_tasks(grace_seconds=60)] == [queued]
+
+
+def test_scratch_of_ended_jobs_is_deleted_and_confirmed(
+    services: Services, control_plane: ControlPlane, alice: Caller, db_dsn: str, tmp_path: Path
+) -> None:
+    project = uuid.uuid4()
+    ended, _ = control_plane.submit_job(alice, small_spec(2, project), None)
+    running, _ = control_plane.submit_job(alice, small_spec(1, project), None)
+    control_plane.start_job(ended)
+    control_plane.start_job(running)
+    blob = tmp_path / "snapshot.tar.gz"
+    blob.write_bytes(b"snapshot")
+    names = ["scaffold.tar.gz", "pages/home.tar.gz", "pages/page-1.tar.gz", "workspace-0.tar.gz"]
+    for job in (ended, running):
+        for name in names:
+            services.scratch.upload(SCRATCH_BUCKET, f"jobs/{job}/{name}", blob)
+    control_plane.cancel_job(alice, ended)
+
+    assert sweepers.clear_scratch(services) == {"cleared": 0, "failed": 0}  # a late worker may still write
+    _set(db_dsn, "update app_generation_jobs set finished_at = now() - interval '2 min' where id = %s", ended)
+    assert sweepers.clear_scratch(services) == {"cleared": 1, "failed": 0}
+
+    store = services.scratch
+    assert isinstance(store, LocalObjectStore)
+    assert list((store.root / SCRATCH_BUCKET / "jobs" / str(ended)).rglob("*.tar.gz")) == []
+    assert len(list((store.root / SCRATCH_BUCKET / "jobs" / str(running)).rglob("*.tar.gz"))) == 4
+    assert sweepers.clear_scratch(services) == {"cleared": 0, "failed": 0}  # confirmed: not again

@@ -138,7 +138,8 @@ select is(
                                    ('expire_old_artifacts'), ('list_artifacts_to_delete'),
                                    ('confirm_artifact_deleted'), ('append_job_log'),
                                    ('fail_overdue_jobs'), ('renew_task_lease'),
-                                   ('redispatch_owed_tasks')) w(name)
+                                   ('redispatch_owed_tasks'), ('list_scratch_to_clear'),
+                                   ('confirm_scratch_cleared')) w(name)
         where not exists (select 1 from appgen_functions f
                           where f.proname = w.name and f.prosecdef
                             and has_function_privilege('service_role', f.oid, 'EXECUTE'))
