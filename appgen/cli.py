@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 
 from appgen import auth
 from appgen.client import ApiClient, ApiError
@@ -128,8 +129,12 @@ def submit(
     as_json: bool,
 ) -> None:
     """Submit a generation spec (JSON file)."""
-    with _client(api, token_) as client:
-        job_id = client.submit(json.loads(spec.read_text()), idempotency_key)
+    with _client(api, token_, as_json) as client:
+        try:
+            body = json.loads(spec.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(f"not a JSON file: {exc}", param_hint="SPEC") from None
+        job_id = client.submit(body, idempotency_key)
         if not wait:
             _emit({"jobId": job_id}, as_json, f"submitted job {job_id}")
             return
@@ -153,20 +158,21 @@ def submit(
 @_json
 def status(job_id: str, api: str, token_: str, as_json: bool) -> None:
     """Show a job."""
-    with _client(api, token_) as client:
+    with _client(api, token_, as_json) as client:
         job = client.status(job_id)
         _emit(job, as_json, _job_line(job))
 
 
 @main.command(name="list")
 @click.option("--project", help="Only jobs of this project id.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100), help="How many jobs.")
 @_api
 @_token
 @_json
-def list_(project: str | None, api: str, token_: str, as_json: bool) -> None:
+def list_(project: str | None, limit: int, api: str, token_: str, as_json: bool) -> None:
     """List your jobs, newest first."""
-    with _client(api, token_) as client:
-        jobs = client.list_jobs(project)
+    with _client(api, token_, as_json) as client:
+        jobs = client.list_jobs(project, limit)
         _emit({"jobs": jobs}, as_json, "\n".join(_job_line(j) for j in jobs) or "no jobs")
 
 
@@ -175,14 +181,18 @@ def list_(project: str | None, api: str, token_: str, as_json: bool) -> None:
 @click.option("--follow", is_flag=True, help="Keep printing new lines until the job ends.")
 @_api
 @_token
-def logs(job_id: str, follow: bool, api: str, token_: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line for scripts.")
+def logs(job_id: str, follow: bool, api: str, token_: str, as_json: bool) -> None:
     """Print a job's logs."""
-    with _client(api, token_) as client:
+    with _client(api, token_, as_json) as client:
         after = 0
         while True:
             page = client.logs(job_id, after)
             for entry in page["logs"]:
-                click.echo(f"{entry['at']} {entry['level']:<7} {entry['stage']:<9} {entry['message']}")
+                if as_json:
+                    click.echo(json.dumps(entry))
+                else:
+                    click.echo(f"{entry['at']} {entry['level']:<7} {entry['stage']:<9} {entry['message']}")
                 after = entry["id"]
             if page["nextCursor"]:
                 continue
@@ -196,11 +206,13 @@ def logs(job_id: str, follow: bool, api: str, token_: str) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Where to save the ZIP.")
 @_api
 @_token
-def download(job_id: str, output: Path, api: str, token_: str) -> None:
+@_json
+def download(job_id: str, output: Path, api: str, token_: str, as_json: bool) -> None:
     """Download a job's ZIP through a fresh signed URL."""
-    with _client(api, token_) as client:
+    with _client(api, token_, as_json) as client:
         client.download(job_id, output)
-        click.echo(str(output.resolve()))
+        path = output.resolve()
+        _emit({"jobId": job_id, "path": str(path), "sizeBytes": path.stat().st_size}, as_json, str(path))
 
 
 @main.command()
@@ -210,15 +222,19 @@ def download(job_id: str, output: Path, api: str, token_: str) -> None:
 @_json
 def cancel(job_id: str, api: str, token_: str, as_json: bool) -> None:
     """Cancel a queued or running job."""
-    with _client(api, token_) as client:
+    with _client(api, token_, as_json) as client:
         job = client.cancel(job_id)
         _emit(job, as_json, _job_line(job))
 
 
 # -- helpers -------------------------------------------------------------------------------------------
 class _client:
-    def __init__(self, api: str, token: str):
+    """An API client for one command; API errors become a one-line message (or, with --json, the API's
+    error object) on stderr and exit status 1. Network failures say which URL could not be reached."""
+
+    def __init__(self, api: str, token: str, as_json: bool = False):
         self.client = ApiClient(api, token)
+        self.as_json = as_json
 
     def __enter__(self) -> ApiClient:
         return self.client
@@ -226,8 +242,23 @@ class _client:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.client.close()
         if isinstance(exc, ApiError):
+            error: dict[str, Any] = {"code": exc.code, "message": exc.message, "status": exc.status}
+            if exc.details:
+                error["details"] = exc.details
+            if self.as_json:
+                raise _JsonError(json.dumps({"error": error})) from None
             details = f" {json.dumps(exc.details)}" if exc.details else ""
             raise click.ClickException(f"{exc.code}: {exc.message}{details}") from None
+        if isinstance(exc, httpx.TransportError):
+            message = f"cannot reach the API at {self.client.base_url}: {exc}"
+            if self.as_json:
+                raise _JsonError(json.dumps({"error": {"code": "unreachable", "message": message}})) from None
+            raise click.ClickException(message) from None
+
+
+class _JsonError(click.ClickException):
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
 
 
 def _settings(env: dict[str, str] | None = None) -> Any:

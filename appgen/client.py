@@ -29,7 +29,7 @@ class ApiClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self._http.request(method, path, **kwargs)
-        body = response.json() if response.content else {}
+        body = _body(response)
         if response.status_code >= 400:
             raise ApiError(response.status_code, body)
         return body
@@ -65,7 +65,7 @@ class ApiClient:
         with httpx.stream("GET", url, timeout=120) as response:
             if response.status_code != 200:
                 response.read()
-                raise ApiError(response.status_code, response.json() if response.content else {})
+                raise ApiError(response.status_code, _body(response))
             with dest.open("wb") as handle:
                 for chunk in response.iter_bytes():
                     handle.write(chunk)
@@ -73,3 +73,12 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an answer; `{}` for an empty or non-JSON one (a proxy's HTML error page)."""
+    try:
+        body = response.json() if response.content else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
