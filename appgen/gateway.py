@@ -383,6 +383,10 @@ class ControlPlane:
     def job_is_active(self, job_id: UUID) -> bool:
         return bool(self._call("job_is_active", Caller.service(), p_job_id=job_id)[0]["job_is_active"])
 
+    def list_job_tasks(self, job_id: UUID) -> list[Row]:
+        """Every step of a job with its stored result, in pipeline order (for the build report)."""
+        return self._call("list_job_tasks", Caller.service(), p_job_id=job_id)
+
     def add_job_warning(self, job_id: UUID, code: str, message: str) -> None:
         self._call("add_job_warning", Caller.service(), p_job_id=job_id, p_code=code, p_message=message)
 
