@@ -1,33 +1,26 @@
-"""The package step's checks and the ZIP: guardrails (no ORMs or DB models, no secrets), required files,
-a size limit, SHA-256, upload to the artifact store, and the artifact recorded in the control plane."""
+"""The package step: the last guardrail check, required files (with `run-app.sh` made executable if an
+agent lost the bit), the build report `appgen-report.json`, the ZIP (without installs, build output or
+pipeline internals), the 350 MB limit, SHA-256, upload to the artifact store, and the artifact recorded in
+the control plane. The guardrails themselves are in `guard.py`."""
 
 from __future__ import annotations
 
-import json
-import re
 import stat
 import zipfile
 from pathlib import Path
 
 from appgen.errors import StepFailed
+from appgen.pipeline import guard
 from appgen.pipeline.context import StepContext
+from appgen.pipeline.report import REPORT_NAME, build_report, report_bytes
 from appgen.pipeline.snapshots import workspace_files
-from appgen.redact import known_secrets
 from appgen.storage import ARTIFACT_BUCKET, StoredObject, sha256_file
 
 MAX_ARTIFACT_BYTES = 350 * 1024 * 1024
 REQUIRED_FILES = ("package.json", "README.md", ".env.example", "run-app.sh", "run-app.bat", "Dockerfile")
-# Internal to the pipeline, never shipped.
-NOT_SHIPPED = (".agent/", "GEMINI.md")
-
-FORBIDDEN_DEPENDENCIES = re.compile(
-    r"^(prisma|@prisma/.*|drizzle-orm|drizzle-kit|typeorm|sequelize|sequelize-cli|mongoose|knex|"
-    r"@mikro-orm/.*|objection|bookshelf|waterline)$"
-)
-FORBIDDEN_PATHS = re.compile(
-    r"(^|/)(prisma/|schema\.prisma$|drizzle(\.config\.[cm]?[jt]s)?(/|$)|migrations/|models?/|"
-    r"ormconfig\.(json|[cm]?[jt]s)$|.*\.(entity|model)\.[cm]?[jt]sx?$)"
-)
+EXECUTABLES = ("run-app.sh",)
+# Internal to the pipeline or to a tool, never shipped (installs and build output are excluded already).
+NOT_SHIPPED = (".agent/", ".gemini/", "GEMINI.md", REPORT_NAME)
 
 
 def artifact_path(ctx: StepContext) -> str:
@@ -37,26 +30,12 @@ def artifact_path(ctx: StepContext) -> str:
 
 def guardrail_violations(root: Path) -> list[str]:
     """Everything the plan forbids in a generated app: ORMs, schema migrations, DB models, secrets."""
-    violations: list[str] = []
-    files = workspace_files(root)
-    for rel in files:
-        if FORBIDDEN_PATHS.search(rel):
-            violations.append(f"{rel}: database models, ORM files and schema migrations are not allowed")
-    manifest = json.loads((root / "package.json").read_text()) if (root / "package.json").is_file() else {}
-    for section in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
-        for name in manifest.get(section, {}) or {}:
-            if FORBIDDEN_DEPENDENCIES.match(name):
-                violations.append(f"package.json: {section} must not include the ORM/database package {name}")
-    secrets = known_secrets()
-    for rel in files:
-        text = (root / rel).read_bytes()
-        if any(secret.encode() in text for secret in secrets):
-            violations.append(f"{rel}: contains a secret value of the service")
-    return violations
+    return guard.violations(root)
 
 
-def build_zip(root: Path, dest: Path) -> Path:
-    """ZIP of the workspace without installs, build output or pipeline internals; keeps executable bits."""
+def build_zip(root: Path, dest: Path, extra: dict[str, bytes] | None = None) -> Path:
+    """ZIP of the workspace without installs, build output or pipeline internals, plus `extra` files
+    (name -> content) at its root; keeps executable bits."""
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for rel in workspace_files(root):
             if rel.startswith(NOT_SHIPPED):
@@ -67,10 +46,19 @@ def build_zip(root: Path, dest: Path) -> Path:
             info.compress_type = zipfile.ZIP_DEFLATED
             with path.open("rb") as handle:
                 archive.writestr(info, handle.read())
+        for name, content in (extra or {}).items():
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
     return dest
 
 
-def package_workspace(ctx: StepContext, root: Path) -> StoredObject:
+def check_files(ctx: StepContext, root: Path) -> None:
+    """Required files present, executables executable, nothing the plan forbids."""
+    cleaned = guard.enforce(root)
+    if cleaned.changed:  # validate cleaned this round already: only a bug or a race gets here
+        ctx.log(f"guardrails at packaging: {cleaned.note()}", "warning")
     violations = guardrail_violations(root)
     if violations:
         raise StepFailed(
@@ -83,7 +71,18 @@ def package_workspace(ctx: StepContext, root: Path) -> StoredObject:
         raise StepFailed(
             f"The generated app is missing required files: {', '.join(missing)}", code="missing_files"
         )
-    archive = build_zip(root, ctx.workdir / "app.zip")
+    for name in EXECUTABLES:
+        path = root / name
+        mode = path.stat().st_mode
+        if mode & 0o111 != 0o111:
+            path.chmod(mode | 0o755)
+            ctx.log(f"{name} was not executable; set its executable bit")
+
+
+def package_workspace(ctx: StepContext, root: Path) -> StoredObject:
+    check_files(ctx, root)
+    report = report_bytes(build_report(ctx))
+    archive = build_zip(root, ctx.workdir / "app.zip", {REPORT_NAME: report})
     local = sha256_file(archive)
     if local.size_bytes > MAX_ARTIFACT_BYTES:
         raise StepFailed(

@@ -53,7 +53,12 @@ def unpack(archive: Path, root: Path, allow: Callable[[str], bool] | None = None
             name = _safe_name(member)
             if allow is not None and not allow(name):
                 continue
-            tar.extract(member, root, filter="data")
+            try:
+                tar.extract(member, root, filter="data")
+            except tarfile.FilterError as exc:  # e.g. a directory of `root` that is a link leading out
+                raise StepFailed(
+                    f"refusing archive member outside the workspace: {member.name!r}", code="unsafe_archive"
+                ) from exc
             extracted.append(name)
     return extracted
 
