@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from appgen.dispatch import Dispatcher, LocalDispatcher
 from appgen.errors import ConfigError
-from appgen.gateway import ControlPlane, PostgresTransport
+from appgen.gateway import ControlPlane, PostgresTransport, RestTransport
 from appgen.settings import Settings, load_settings
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, ObjectStore
 
@@ -53,15 +53,29 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    if not settings.database_url:
-        raise ConfigError("APPGEN_DATABASE_URL is not set (or run the local stack: `appgen dev`)")
+    control_plane = _control_plane(settings)
     artifacts, scratch = _stores(settings)
     return Services(
         settings=settings,
-        control_plane=ControlPlane(PostgresTransport(settings.database_url)),
+        control_plane=control_plane,
         dispatcher=_dispatcher(settings),
         artifacts=artifacts,
         scratch=scratch,
+    )
+
+
+def _control_plane(settings: Settings) -> ControlPlane:
+    """Direct Postgres when a DSN is configured; otherwise Supabase's REST API (RLS applies there too)."""
+    if settings.database_url:
+        return ControlPlane(PostgresTransport(settings.database_url))
+    rest = (settings.supabase_url, settings.supabase_anon_key, settings.supabase_service_role_key)
+    if all(rest):
+        url, anon_key, service_key = (str(value) for value in rest)
+        return ControlPlane(RestTransport(url, anon_key, service_key))
+    raise ConfigError(
+        "no control plane configured: set APPGEN_DATABASE_URL (direct Postgres) or SUPABASE_URL, "
+        "SUPABASE_ANON_KEY and SUPABASE_SERVICE_ROLE_KEY (Supabase's REST API), "
+        "or run the local stack: `appgen dev`"
     )
 
 

@@ -12,8 +12,9 @@ from appgen.cloud.gcs import GcsStore
 from appgen.cloud.supabase_storage import SupabaseStorage
 from appgen.cloud.tasks import CloudTasksDispatcher
 from appgen.dispatch import LocalDispatcher
+from appgen.gateway import RestTransport
 from appgen.redact import redact
-from appgen.services import _dispatcher, _stores
+from appgen.services import _control_plane, _dispatcher, _stores
 from appgen.settings import load_settings
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore
 
@@ -160,3 +161,21 @@ def test_gcs_without_credentials_is_a_config_error(monkeypatch: pytest.MonkeyPat
     settings = load_settings({"APPGEN_ARTIFACT_STORE": "gcs", "APPGEN_ARTIFACT_BUCKET": "acme-artifacts"})
     with pytest.raises(errors.ConfigError, match="the GCS store needs Application Default Credentials"):
         _stores(settings)
+
+
+def test_without_a_database_url_the_control_plane_is_supabase_rest() -> None:
+    rest = _control_plane(
+        load_settings(
+            {
+                "SUPABASE_URL": "https://abc.supabase.co",
+                "SUPABASE_ANON_KEY": "anon-key",
+                "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY,
+            }
+        )
+    )
+    assert isinstance(rest.transport, RestTransport)
+    rest.transport.close()
+    with pytest.raises(
+        errors.ConfigError, match=r"APPGEN_DATABASE_URL .* or SUPABASE_URL, SUPABASE_ANON_KEY"
+    ):
+        _control_plane(load_settings({"SUPABASE_URL": "https://abc.supabase.co"}))
