@@ -31,7 +31,8 @@ def build_report(ctx: StepContext) -> dict[str, Any]:
     settings = ctx.services.settings
     control_plane = ctx.services.control_plane
     # The steps before this one: the package step is still running while it writes the report.
-    tasks = [t for t in control_plane.list_job_tasks(ctx.task.job_id) if t["task_id"] != ctx.task.task_id]
+    this = str(ctx.task.task_id)
+    tasks = [t for t in control_plane.list_job_tasks(ctx.task.job_id) if str(t["task_id"]) != this]
     job = control_plane.get_job(Caller.service(), ctx.task.job_id)
     validations = {_round(t): t for t in tasks if t["kind"] == "validate" and t["status"] == "succeeded"}
     last = validations.get(int(ctx.task.key)) or {}
@@ -109,7 +110,9 @@ def _round(task: dict[str, Any]) -> int:
 def _step(task: dict[str, Any]) -> dict[str, Any]:
     result = {k: v for k, v in (task["result"] or {}).items() if k not in _BULKY}
     started, finished = task.get("started_at"), task.get("finished_at")
-    duration = (finished - started).total_seconds() if started and finished else None
+    duration = None
+    if isinstance(started, datetime) and isinstance(finished, datetime):
+        duration = (finished - started).total_seconds()
     return {
         "kind": task["kind"],
         "key": task["key"],

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import stat
+import uuid
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 from appgen.errors import StepFailed
-from appgen.pipeline import guard
+from appgen.pipeline import guard, package
 from appgen.pipeline.context import StepContext
 from appgen.pipeline.package import REQUIRED_FILES, build_zip, check_files
-from appgen.pipeline.report import cli_version, spec_hash, template_version
+from appgen.pipeline.report import build_report, cli_version, report_bytes, spec_hash, template_version
 from appgen.redact import REDACTED, register_secret
-from appgen.settings import REPO_ROOT
+from appgen.settings import REPO_ROOT, Settings
 
 SECRET = "test-key-unit-0123456789abcdef"
 STARTER = REPO_ROOT / "worker_container" / "starter"
@@ -200,3 +203,123 @@ def test_the_spec_hash_ignores_key_order() -> None:
     assert spec_hash(first) == spec_hash(second)
     assert spec_hash(first) != spec_hash({**first, "projectId": "q"})
     assert len(spec_hash(first)) == 64
+
+
+# -- the report and the package step, over a control plane that answers from rows ------------------------
+class _Plane:
+    """Answers the two reads the report makes with fixed rows; any write fails the test."""
+
+    def __init__(self, tasks: list[dict[str, Any]], warnings: list[dict[str, str]]):
+        self.tasks, self.warnings = tasks, warnings
+
+    def list_job_tasks(self, job_id: uuid.UUID) -> list[dict[str, Any]]:
+        return self.tasks
+
+    def get_job(self, caller: object, job_id: uuid.UUID) -> dict[str, Any]:
+        return {"warnings": self.warnings}
+
+
+def _row(
+    kind: str, key: str, result: dict[str, Any], tokens: int = 0, status: str = "succeeded"
+) -> dict[str, Any]:
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    return {
+        "task_id": uuid.uuid4(),
+        "kind": kind,
+        "key": key,
+        "status": status,
+        "attempt": 1,
+        "result": result,
+        "error_code": None,
+        "error_message": None,
+        "tokens_input": tokens,
+        "tokens_output": tokens // 10,
+        "started_at": started,
+        "finished_at": started + timedelta(seconds=12.34),
+    }
+
+
+def _package_ctx(tmp_path: Path, tasks: list[dict[str, Any]]) -> SimpleNamespace:
+    package_row = _row("package", "1", {}, status="running")
+    task = SimpleNamespace(
+        task_id=package_row["task_id"],
+        job_id=uuid.uuid4(),
+        owner_id=uuid.uuid4(),
+        project_id=uuid.uuid4(),
+        key="1",
+        generation_spec={"projectId": "p", "pages": [{"pageId": "home"}]},
+    )
+    plane = _Plane([*tasks, package_row], [{"code": "lint_missing", "message": "no lint"}])
+    services = SimpleNamespace(settings=Settings(gemini_model="gemini-2.5-flash"), control_plane=plane)
+    ctx = _Ctx()
+    return SimpleNamespace(task=task, services=services, workdir=tmp_path, log=ctx.log)
+
+
+def test_the_report_lists_steps_fix_rounds_tokens_and_fidelity_without_secrets(tmp_path: Path) -> None:
+    failure = {
+        "outcome": "failed",
+        "command": "npm run build",
+        "exitCode": 1,
+        "signature": "abc",
+        "summary": "npm run build: Error: Unexpected token",
+        "output": "./components/home/Page.tsx:6:9\nError: Unexpected token",
+        "guard": {"removed": ["prisma/schema.prisma"], "dependencies": [], "scrubbed": []},
+    }
+    fidelity = [{"pageId": "home", "textRatio": 1.0, "ok": True}]
+    tasks = [
+        _row("scaffold", "", {"pages": ["home"]}),
+        _row("page", "home", {"changed": ["components/home/Page.tsx"]}, tokens=100),
+        _row("integrate", "", {"changed": []}, tokens=200),
+        _row("validate", "0", failure),
+        _row("fix", "1", {"diffSummary": f"+const key = '{SECRET}';"}, tokens=300),
+        _row("validate", "1", {"outcome": "passed", "fidelity": fidelity}),
+    ]
+    ctx = _package_ctx(tmp_path, tasks)
+    report = build_report(cast(StepContext, ctx))
+
+    assert [(s["kind"], s["key"]) for s in report["steps"]] == [
+        ("scaffold", ""),
+        ("page", "home"),
+        ("integrate", ""),
+        ("validate", "0"),
+        ("fix", "1"),
+        ("validate", "1"),
+    ]  # not the package step writing the report
+    assert report["steps"][3]["result"] == {k: v for k, v in failure.items() if k not in ("output", "guard")}
+    assert report["steps"][1]["durationSeconds"] == 12.3
+    assert report["tokens"] == {"input": 600, "output": 60, "total": 660}
+    assert report["fixRounds"] == [
+        {
+            "round": 1,
+            "failure": {k: failure[k] for k in ("command", "exitCode", "signature", "summary", "output")},
+            "diffSummary": f"+const key = '{SECRET}';",
+            "tokens": {"input": 300, "output": 30},
+            "validationAfter": "passed",
+        }
+    ]
+    assert report["guardrails"] == [{"round": 0, **failure["guard"]}]
+    assert report["fidelity"] == fidelity
+    assert report["warnings"] == [{"code": "lint_missing", "message": "no lint"}]
+    assert report["model"] == "gemini-2.5-flash"
+    assert report["specSha256"] == spec_hash(ctx.task.generation_spec)
+
+    shipped = report_bytes(report).decode()
+    assert SECRET not in shipped and REDACTED in shipped
+    assert json.loads(shipped)["tokens"]["total"] == 660
+
+
+def test_a_zip_over_the_limit_fails_artifact_too_large_before_any_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    for name in REQUIRED_FILES:
+        (root / name).write_text("{}\n" if name == "package.json" else f"{name}\n")
+    (root / "run-app.sh").chmod(0o755)
+    ctx = _package_ctx(tmp_path, [])
+    monkeypatch.setattr(package, "MAX_ARTIFACT_BYTES", 100)
+
+    with pytest.raises(StepFailed) as refused:
+        package.package_workspace(cast(StepContext, ctx), root)  # no artifact store: it must not upload
+    assert refused.value.code == "artifact_too_large"
+    assert "the limit is 100" in refused.value.message
