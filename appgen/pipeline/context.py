@@ -14,6 +14,7 @@ from uuid import UUID
 from appgen.errors import StepFailed
 from appgen.gateway import ClaimedTask
 from appgen.pipeline import snapshots
+from appgen.redact import redact
 from appgen.services import Services
 from appgen.spec import GenerationSpec
 from appgen.storage import SCRATCH_BUCKET
@@ -43,8 +44,9 @@ class StepContext:
 
     # -- reporting -----------------------------------------------------------------------------------
     def log(self, message: str, level: str = "info") -> None:
+        # Redacted here too: the database's own redaction knows patterns, not this worker's exact secrets.
         self.services.control_plane.append_job_log(
-            self.task.job_id, self.task.task_id, level, self.stage, message
+            self.task.job_id, self.task.task_id, level, self.stage, redact(message)
         )
 
     def warn(self, code: str, message: str) -> None:
