@@ -28,6 +28,12 @@ def create_app(get_services: Callable[[], Services]) -> flask.Flask:
             return _serve_file(request, get_services())
         return http_api.handle(request, get_services)
 
+    @app.errorhandler(404)
+    def unrouted(_: Exception) -> flask.Response:
+        # Flask's `path` converter does not match every path (a percent-encoded newline, for one); such
+        # requests still get the API's own JSON answer, never Flask's HTML page.
+        return everything(flask.request.path)
+
     return app
 
 

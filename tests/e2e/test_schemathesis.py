@@ -21,6 +21,7 @@ from appgen import http_api
 from appgen.gateway import Caller, ControlPlane
 from appgen.localstack.server import create_app
 from tests.conftest import user_claims
+from tests.e2e.stack import start_stack
 from tests.integration.apitest import auth_headers, make_services
 
 MAX_EXAMPLES = 40
@@ -41,12 +42,14 @@ def app(control_plane: ControlPlane, tmp_path: Path) -> flask.Flask:
     return create_app(lambda: services)
 
 
-def _run(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> int:
+def _run(
+    operation: Any, mode: GenerationMode, headers: dict[str, str], max_examples: int = MAX_EXAMPLES
+) -> int:
     calls = 0
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=max_examples,
         deadline=None,
         database=None,
         derandomize=True,
@@ -81,6 +84,28 @@ def test_every_endpoint_survives_positive_and_negative_fuzzing(app: flask.Flask)
     assert len({label.rsplit(" ", 1)[0] for label in ran}) == len(http_api.ROUTES) - 1
     assert all(count > 0 for label, count in ran.items() if "positive" in label), ran
     assert time.monotonic() - started < 60
+
+
+def test_the_running_local_stack_answers_by_the_document(open_tmp: Path) -> None:
+    """The same fuzzing, fewer examples, over HTTP against `appgen dev` as a frontend would call it.
+    Accepted jobs really start there; the model URL leads nowhere, so they go no further than the
+    scaffold, and the stack is stopped at the end."""
+    stack = start_stack(
+        open_tmp / "data",
+        {"GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9", "APPGEN_RATE_LIMIT_PER_MINUTE": "100000"},
+    )
+    try:
+        schema = schemathesis.openapi.from_url(f"{stack.api}/openapi.json")
+        headers = auth_headers(Caller.user(user_claims()))
+        ran = {}
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                ran[f"{operation.label} {mode.value}"] = _run(operation, mode, headers, max_examples=8)
+        assert len({label.rsplit(" ", 1)[0] for label in ran}) == len(http_api.ROUTES) - 1
+        assert all(count > 0 for label, count in ran.items() if "positive" in label), ran
+    finally:
+        assert stack.stop() == 0, stack.log()
 
 
 @pytest.mark.parametrize(
