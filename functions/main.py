@@ -10,7 +10,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from appgen import http_api, internal_api
+from appgen import errors, http_api, internal_api
 from appgen.services import services
 
 
@@ -42,3 +42,18 @@ def orchestrate(request: flask.Request) -> flask.Response:
 def cleanup(request: flask.Request) -> flask.Response:
     """Cloud Scheduler: retention and stuck-work sweeps."""
     return internal_api.handle(request, services)
+
+
+def _answer_unrouted_paths_in_json() -> None:
+    """The Functions Framework routes with Flask's `path` converter, which does not match every path (a
+    percent-encoded newline, for one); Flask would answer those with an HTML page. The framework imports
+    this module inside its app's context, so the app can be told to answer them as the API does."""
+    if not flask.has_app_context():
+        return
+
+    @flask.current_app.errorhandler(404)
+    def unrouted(_: Exception) -> flask.Response:
+        return http_api.error_response(errors.NotFound("no such route"))
+
+
+_answer_unrouted_paths_in_json()
