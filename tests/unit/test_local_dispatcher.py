@@ -1,0 +1,155 @@
+"""The local dispatcher keeps Cloud Tasks' semantics against a real HTTP server: the headers and token the
+internal endpoints check, named-task dedup, schedule times, retries of failed answers, the dispatch
+deadline, and no head-of-line blocking behind a hung handler."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from appgen.auth import verify_internal_token
+from appgen.dispatch import LocalDispatcher, TaskMessage
+
+SECRET = "local-dispatcher-test-secret-0123456789"
+
+
+@dataclass
+class Delivery:
+    path: str
+    payload: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class Endpoint:
+    """Answers deliveries with the statuses (or hangs, as None) scripted per task name, then 200."""
+
+    script: dict[str, list[int | None]] = field(default_factory=dict)
+    deliveries: list[Delivery] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def named(self, name: str) -> list[Delivery]:
+        with self.lock:
+            return [d for d in self.deliveries if d.headers["x-cloudtasks-taskname"] == name]
+
+
+@pytest.fixture
+def endpoint() -> Iterator[tuple[Endpoint, str]]:
+    state = Endpoint()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            with state.lock:
+                state.deliveries.append(Delivery(self.path, json.loads(body), headers, time.time()))
+                answers = state.script.get(headers["x-cloudtasks-taskname"], [])
+                status = answers.pop(0) if answers else 200
+            if status is None:  # hang past the dispatch deadline
+                state.release.wait(10)
+                status = 200
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except OSError:
+                pass  # the dispatcher gave up waiting and closed the connection
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{server.server_port}"
+    state.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _wait(predicate: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def _dispatcher(url: str, **kwargs: Any) -> LocalDispatcher:
+    return LocalDispatcher(url, SECRET, min_backoff=0.1, max_backoff=0.5, **kwargs)
+
+
+def test_a_delivery_carries_the_payload_headers_and_a_verifiable_token(
+    endpoint: tuple[Endpoint, str],
+) -> None:
+    state, url = endpoint
+    dispatcher = _dispatcher(url)
+    try:
+        dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {"taskId": "t1"}, name="task-t1-d0"))
+        _wait(lambda: len(state.deliveries) == 1 and dispatcher.idle())
+    finally:
+        dispatcher.close()
+    (delivery,) = state.deliveries
+    assert delivery.path == "/internal/worker"
+    assert delivery.payload == {"taskId": "t1"}
+    assert delivery.headers["x-cloudtasks-queuename"] == "app-gen-page"
+    assert delivery.headers["x-cloudtasks-taskname"] == "task-t1-d0"
+    assert delivery.headers["x-cloudtasks-taskretrycount"] == "0"
+    verify_internal_token(delivery.headers["authorization"], SECRET)  # raises when not valid
+
+
+def test_a_repeated_name_is_delivered_once_and_a_delay_is_honoured(endpoint: tuple[Endpoint, str]) -> None:
+    state, url = endpoint
+    dispatcher = _dispatcher(url)
+    try:
+        enqueued = time.time()
+        for _ in range(3):
+            dispatcher.enqueue(TaskMessage("app-gen-fix", "worker", {"n": 1}, name="same", delay_seconds=1))
+        _wait(lambda: len(state.deliveries) == 1 and dispatcher.idle())
+        time.sleep(0.3)
+    finally:
+        dispatcher.close()
+    assert len(state.named("same")) == 1
+    assert state.deliveries[0].at - enqueued >= 1.0
+
+
+def test_failed_answers_are_retried_until_one_succeeds(endpoint: tuple[Endpoint, str]) -> None:
+    state, url = endpoint
+    state.script["flaky"] = [503, 500]
+    dispatcher = _dispatcher(url)
+    try:
+        dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {}, name="flaky"))
+        _wait(lambda: len(state.named("flaky")) == 3 and dispatcher.idle())
+    finally:
+        dispatcher.close()
+    assert [d.headers["x-cloudtasks-taskretrycount"] for d in state.named("flaky")] == ["0", "1", "2"]
+
+
+def test_a_handler_past_the_deadline_is_retried_and_blocks_no_other_task(
+    endpoint: tuple[Endpoint, str],
+) -> None:
+    state, url = endpoint
+    state.script["hangs"] = [None]
+    dispatcher = _dispatcher(url, deadline_seconds=3)
+    try:
+        dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {}, name="hangs"))
+        _wait(lambda: len(state.named("hangs")) == 1)
+        dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {}, name="quick"))
+        _wait(lambda: len(state.named("quick")) == 1, timeout=2.5)  # while the first still hangs
+        _wait(lambda: len(state.named("hangs")) == 2)  # the deadline passed: delivered again
+    finally:
+        dispatcher.close()
+    first, second = state.named("hangs")
+    assert second.headers["x-cloudtasks-taskretrycount"] == "1"
+    assert second.at - first.at >= 3.0
