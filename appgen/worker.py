@@ -53,7 +53,15 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
     try:
         ctx.check_stop()
         with _heartbeat(ctx):
-            result = STEPS[task.kind](ctx)
+            try:
+                result = STEPS[task.kind](ctx)
+            except DependencyUnavailable as exc:
+                # Storage or the queue was away mid-step: the plan's 20/60/180 s backoff retries the step.
+                raise StepFailed(
+                    f"a service the {task.kind} step needs was unavailable: {exc.message}",
+                    code="dependency_unavailable",
+                    transient=True,
+                ) from exc
     except StepFailed as exc:
         ctx.log(
             exc.message if exc.code != "cancelled" else "stopped: the job was cancelled",
@@ -64,7 +72,9 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
         log.warning("step failed: %s", exc.code, extra={"action": "task.fail", "transient": exc.transient})
         return ("retrying" if retrying else "failed"), next_steps
     except DependencyUnavailable:
-        raise  # the delivery is answered 503 and redelivered; the lease protects against double work
+        # The database itself is away (claiming, checking or recording): the delivery is answered 503;
+        # when it cannot be redelivered in time the lease lapses and the sweeper sends the task again.
+        raise
     except Exception:
         log.exception("step crashed", extra={"action": "task.crash"})
         ctx.log(f"internal error during the {task.kind} step", "error")

@@ -12,16 +12,20 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
+import psycopg
 import pytest
 
 from appgen import jobs, sweepers, worker
 from appgen.dispatch import InMemoryDispatcher, TaskMessage
+from appgen.errors import DependencyUnavailable
 from appgen.gateway import Caller, ControlPlane
+from appgen.pipeline import package as package_step
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.services import Services
 from appgen.settings import Settings
-from appgen.storage import LocalObjectStore
+from appgen.storage import LocalObjectStore, StoredObject, sha256_file
 from tests.conftest import user_claims
 from tests.fixtures.specs import small_spec
 
@@ -139,3 +143,101 @@ def test_a_restarted_dispatcher_loses_no_job(
     statuses = [control_plane.get_job(owners[i % 3], j)["status"] for i, j in enumerate(job_ids)]
     assert statuses == ["completed"] * 5
     assert Counter(kind for kind, _ in calls)["package"] == 5
+
+
+class FlakyStore(LocalObjectStore):
+    """The local store, unavailable for its first `failures` uploads (as Supabase Storage in an outage)."""
+
+    def __init__(self, root: Path, failures: int):
+        super().__init__(root, "http://testserver", "s" * 32)
+        self.failures = failures
+        self.attempts = 0
+
+    def upload(self, bucket: str, path: str, source: Path) -> StoredObject:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise DependencyUnavailable("the storage API answered 503")
+        return super().upload(bucket, path, source)
+
+
+def _run_with_real_package(
+    services: Services,
+    control_plane: ControlPlane,
+    alice: Caller,
+    db_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> UUID:
+    """One job whose package step is the real one (over a minimal app); every retry is made due at once
+    instead of after 20/60/180 s."""
+
+    def package(ctx: StepContext) -> StepOutcome:
+        app = ctx.workdir / "app"
+        app.mkdir()
+        for name in package_step.REQUIRED_FILES:
+            (app / name).write_text("{}\n" if name == "package.json" else f"{name}\n")
+        (app / "run-app.sh").chmod(0o755)
+        stored = package_step.package_workspace(ctx, app)
+        return StepOutcome({"sizeBytes": stored.size_bytes})
+
+    steps = dict(worker.STEPS)
+    steps["package"] = package
+    monkeypatch.setattr(worker, "STEPS", steps)
+    job_id, _ = control_plane.submit_job(alice, small_spec(pages=1), None)
+    jobs.start(services, job_id)
+    dispatcher = services.dispatcher
+    assert isinstance(dispatcher, InMemoryDispatcher)
+    delivered = 0
+    while delivered < len(dispatcher.messages):
+        with psycopg.connect(db_dsn, autocommit=True) as conn:
+            conn.execute("update app_generation_tasks set not_before = null where job_id = %s", (job_id,))
+        _deliver(services, dispatcher.messages[delivered])
+        delivered += 1
+    return job_id
+
+
+def test_an_upload_failing_twice_is_retried_and_the_job_completes_with_one_object(
+    services: Services,
+    control_plane: ControlPlane,
+    alice: Caller,
+    db_dsn: str,
+    tmp_path: Path,
+    calls: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services.artifacts = store = FlakyStore(tmp_path / "artifacts", failures=2)
+    job_id = _run_with_real_package(services, control_plane, alice, db_dsn, monkeypatch)
+
+    job = control_plane.get_job(alice, job_id)
+    assert job["status"] == "completed", job
+    assert store.attempts == 3
+    objects = list((tmp_path / "artifacts").rglob("app.zip"))
+    assert len(objects) == 1
+    assert job["artifact_checksum"] == sha256_file(objects[0]).checksum
+
+
+def test_an_upload_failing_always_fails_the_job_with_a_reason_and_no_artifact(
+    services: Services,
+    control_plane: ControlPlane,
+    alice: Caller,
+    db_dsn: str,
+    tmp_path: Path,
+    calls: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    services.artifacts = FlakyStore(tmp_path / "artifacts", failures=100)
+    job_id = _run_with_real_package(services, control_plane, alice, db_dsn, monkeypatch)
+
+    job = control_plane.get_job(alice, job_id)
+    assert (job["status"], job["error_code"]) == ("failed", "dependency_unavailable")
+    assert "storage API answered 503" in job["error_message"]
+    assert "gave up after 4 attempts" in job["error_message"]
+    with psycopg.connect(db_dsn) as conn:
+        artifacts = conn.execute(
+            "select count(*) from app_generation_artifacts where job_id = %s", (job_id,)
+        ).fetchone()
+        refunded = conn.execute(
+            "select app_generation_refunded(j) from app_generation_jobs j where id = %s", (job_id,)
+        ).fetchone()
+    assert artifacts == (0,)
+    assert refunded == (True,)
+    assert list((tmp_path / "artifacts").rglob("app.zip")) == []
