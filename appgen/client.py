@@ -71,6 +71,12 @@ class ApiClient:
                     handle.write(chunk)
         return dest
 
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._http.close()
 

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from appgen.agents.standin import GeminiStandIn
+from appgen.agents.standin import GeminiStandIn, call
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
@@ -63,38 +63,67 @@ def _agent_processes(work_dir: Path) -> list[int]:
     return found
 
 
-def test_a_killed_stack_restarts_and_finishes_the_job(open_tmp: Path) -> None:
+BROKEN_PAGE = """export default function Page() {
+  return (
+    <div data-appgen-page="home">
+      <main>
+        <h1>Home</h1>
+        <p>Welcome to Home.
+      </main>
+    </div>
+  );
+}
+"""
+FIXED_PAGE = BROKEN_PAGE.replace("<p>Welcome to Home.\n", "<p>Welcome to Home, fixed after a crash.</p>\n")
+
+
+def _asked(double: GeminiStandIn, marker: str) -> bool:
+    return any(marker in str(r.body) for r in double.requests)
+
+
+def test_a_stack_killed_mid_page_and_mid_fix_round_restarts_and_finishes_the_job(open_tmp: Path) -> None:
     data_dir = open_tmp / "data"
     with GeminiStandIn(delay_s=2) as double:
+        # The integration agent breaks the build, so the job needs a fix round; the fixer repairs it.
+        double.on(
+            "Task: integrate the app",
+            [call("write_file", {"file_path": "components/home/Page.tsx", "content": BROKEN_PAGE})],
+        )
+        double.on(
+            "Task: fix the failing check",
+            [call("write_file", {"file_path": "components/home/Page.tsx", "content": FIXED_PAGE})],
+        )
         env = _env(double, open_tmp)
-        stack = start_stack(data_dir, env)
         token = mint_user_token(uuid.uuid4(), LOCAL_JWT_SECRET)
-        client = ApiClient(stack.api, token)
-        try:
-            job_id = client.submit(small_spec(pages=1))
-            _wait_for(lambda: _page_agent_asked(double), 120, "the page agent to start")
-        finally:
-            client.close()
-        stack.kill_everything()  # mid page task: the database and every thread go at once
-
         stack = start_stack(data_dir, env)
-        client = ApiClient(stack.api, token)
+        with ApiClient(stack.api, token) as client:
+            job_id = client.submit(small_spec(pages=1))
+        # Twice the whole stack goes at once, database included: in a page task and in a fix round.
+        for marker in ("pageId: home", "Task: fix the failing check"):
+            _wait_for(lambda m=marker: _asked(double, m), 300, f"an agent request with {marker!r}")
+            stack.kill_everything()
+            stack = start_stack(data_dir, env)
+
         try:
-            _wait_for(lambda: client.status(job_id)["status"] in FINISHED, 480, "the job to finish", every=1)
-            status = client.status(job_id)
-            assert status["status"] == "completed", (status, stack.log())
-            archive = client.download(job_id, open_tmp / "app.zip")
+            with ApiClient(stack.api, token) as client:
+                _wait_for(
+                    lambda: client.status(job_id)["status"] in FINISHED, 480, "the job to finish", every=1
+                )
+                status = client.status(job_id)
+                assert status["status"] == "completed", (status, stack.log())
+                assert status["progress"]["fixRound"] == 1
+                archive = client.download(job_id, open_tmp / "app.zip")
             with psycopg.connect(stack.database) as conn:
-                page_task = conn.execute(
-                    "select attempt, redelivery from app_generation_tasks where job_id = %s and kind = 'page'",
+                resent = conn.execute(
+                    "select kind, attempt >= 2 and redelivery >= 1 from app_generation_tasks "
+                    "where job_id = %s and kind in ('page', 'fix') order by kind",
                     (job_id,),
-                ).fetchone()
+                ).fetchall()
         finally:
-            client.close()
             assert stack.stop() == 0, stack.log()
-    assert page_task is not None and page_task[0] >= 2 and page_task[1] >= 1, page_task  # taken over, re-sent
+    assert resent == [("fix", True), ("page", True)]  # each taken over after its worker died
     with zipfile.ZipFile(archive) as zipped:
-        assert "app/page.tsx" in zipped.namelist()
+        assert zipped.read("components/home/Page.tsx").decode() == FIXED_PAGE
 
 
 def test_cancel_during_a_page_agent_stops_its_processes_within_seconds(open_tmp: Path) -> None:
