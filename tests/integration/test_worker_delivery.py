@@ -241,3 +241,25 @@ def test_an_upload_failing_always_fails_the_job_with_a_reason_and_no_artifact(
     assert artifacts == (0,)
     assert refunded == (True,)
     assert list((tmp_path / "artifacts").rglob("app.zip")) == []
+
+
+def test_a_live_worker_keeps_its_task_past_the_lease_through_its_heartbeat(
+    services: Services, control_plane: ControlPlane, alice: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease is 1 s and the step runs 2.5 s: without renewals another delivery would take it over."""
+    taken_over: list[bool] = []
+
+    def slow_scaffold(ctx: StepContext) -> StepOutcome:
+        time.sleep(1.5)
+        taken_over.append(control_plane.claim_task(ctx.task.task_id, 1) is not None)
+        time.sleep(1.0)
+        return StepOutcome({})
+
+    monkeypatch.setattr(worker, "STEPS", {**worker.STEPS, "scaffold": slow_scaffold})
+    job_id, _ = control_plane.submit_job(alice, small_spec(pages=1), None)
+    jobs.start(services, job_id)
+    dispatcher = services.dispatcher
+    assert isinstance(dispatcher, InMemoryDispatcher)
+    (message,) = dispatcher.messages
+    assert worker.run_task(message.payload["taskId"], services) == "succeeded"
+    assert taken_over == [False]
