@@ -92,9 +92,15 @@ class PostgresTransport(RpcTransport):
     """Direct Postgres (psycopg, pooled). Switches into the caller's role inside each transaction, the way
     PostgREST does, so RLS and `auth.uid()` behave exactly as over Supabase's REST API."""
 
-    def __init__(self, dsn: str, *, max_size: int = 10):
+    def __init__(self, dsn: str, *, max_size: int = 10, timeout_s: float = 10.0):
+        # timeout_s: how long a call waits for a connection before answering "unavailable" (503).
         self._pool = ConnectionPool(
-            dsn, min_size=1, max_size=max_size, kwargs={"row_factory": dict_row}, open=False, timeout=10
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row},
+            open=False,
+            timeout=timeout_s,
         )
         try:
             self._pool.open(wait=True, timeout=15)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,8 @@ from appgen.gateway import ArtifactLocation, Caller, Dispatch, Row
 from appgen.services import Services
 from appgen.spec import GenerationSpec
 from appgen.storage import SignedUrl
+
+log = logging.getLogger(__name__)
 
 
 def parse_spec(body: Any) -> GenerationSpec:
@@ -82,7 +85,7 @@ def submit(services: Services, caller: Caller, body: Any, idempotency_key: str |
     spec = parse_spec(body)
     job_id, created = services.control_plane.submit_job(caller, spec.to_json(), idempotency_key)
     if created:
-        services.dispatcher.dispatch_all([Dispatch("start", job_id, None)])
+        _dispatch_or_defer(services, [Dispatch("start", job_id, None)])
     return job_id, created
 
 
@@ -105,10 +108,24 @@ def download(services: Services, caller: Caller, job_id: UUID) -> SignedUrl:
 
 
 def cancel(services: Services, caller: Caller, job_id: UUID) -> Row:
-    services.dispatcher.dispatch_all(services.control_plane.cancel_job(caller, job_id))
+    _dispatch_or_defer(services, services.control_plane.cancel_job(caller, job_id))
     return services.control_plane.get_job(caller, job_id)
 
 
 def start(services: Services, job_id: UUID) -> None:
     """The orchestrator's step: give the job a running slot if one is free, and dispatch its first task."""
     services.dispatcher.dispatch_all(services.control_plane.start_job(job_id))
+
+
+def _dispatch_or_defer(services: Services, dispatches: list[Dispatch]) -> None:
+    """Enqueue what a user's request made the database decide. The decision is already committed, so a
+    queue outage must not turn the answer into an error (a retry would submit a second job): the cleanup
+    sweep sends every start the database is still owed."""
+    try:
+        services.dispatcher.dispatch_all(dispatches)
+    except errors.DependencyUnavailable as exc:
+        log.warning(
+            "enqueue failed (%s); the cleanup sweep will send it",
+            exc.message,
+            extra={"action": "dispatch.defer"},
+        )
