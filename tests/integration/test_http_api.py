@@ -12,28 +12,17 @@ import flask.testing
 import pytest
 
 from appgen import auth
-from appgen.dispatch import InMemoryDispatcher
 from appgen.gateway import Caller, ControlPlane
 from appgen.localstack.server import create_app
 from appgen.services import Services
-from appgen.settings import LOCAL_JWT_SECRET, Settings
-from appgen.storage import LocalObjectStore
-from tests.conftest import token_for
+from appgen.settings import LOCAL_JWT_SECRET
 from tests.fixtures.specs import small_spec
-
-JOBS = "/api/agentic/jobs"
+from tests.integration.apitest import JOBS, auth_headers, make_services
 
 
 @pytest.fixture
 def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
-    settings = Settings(
-        database_url="unused",
-        data_dir=tmp_path,
-        internal_secret="s" * 32,
-        cors_origins=("https://app.example.com",),
-    )
-    store = LocalObjectStore(tmp_path / "objects", "http://testserver", settings.internal_secret)
-    return Services(settings, control_plane, InMemoryDispatcher(), store, store)
+    return make_services(control_plane, tmp_path)
 
 
 @pytest.fixture
@@ -41,14 +30,10 @@ def client(services: Services) -> Iterator[flask.testing.FlaskClient]:
     yield create_app(lambda: services).test_client()
 
 
-def _h(caller: Caller) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token_for(caller)}"}
-
-
 def test_submit_returns_202_with_the_job_and_enqueues_its_start(
     client: flask.testing.FlaskClient, services: Services, alice: Caller
 ) -> None:
-    response = client.post(JOBS, json=small_spec(2), headers=_h(alice))
+    response = client.post(JOBS, json=small_spec(2), headers=auth_headers(alice))
     assert response.status_code == 202, response.json
     job_id = response.json["jobId"]
     assert uuid.UUID(job_id)
@@ -57,7 +42,7 @@ def test_submit_returns_202_with_the_job_and_enqueues_its_start(
         ("app-gen-orchestrator", "orchestrate", {"jobId": job_id})
     ]
 
-    status = client.get(f"{JOBS}/{job_id}", headers=_h(alice))
+    status = client.get(f"{JOBS}/{job_id}", headers=auth_headers(alice))
     assert status.status_code == 200
     body = status.json
     assert body["jobId"] == job_id and body["status"] == "queued" and body["stage"] == "queued"
@@ -73,10 +58,10 @@ def test_submit_returns_202_with_the_job_and_enqueues_its_start(
 
 
 def test_status_etag_answers_304_when_unchanged(client: flask.testing.FlaskClient, alice: Caller) -> None:
-    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
-    first = client.get(f"{JOBS}/{job_id}", headers=_h(alice))
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    first = client.get(f"{JOBS}/{job_id}", headers=auth_headers(alice))
     etag = first.headers["ETag"]
-    again = client.get(f"{JOBS}/{job_id}", headers={**_h(alice), "If-None-Match": etag})
+    again = client.get(f"{JOBS}/{job_id}", headers={**auth_headers(alice), "If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
 
 
@@ -84,7 +69,7 @@ def test_idempotent_replay_answers_200_with_the_same_job(
     client: flask.testing.FlaskClient, alice: Caller
 ) -> None:
     spec = small_spec(1)
-    headers = {**_h(alice), "Idempotency-Key": "abc"}
+    headers = {**auth_headers(alice), "Idempotency-Key": "abc"}
     first = client.post(JOBS, json=spec, headers=headers)
     second = client.post(JOBS, json=spec, headers=headers)
     assert (first.status_code, second.status_code) == (202, 200)
@@ -146,21 +131,21 @@ def test_service_role_tokens_are_not_user_tokens(client: flask.testing.FlaskClie
 def test_other_users_jobs_answer_404(
     client: flask.testing.FlaskClient, alice: Caller, bob: Caller, suffix: str
 ) -> None:
-    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
-    response = client.get(f"{JOBS}/{job_id}{suffix}", headers=_h(bob))
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    response = client.get(f"{JOBS}/{job_id}{suffix}", headers=auth_headers(bob))
     assert response.status_code == 404
     assert response.json["error"] == {"code": "not_found", "message": "No such job."}
     for action in ("download", "cancel"):
-        post = client.post(f"{JOBS}/{job_id}/{action}", headers=_h(bob))
+        post = client.post(f"{JOBS}/{job_id}/{action}", headers=auth_headers(bob))
         assert post.status_code == 404 and post.json["error"]["code"] == "not_found"
-    assert client.get(JOBS, headers=_h(bob)).json == {"jobs": []}
+    assert client.get(JOBS, headers=auth_headers(bob)).json == {"jobs": []}
 
 
 def test_unknown_and_malformed_job_ids_answer_404(client: flask.testing.FlaskClient, alice: Caller) -> None:
     # "%0A": a newline, which Flask's own routing does not match (it used to answer an HTML 404 page).
     for job_id in (str(uuid.uuid4()), "not-a-uuid", "abc%0A", "%F2%8E%8F%B1%0C"):
         for path in (f"{JOBS}/{job_id}", f"{JOBS}/{job_id}/logs"):
-            response = client.get(path, headers=_h(alice))
+            response = client.get(path, headers=auth_headers(alice))
             assert response.status_code == 404, path
             assert response.json is not None and response.json["error"]["code"] == "not_found", path
 
@@ -171,7 +156,7 @@ def test_invalid_spec_names_every_failing_field(client: flask.testing.FlaskClien
     spec["pages"][1]["pageId"] = "Bad Id"
     del spec["brief"]["title"]
     spec["unexpected"] = 1
-    response = client.post(JOBS, json=spec, headers=_h(alice))
+    response = client.post(JOBS, json=spec, headers=auth_headers(alice))
     assert response.status_code == 400
     error = response.json["error"]
     assert error["code"] == "invalid_spec"
@@ -182,7 +167,7 @@ def test_invalid_spec_names_every_failing_field(client: flask.testing.FlaskClien
 def test_duplicate_routes_are_refused(client: flask.testing.FlaskClient, alice: Caller) -> None:
     spec = small_spec(2)
     spec["pages"][1]["route"] = "/"
-    response = client.post(JOBS, json=spec, headers=_h(alice))
+    response = client.post(JOBS, json=spec, headers=auth_headers(alice))
     assert response.status_code == 400
     assert response.json["error"]["details"] == [
         {"path": "(body)", "message": "Value error, route '/' is used by more than one page"}
@@ -190,53 +175,57 @@ def test_duplicate_routes_are_refused(client: flask.testing.FlaskClient, alice: 
 
 
 def test_body_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) -> None:
-    not_json = client.post(JOBS, data="{", headers={**_h(alice), "Content-Type": "application/json"})
+    not_json = client.post(
+        JOBS, data="{", headers={**auth_headers(alice), "Content-Type": "application/json"}
+    )
     assert not_json.status_code == 400 and not_json.json["error"]["code"] == "invalid_request"
-    wrong_type = client.post(JOBS, data="a=b", headers={**_h(alice), "Content-Type": "text/plain"})
+    wrong_type = client.post(JOBS, data="a=b", headers={**auth_headers(alice), "Content-Type": "text/plain"})
     assert wrong_type.status_code == 415 and wrong_type.json["error"]["code"] == "unsupported_media_type"
     too_big = client.post(
-        JOBS, data=b"x" * (3 * 1024 * 1024 + 1), headers={**_h(alice), "Content-Type": "application/json"}
+        JOBS,
+        data=b"x" * (3 * 1024 * 1024 + 1),
+        headers={**auth_headers(alice), "Content-Type": "application/json"},
     )
     assert too_big.status_code == 413 and too_big.json["error"]["code"] == "payload_too_large"
-    array = client.post(JOBS, json=[1, 2], headers=_h(alice))
+    array = client.post(JOBS, json=[1, 2], headers=auth_headers(alice))
     assert array.status_code == 400 and array.json["error"]["code"] == "invalid_spec"
 
 
 def test_quota_answers_429_with_retry_after(client: flask.testing.FlaskClient, alice: Caller) -> None:
     for _ in range(5):
-        assert client.post(JOBS, json=small_spec(1), headers=_h(alice)).status_code == 202
-    response = client.post(JOBS, json=small_spec(1), headers=_h(alice))
+        assert client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).status_code == 202
+    response = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice))
     assert response.status_code == 429
     assert response.json["error"]["code"] == "quota_exceeded"
     assert 86000 < int(response.headers["Retry-After"]) <= 86400
 
 
 def test_download_before_completion_is_409(client: flask.testing.FlaskClient, alice: Caller) -> None:
-    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
-    response = client.post(f"{JOBS}/{job_id}/download", headers=_h(alice))
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    response = client.post(f"{JOBS}/{job_id}/download", headers=auth_headers(alice))
     assert response.status_code == 409 and response.json["error"]["code"] == "not_ready"
 
 
 def test_cancel_returns_the_cancelled_job(client: flask.testing.FlaskClient, alice: Caller) -> None:
-    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
-    response = client.post(f"{JOBS}/{job_id}/cancel", headers=_h(alice))
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    response = client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(alice))
     assert response.status_code == 202
     assert response.json["status"] == "cancelled" and response.json["finishedAt"] is not None
-    again = client.post(f"{JOBS}/{job_id}/cancel", headers=_h(alice))
+    again = client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(alice))
     assert again.status_code == 409 and again.json["error"]["code"] == "illegal_transition"
 
 
 def test_logs_query_parameters_are_validated(client: flask.testing.FlaskClient, alice: Caller) -> None:
-    job_id = client.post(JOBS, json=small_spec(1), headers=_h(alice)).json["jobId"]
-    ok = client.get(f"{JOBS}/{job_id}/logs", headers=_h(alice))
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    ok = client.get(f"{JOBS}/{job_id}/logs", headers=auth_headers(alice))
     assert ok.status_code == 200 and ok.json == {"logs": [], "nextCursor": None}
-    bad = client.get(f"{JOBS}/{job_id}/logs?limit=0", headers=_h(alice))
+    bad = client.get(f"{JOBS}/{job_id}/logs?limit=0", headers=auth_headers(alice))
     assert bad.status_code == 400 and bad.json["error"]["details"][0]["path"] == "query.limit"
 
 
 def test_routing_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) -> None:
-    assert client.get("/nope", headers=_h(alice)).json["error"]["code"] == "not_found"
-    wrong = client.delete(JOBS, headers=_h(alice))
+    assert client.get("/nope", headers=auth_headers(alice)).json["error"]["code"] == "not_found"
+    wrong = client.delete(JOBS, headers=auth_headers(alice))
     assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
     assert client.get("/healthz").json == {"status": "ok"}
 
@@ -254,7 +243,7 @@ def test_cors_for_configured_origins_only(client: flask.testing.FlaskClient) -> 
 
 def test_internal_endpoints_refuse_user_tokens(client: flask.testing.FlaskClient, alice: Caller) -> None:
     for path in ("/internal/worker", "/internal/orchestrate", "/internal/cleanup"):
-        response = client.post(path, json={"taskId": str(uuid.uuid4())}, headers=_h(alice))
+        response = client.post(path, json={"taskId": str(uuid.uuid4())}, headers=auth_headers(alice))
         assert response.status_code == 403, path
         assert response.json["error"]["code"] == "forbidden"
     assert client.post("/internal/worker", json={}).status_code == 401

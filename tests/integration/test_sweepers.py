@@ -12,16 +12,14 @@ from appgen import sweepers
 from appgen.dispatch import InMemoryDispatcher
 from appgen.gateway import Caller, ControlPlane
 from appgen.services import Services
-from appgen.settings import Settings
 from appgen.storage import SCRATCH_BUCKET, LocalObjectStore
 from tests.fixtures.specs import small_spec
+from tests.integration.apitest import make_services
 
 
 @pytest.fixture
 def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
-    settings = Settings(internal_secret="s" * 32)
-    store = LocalObjectStore(tmp_path / "objects", "http://testserver", settings.internal_secret)
-    return Services(settings, control_plane, InMemoryDispatcher(), store, store)
+    return make_services(control_plane, tmp_path)
 
 
 def test_overdue_jobs_fail_with_timeout_and_free_their_slot(

@@ -24,19 +24,17 @@ from appgen.gateway import Caller, ControlPlane
 from appgen.pipeline import package as package_step
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.services import Services
-from appgen.settings import Settings
 from appgen.storage import LocalObjectStore, StoredObject, sha256_file
 from tests.conftest import user_claims
 from tests.fixtures.specs import small_spec
+from tests.integration.apitest import make_services
 
 CHECKSUM = "c" * 64
 
 
 @pytest.fixture
 def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
-    settings = Settings(internal_secret="s" * 32, work_dir=tmp_path / "work", task_lease_s=1)
-    store = LocalObjectStore(tmp_path / "objects", "http://testserver", settings.internal_secret)
-    return Services(settings, control_plane, InMemoryDispatcher(), store, store)
+    return make_services(control_plane, tmp_path, work_dir=tmp_path / "work", task_lease_s=1)
 
 
 @pytest.fixture
