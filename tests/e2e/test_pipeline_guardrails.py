@@ -39,7 +39,7 @@ from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 from appgen.status import FINISHED
 from tests.e2e.stack import start_stack
-from tests.fixtures.specs import small_spec
+from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -53,18 +53,7 @@ IN_MEMORY = "export const users: string[] = [];\n"
 JOB_TIMEOUT_S = 540.0
 STARTER_MANIFEST = json.loads((REPO_ROOT / "worker_container" / "starter" / "package.json").read_text())
 
-BROKEN_PAGE = """export default function Page() {
-  return (
-    <div data-appgen-page="home">
-      <main>
-        <h1>Home</h1>
-        <p>Welcome to Home.
-      </main>
-    </div>
-  );
-}
-"""
-FIXED_PAGE = BROKEN_PAGE.replace("<p>Welcome to Home.\n", "<p>Welcome to Home, fixed in round 1.</p>\n")
+FIXED_PAGE = fixed_home_page("Welcome to Home, fixed in round 1.")
 
 
 # -- the double's scripts --------------------------------------------------------------------------------
@@ -135,16 +124,17 @@ class PageWindow:
 def _double(window: PageWindow) -> GeminiStandIn:
     double = GeminiStandIn(script=window)
     double.on(
-        _is("Fixable app", "Task: integrate the app"), [_write("components/home/Page.tsx", BROKEN_PAGE)]
+        _is("Fixable app", "Task: integrate the app"), [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)]
     )
     double.on(
         _is("Fixable app", "Task: fix the failing check"), [_write("components/home/Page.tsx", FIXED_PAGE)]
     )
     double.on(
-        _is("Stubborn app", "Task: integrate the app"), [_write("components/home/Page.tsx", BROKEN_PAGE)]
+        _is("Stubborn app", "Task: integrate the app"), [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)]
     )
     double.on(
-        _is("Stubborn app", "Task: fix the failing check"), [_write("components/home/Page.tsx", BROKEN_PAGE)]
+        _is("Stubborn app", "Task: fix the failing check"),
+        [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)],
     )
     double.on(
         _is("Guarded app", "Task: integrate the app"),

@@ -8,7 +8,6 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
@@ -19,7 +18,8 @@ from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
 from appgen.status import FINISHED
 from tests.e2e.stack import start_stack
-from tests.fixtures.specs import small_spec
+from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -33,15 +33,6 @@ def _env(double: GeminiStandIn, tmp: Path) -> dict[str, str]:
         "APPGEN_TASK_LEASE_SECONDS": "6",
         "APPGEN_SWEEP_INTERVAL": "2",
     }
-
-
-def _wait_for(predicate: Any, timeout: float, what: str, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _page_agent_asked(double: GeminiStandIn) -> bool:
@@ -63,18 +54,7 @@ def _agent_processes(work_dir: Path) -> list[int]:
     return found
 
 
-BROKEN_PAGE = """export default function Page() {
-  return (
-    <div data-appgen-page="home">
-      <main>
-        <h1>Home</h1>
-        <p>Welcome to Home.
-      </main>
-    </div>
-  );
-}
-"""
-FIXED_PAGE = BROKEN_PAGE.replace("<p>Welcome to Home.\n", "<p>Welcome to Home, fixed after a crash.</p>\n")
+FIXED_PAGE = fixed_home_page("Welcome to Home, fixed after a crash.")
 
 
 def _asked(double: GeminiStandIn, marker: str) -> bool:
@@ -87,7 +67,7 @@ def test_a_stack_killed_mid_page_and_mid_fix_round_restarts_and_finishes_the_job
         # The integration agent breaks the build, so the job needs a fix round; the fixer repairs it.
         double.on(
             "Task: integrate the app",
-            [call("write_file", {"file_path": "components/home/Page.tsx", "content": BROKEN_PAGE})],
+            [call("write_file", {"file_path": "components/home/Page.tsx", "content": BROKEN_HOME_PAGE})],
         )
         double.on(
             "Task: fix the failing check",
@@ -100,13 +80,13 @@ def test_a_stack_killed_mid_page_and_mid_fix_round_restarts_and_finishes_the_job
             job_id = client.submit(small_spec(pages=1))
         # Twice the whole stack goes at once, database included: in a page task and in a fix round.
         for marker in ("pageId: home", "Task: fix the failing check"):
-            _wait_for(lambda m=marker: _asked(double, m), 300, f"an agent request with {marker!r}")
+            wait_for(lambda m=marker: _asked(double, m), 300, f"an agent request with {marker!r}")
             stack.kill_everything()
             stack = start_stack(data_dir, env)
 
         try:
             with ApiClient(stack.api, token) as client:
-                _wait_for(
+                wait_for(
                     lambda: client.status(job_id)["status"] in FINISHED, 480, "the job to finish", every=1
                 )
                 status = client.status(job_id)
@@ -132,12 +112,12 @@ def test_cancel_during_a_page_agent_stops_its_processes_within_seconds(open_tmp:
         client = ApiClient(stack.api, mint_user_token(uuid.uuid4(), LOCAL_JWT_SECRET))
         try:
             job_id = client.submit(small_spec(pages=1))
-            _wait_for(lambda: _page_agent_asked(double), 120, "the page agent to start")
+            wait_for(lambda: _page_agent_asked(double), 120, "the page agent to start")
             assert _agent_processes(open_tmp / "work"), "the agent should be running now"
 
             cancelled_at = time.monotonic()
             assert client.cancel(job_id)["status"] == "cancelled"
-            _wait_for(lambda: not _agent_processes(open_tmp / "work"), 5, "the agent's processes to go")
+            wait_for(lambda: not _agent_processes(open_tmp / "work"), 5, "the agent's processes to go")
             assert time.monotonic() - cancelled_at < 5
             status = client.status(job_id)
             assert status["status"] == "cancelled"

@@ -16,6 +16,7 @@ import pytest
 
 from appgen.auth import verify_internal_token
 from appgen.dispatch import LocalDispatcher, TaskMessage
+from tests.fixtures.waiting import wait_for
 
 SECRET = "local-dispatcher-test-secret-0123456789"
 
@@ -77,15 +78,6 @@ def endpoint() -> Iterator[tuple[Endpoint, str]]:
     server.server_close()
 
 
-def _wait(predicate: Any, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out")
-
-
 def _dispatcher(url: str, **kwargs: Any) -> LocalDispatcher:
     return LocalDispatcher(url, SECRET, min_backoff=0.1, max_backoff=0.5, **kwargs)
 
@@ -97,7 +89,7 @@ def test_a_delivery_carries_the_payload_headers_and_a_verifiable_token(
     dispatcher = _dispatcher(url)
     try:
         dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {"taskId": "t1"}, name="task-t1-d0"))
-        _wait(lambda: len(state.deliveries) == 1 and dispatcher.idle())
+        wait_for(lambda: len(state.deliveries) == 1 and dispatcher.idle(), 10, "one delivery", every=0.02)
     finally:
         dispatcher.close()
     (delivery,) = state.deliveries
@@ -116,7 +108,7 @@ def test_a_repeated_name_is_delivered_once_and_a_delay_is_honoured(endpoint: tup
         enqueued = time.time()
         for _ in range(3):
             dispatcher.enqueue(TaskMessage("app-gen-fix", "worker", {"n": 1}, name="same", delay_seconds=1))
-        _wait(lambda: len(state.deliveries) == 1 and dispatcher.idle())
+        wait_for(lambda: len(state.deliveries) == 1 and dispatcher.idle(), 10, "one delivery", every=0.02)
         time.sleep(0.3)
     finally:
         dispatcher.close()
@@ -130,7 +122,9 @@ def test_failed_answers_are_retried_until_one_succeeds(endpoint: tuple[Endpoint,
     dispatcher = _dispatcher(url)
     try:
         dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {}, name="flaky"))
-        _wait(lambda: len(state.named("flaky")) == 3 and dispatcher.idle())
+        wait_for(
+            lambda: len(state.named("flaky")) == 3 and dispatcher.idle(), 10, "three deliveries", every=0.02
+        )
     finally:
         dispatcher.close()
     assert [d.headers["x-cloudtasks-taskretrycount"] for d in state.named("flaky")] == ["0", "1", "2"]
@@ -144,10 +138,14 @@ def test_a_handler_past_the_deadline_is_retried_and_blocks_no_other_task(
     dispatcher = _dispatcher(url, deadline_seconds=3)
     try:
         dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {}, name="hangs"))
-        _wait(lambda: len(state.named("hangs")) == 1)
+        wait_for(lambda: len(state.named("hangs")) == 1, 10, "the first delivery", every=0.02)
         dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {}, name="quick"))
-        _wait(lambda: len(state.named("quick")) == 1, timeout=2.5)  # while the first still hangs
-        _wait(lambda: len(state.named("hangs")) == 2)  # the deadline passed: delivered again
+        wait_for(
+            lambda: len(state.named("quick")) == 1, 2.5, "the other task", every=0.02
+        )  # while the first still hangs
+        wait_for(
+            lambda: len(state.named("hangs")) == 2, 10, "the redelivery", every=0.02
+        )  # the deadline passed: delivered again
     finally:
         dispatcher.close()
     first, second = state.named("hangs")
