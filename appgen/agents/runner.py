@@ -15,9 +15,11 @@ How a session is confined (verified against @google/gemini-cli 0.61.0):
 - A `.gemini/` directory inside the workspace (project settings, `.env`, policies, commands, skills) would
   reconfigure the CLI, so the runner deletes it before and after each run.
 - The system prompt is written to a file named by `GEMINI_SYSTEM_MD`, which replaces the built-in one.
-- The environment is built from scratch: nothing inherited but `PATH`, so database URLs and service
-  keys never reach the agent. `GEMINI_CLI_NO_RELAUNCH` keeps the CLI to one node process (otherwise it
-  re-executes itself with a larger heap), `TMPDIR` keeps its error reports inside the per-run home.
+- The CLI runs under `appgen.subprocesses`: in its own process group, so a timeout or a cancel kills
+  every process it started, with an environment built from scratch: nothing inherited but `PATH`, so
+  database URLs and service keys never reach the agent. `GEMINI_CLI_NO_RELAUNCH` keeps the CLI to one
+  node process (otherwise it re-executes itself with a larger heap), `TMPDIR` keeps its error reports
+  inside the per-run home.
 - The prompt goes through stdin (a file, so it is readable at once: the CLI waits only 500 ms for piped
   input) and the CLI puts it before the `-p` text. One argv string may not exceed 128 KB on Linux
   (MAX_ARG_STRLEN) and prompts reach a few hundred KB.
@@ -36,19 +38,17 @@ Exit codes: 0 success, 1 API or other error (the JSON output carries `error.mess
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
+from appgen import subprocesses
 from appgen.errors import StepFailed
-from appgen.pipeline.commands import kill_group
 from appgen.redact import REDACTED, redact
 
 POLL_SECONDS = 0.5
@@ -153,14 +153,24 @@ class GeminiCliRunner:
             (home / "stdout").open("w+b") as out,
             (home / "stderr").open("w+b") as err,
         ):
-            process = subprocess.Popen(
-                argv, cwd=task.workspace, env=env, stdin=stdin, stdout=out, stderr=err, start_new_session=True
-            )
             try:
-                self._wait(process, task, started, err)
-            finally:
-                if process.poll() is None:
-                    kill_group(process, KILL_GRACE_SECONDS)
+                exit_code = subprocesses.supervise(
+                    argv,
+                    cwd=task.workspace,
+                    env=env,
+                    stdin=stdin,
+                    stdout=out,
+                    stderr=err,
+                    timeout_s=task.timeout_s,
+                    poll_s=POLL_SECONDS,
+                    grace_s=KILL_GRACE_SECONDS,
+                    should_stop=task.should_stop,
+                )
+            except subprocesses.TimedOut:
+                err.seek(0)
+                tail = self._tail(err.read().decode(errors="replace"))
+                message = f"the {task.label} agent did not finish within {task.timeout_s:g} s"
+                raise StepFailed(message + (f"\n{tail}" if tail else ""), code="timeout") from None
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
@@ -169,28 +179,9 @@ class GeminiCliRunner:
         if not output:  # on failure the CLI writes its JSON document to stderr, after its log lines
             output, stderr = _split_json(stderr)
         error = output.get("error") if isinstance(output.get("error"), dict) else None
-        if process.returncode != 0 or error is not None:
-            raise self._failure(task, process.returncode, error, before + stderr)
-        return AgentResult(str(output.get("response") or ""), _usage(output), process.returncode, duration)
-
-    def _wait(
-        self, process: subprocess.Popen[bytes], task: AgentTask, started: float, err: IO[bytes]
-    ) -> None:
-        while True:
-            try:
-                process.wait(timeout=POLL_SECONDS)
-                return
-            except subprocess.TimeoutExpired:
-                pass
-            if task.should_stop():
-                kill_group(process, KILL_GRACE_SECONDS)
-                raise StepFailed("the job was cancelled", code="cancelled")
-            if time.monotonic() - started > task.timeout_s:
-                kill_group(process, KILL_GRACE_SECONDS)
-                err.seek(0)
-                tail = self._tail(err.read().decode(errors="replace"))
-                message = f"the {task.label} agent did not finish within {task.timeout_s:g} s"
-                raise StepFailed(message + (f"\n{tail}" if tail else ""), code="timeout")
+        if exit_code != 0 or error is not None:
+            raise self._failure(task, exit_code, error, before + stderr)
+        return AgentResult(str(output.get("response") or ""), _usage(output), exit_code, duration)
 
     def _failure(self, task: AgentTask, exit_code: int, error: dict[str, Any] | None, log: str) -> StepFailed:
         """Exit codes 41…55 are the CLI's own; an API error exits with its HTTP status (mod 256) and
@@ -274,8 +265,7 @@ def policy_toml() -> str:
 
 def agent_env(home: Path, *, api_key: str, base_url: str | None) -> dict[str, str]:
     """The whole environment of the CLI: nothing inherited but PATH."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    values = {
         "HOME": str(home),
         "TMPDIR": str(home / "tmp"),
         "LANG": "C.UTF-8",
@@ -289,8 +279,8 @@ def agent_env(home: Path, *, api_key: str, base_url: str | None) -> dict[str, st
         "NO_UPDATE_NOTIFIER": "1",
     }
     if base_url:
-        env["GOOGLE_GEMINI_BASE_URL"] = base_url
-    return env
+        values["GOOGLE_GEMINI_BASE_URL"] = base_url
+    return subprocesses.environment(values)
 
 
 def _remove_project_config(workspace: Path) -> None:

@@ -1,17 +1,15 @@
 """Running the generated app's own commands (`npm install`, `npm run build`, `npm run lint`).
 
-They run with an environment built from scratch that holds no secret (no database URL, no model key, no
-service tokens), in their own process group so a timeout or a cancel kills everything they started, and
-their output is redacted and trimmed before it is stored anywhere.
+They run under `appgen.subprocesses`: with an environment built from scratch that holds no secret (no
+database URL, no model key, no service tokens), in their own process group so a timeout or a cancel kills
+everything they started. Their output is redacted and trimmed before it is stored anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -19,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from appgen import subprocesses
 from appgen.errors import StepFailed
 from appgen.redact import redact
 
 MAX_OUTPUT_CHARS = 12_000
+POLL_SECONDS = 1.0
+KILL_GRACE_SECONDS = 5.0
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -44,8 +45,7 @@ class CommandResult:
 
 def clean_env(home: Path, npm_cache: Path | None) -> dict[str, str]:
     """The whole environment of a validation command: nothing inherited but PATH."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    values = {
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "CI": "1",
@@ -57,8 +57,8 @@ def clean_env(home: Path, npm_cache: Path | None) -> dict[str, str]:
         "npm_config_loglevel": "warn",
     }
     if npm_cache is not None:
-        env["npm_config_cache"] = str(npm_cache)
-    return env
+        values["npm_config_cache"] = str(npm_cache)
+    return subprocesses.environment(values)
 
 
 def run_command(
@@ -75,55 +75,29 @@ def run_command(
         raise StepFailed(f"{argv[0]} is not installed in the worker", code="internal")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="appgen-home-") as home, tempfile.TemporaryFile("w+") as out:
-        process = subprocess.Popen(
-            [executable, *argv[1:]],
-            cwd=cwd,
-            env=clean_env(Path(home), npm_cache),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
         try:
-            while True:
-                try:
-                    process.wait(timeout=1.0)
-                    break
-                except subprocess.TimeoutExpired:
-                    if should_stop is not None and should_stop():
-                        kill_group(process)
-                        raise StepFailed("the job was cancelled", code="cancelled") from None
-                    if time.monotonic() - started > timeout_s:
-                        kill_group(process)
-                        out.seek(0)
-                        tail = trim_output(out.read())
-                        raise StepFailed(
-                            f"`{' '.join(argv)}` did not finish within {int(timeout_s)} s\n{tail}",
-                            code="command_timeout",
-                        ) from None
-        finally:
-            if process.poll() is None:
-                kill_group(process)
+            exit_code = subprocesses.supervise(
+                [executable, *argv[1:]],
+                cwd=cwd,
+                env=clean_env(Path(home), npm_cache),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout_s=timeout_s,
+                poll_s=POLL_SECONDS,
+                grace_s=KILL_GRACE_SECONDS,
+                should_stop=should_stop,
+            )
+        except subprocesses.TimedOut:
+            out.seek(0)
+            tail = trim_output(out.read())
+            raise StepFailed(
+                f"`{' '.join(argv)}` did not finish within {int(timeout_s)} s\n{tail}",
+                code="command_timeout",
+            ) from None
         out.seek(0)
         output = trim_output(out.read())
-    return CommandResult(tuple(argv), process.returncode, output, time.monotonic() - started)
-
-
-def kill_group(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after the grace period."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace_s)
-            if sig == signal.SIGTERM:
-                # The leader exited; its children may not have: finish them too.
-                os.killpg(process.pid, signal.SIGKILL)
-            return
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            continue
+    return CommandResult(tuple(argv), exit_code, output, time.monotonic() - started)
 
 
 def trim_output(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:

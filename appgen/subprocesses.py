@@ -1,0 +1,91 @@
+"""Running one child process to its end, a timeout or a cancel, and leaving nothing of it behind.
+
+Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's commands
+(`pipeline/commands.py`: `npm install`, `npm run build`, `npm run lint`) both run through `supervise`:
+
+- The child starts a new session, so it leads its own process group: a timeout or a cancel signals the
+  whole group, which reaches everything it started (node under npm, `next build` under node), not just
+  the child. SIGTERM first; whatever is left after a grace period, or outlives the leader, gets SIGKILL.
+- Its environment is built from scratch (`environment`): nothing inherited but `PATH`, plus exactly what
+  the caller adds, so database URLs, service keys and the model key of this process never reach it
+  unless a caller hands one over on purpose.
+- The caller's stop callback is polled while the child runs; asking to stop raises
+  `StepFailed(code="cancelled")`, running out of time raises `TimedOut` (each caller words its own timeout
+  error). Either way the group is gone before the exception leaves `supervise`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from appgen.errors import StepFailed
+
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+class TimedOut(Exception):
+    """The child ran past its time limit; its process group has been killed."""
+
+
+def environment(values: Mapping[str, str]) -> dict[str, str]:
+    """The whole environment of a child: this process's PATH (so it finds node and npm) and `values`."""
+    return {"PATH": os.environ.get("PATH", DEFAULT_PATH), **values}
+
+
+def supervise(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdin: IO[Any] | int,
+    stdout: IO[Any] | int,
+    stderr: IO[Any] | int,
+    timeout_s: float,
+    poll_s: float,
+    grace_s: float,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Run `argv` in its own process group until it exits (returns its exit code), `should_stop()` turns
+    true (StepFailed "cancelled") or `timeout_s` passes (TimedOut), checking every `poll_s` seconds."""
+    process = subprocess.Popen(
+        list(argv), cwd=cwd, env=dict(env), stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True
+    )
+    started = time.monotonic()
+    try:
+        while True:
+            try:
+                return process.wait(timeout=poll_s)
+            except subprocess.TimeoutExpired:
+                pass
+            if should_stop is not None and should_stop():
+                _kill_group(process, grace_s)
+                raise StepFailed("the job was cancelled", code="cancelled")
+            if time.monotonic() - started > timeout_s:
+                _kill_group(process, grace_s)
+                raise TimedOut()
+    finally:
+        if process.poll() is None:
+            _kill_group(process, grace_s)
+
+
+def _kill_group(process: subprocess.Popen[Any], grace_s: float) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after the grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace_s)
+            if sig == signal.SIGTERM:
+                # The leader exited; its children may not have: finish them too.
+                os.killpg(process.pid, signal.SIGKILL)
+            return
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            continue
