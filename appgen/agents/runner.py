@@ -5,21 +5,11 @@ in `worker_container/package.json`). Tests and the offline local stack point it 
 
 How a session is confined (verified against @google/gemini-cli 0.61.0):
 
-- A fresh `GEMINI_CLI_HOME` per run (removed afterwards) holds `.gemini/settings.json`: API-key auth
-  (without it the CLI exits 41), no telemetry, usage statistics, auto-update, checkpointing, session
-  retention, hooks, skills, subagents, plan mode or `.env` loading from the workspace, and
-  `model.maxSessionTurns`. (It is not also passed as the system settings file: the CLI ignores that file
-  unless every parent directory is writable by its owner only.)
-- `.gemini/policies/appgen.toml` in that home denies, in the user tier, every tool that reaches outside
-  the workspace or needs a person (`DENIED_TOOLS`). Denied tools are not even declared to the model.
-- A `.gemini/` directory inside the workspace (project settings, `.env`, policies, commands, skills) would
-  reconfigure the CLI, so the runner deletes it before and after each run.
-- The system prompt is written to a file named by `GEMINI_SYSTEM_MD`, which replaces the built-in one.
+- Each run gets a fresh CLI home (removed afterwards) with the settings, the tool policy and the system
+  prompt of `cli_config.py`, and an environment built from scratch that holds nothing of this process
+  but `PATH`; a `.gemini/` directory in the workspace is deleted before and after each run.
 - The CLI runs under `appgen.subprocesses`: in its own process group, so a timeout or a cancel kills
-  every process it started, with an environment built from scratch: nothing inherited but `PATH`, so
-  database URLs and service keys never reach the agent. `GEMINI_CLI_NO_RELAUNCH` keeps the CLI to one
-  node process (otherwise it re-executes itself with a larger heap), `TMPDIR` keeps its error reports
-  inside the per-run home.
+  every process it started.
 - The prompt goes through stdin (a file, so it is readable at once: the CLI waits only 500 ms for piped
   input) and the CLI puts it before the `-p` text. One argv string may not exceed 128 KB on Linux
   (MAX_ARG_STRLEN) and prompts reach a few hundred KB.
@@ -48,25 +38,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from appgen import subprocesses
+from appgen.agents.cli_config import agent_env, prepare_home, remove_project_config
 from appgen.errors import StepFailed
 from appgen.redact import REDACTED, redact
 
 POLL_SECONDS = 0.5
 KILL_GRACE_SECONDS = 2.0
 PROMPT_SUFFIX = "Carry out the task above."
-DENIED_TOOLS = (
-    "run_shell_command",
-    "list_background_processes",
-    "read_background_output",
-    "web_fetch",
-    "google_web_search",
-    "invoke_agent",
-    "activate_skill",
-    "save_memory",
-    "ask_user",
-    "enter_plan_mode",
-    "exit_plan_mode",
-)
 _EXIT_CODES = {
     41: ("agent_auth", "the Gemini CLI could not authenticate"),
     42: ("agent_input", "the Gemini CLI rejected its input"),
@@ -135,13 +113,19 @@ class GeminiCliRunner:
             raise StepFailed(f"the Gemini CLI is not installed at {self.gemini_bin}", code="internal")
         self.home_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         home = self.home_root / f"{re.sub(r'[^A-Za-z0-9_.-]', '-', task.label)[:40]}-{uuid.uuid4().hex[:8]}"
-        _remove_project_config(task.workspace)
+        remove_project_config(task.workspace)
         try:
-            prepare_home(home, task, max_attempts=self.max_attempts)
+            prepare_home(
+                home,
+                prompt=task.prompt,
+                system_prompt=task.system_prompt,
+                max_turns=task.max_turns,
+                max_attempts=self.max_attempts,
+            )
             return self._run_in(home, task)
         finally:
             shutil.rmtree(home, ignore_errors=True)
-            _remove_project_config(task.workspace)
+            remove_project_config(task.workspace)
 
     def _run_in(self, home: Path, task: AgentTask) -> AgentResult:
         argv = [str(self.gemini_bin), "-p", PROMPT_SUFFIX, "-m", self.model]
@@ -219,76 +203,6 @@ class GeminiCliRunner:
             line.rstrip() for line in stderr.splitlines() if line.strip() and not _NOISE.search(line)
         ]
         return self._clean(_REPORT.sub("", "\n".join(meaningful[-lines:])))
-
-
-def prepare_home(home: Path, task: AgentTask, *, max_attempts: int = 3) -> None:
-    """The per-run CLI home: settings, the tool policy, the system prompt and the prompt."""
-    config = home / ".gemini"
-    (config / "policies").mkdir(parents=True, mode=0o700)
-    (home / "tmp").mkdir()
-    (config / "settings.json").write_text(json.dumps(cli_settings(task.max_turns, max_attempts), indent=2))
-    (config / "policies" / "appgen.toml").write_text(policy_toml())
-    (home / "system.md").write_text(task.system_prompt)
-    (home / "prompt.md").write_text(task.prompt)
-
-
-def cli_settings(max_turns: int, max_attempts: int) -> dict[str, Any]:
-    return {
-        "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
-        "general": {
-            "enableAutoUpdate": False,
-            "enableAutoUpdateNotification": False,
-            "checkpointing": {"enabled": False},
-            "sessionRetention": {"enabled": False},
-            "plan": {"enabled": False},
-            "maxAttempts": max(1, min(max_attempts, 10)),
-        },
-        "privacy": {"usageStatisticsEnabled": False},
-        "telemetry": {"enabled": False, "logPrompts": False},
-        "model": {"maxSessionTurns": max_turns},
-        "advanced": {"ignoreLocalEnv": True, "autoConfigureMemory": False},
-        "experimental": {"enableAgents": False},
-        "skills": {"enabled": False},
-        "hooksConfig": {"enabled": False},
-        "tools": {"useRipgrep": False},
-    }
-
-
-def policy_toml() -> str:
-    names = ", ".join(json.dumps(name) for name in DENIED_TOOLS)
-    return (
-        "# Written by appgen for one agent run: tools that reach outside the workspace or need a person.\n"
-        f'[[rule]]\ntoolName = [{names}]\ndecision = "deny"\npriority = 999\n'
-        'denyMessage = "This tool is not available: work only with the files in the workspace."\n'
-    )
-
-
-def agent_env(home: Path, *, api_key: str, base_url: str | None) -> dict[str, str]:
-    """The whole environment of the CLI: nothing inherited but PATH."""
-    values = {
-        "HOME": str(home),
-        "TMPDIR": str(home / "tmp"),
-        "LANG": "C.UTF-8",
-        "GEMINI_CLI_HOME": str(home),
-        "GEMINI_SYSTEM_MD": str(home / "system.md"),
-        "GEMINI_API_KEY": api_key,
-        "GEMINI_CLI_NO_RELAUNCH": "true",
-        "GEMINI_TELEMETRY_ENABLED": "false",
-        "NO_COLOR": "1",
-        "CI": "1",
-        "NO_UPDATE_NOTIFIER": "1",
-    }
-    if base_url:
-        values["GOOGLE_GEMINI_BASE_URL"] = base_url
-    return subprocesses.environment(values)
-
-
-def _remove_project_config(workspace: Path) -> None:
-    project = workspace / ".gemini"
-    if project.is_symlink() or project.is_file():
-        project.unlink()
-    elif project.is_dir():
-        shutil.rmtree(project)
 
 
 def _split_json(text: str) -> tuple[dict[str, Any], str]:

@@ -14,15 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from appgen.agents.runner import (
-    DENIED_TOOLS,
-    AgentResult,
-    AgentTask,
-    GeminiCliRunner,
-    agent_env,
-    cli_settings,
-    policy_toml,
-)
+from appgen.agents.cli_config import DENIED_TOOLS, agent_env, cli_settings, policy_toml
+from appgen.agents.runner import AgentResult, AgentTask, GeminiCliRunner
 from appgen.agents.standin import GeminiStandIn, RecordedRequest, call, text
 from appgen.errors import StepFailed
 from appgen.settings import REPO_ROOT
