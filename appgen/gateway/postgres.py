@@ -1,0 +1,78 @@
+"""The control plane over a direct Postgres connection (psycopg, pooled): the transport of the local stack
+and of any deployment given `APPGEN_DATABASE_URL`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from appgen import errors
+from appgen.gateway.base import IDENTIFIER, Caller, Row, RpcTransport, translate_db_error
+
+
+class PostgresTransport(RpcTransport):
+    """Direct Postgres (psycopg, pooled). Switches into the caller's role inside each transaction, the way
+    PostgREST does, so RLS and `auth.uid()` behave exactly as over Supabase's REST API."""
+
+    def __init__(self, dsn: str, *, max_size: int = 10, timeout_s: float = 10.0):
+        # timeout_s: how long a call waits for a connection before answering "unavailable" (503).
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row},
+            open=False,
+            timeout=timeout_s,
+        )
+        try:
+            self._pool.open(wait=True, timeout=15)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise errors.DependencyUnavailable("the control-plane database is unreachable") from exc
+
+    def call(self, function: str, args: dict[str, Any], caller: Caller) -> list[Row]:
+        if not IDENTIFIER.match(function) or not all(IDENTIFIER.match(k) for k in args):
+            raise ValueError(f"not an RPC name: {function!r}")
+        named = ", ".join(f"{name} => %({name})s" for name in args)
+        params = {k: _adapt(v) for k, v in args.items()}
+        with self._transaction() as conn:
+            conn.execute(f"set local role {caller.role}")
+            conn.execute(
+                "select set_config('request.jwt.claims', %s, true)",
+                (json.dumps(caller.claims or {"role": "service_role"}),),
+            )
+            return conn.execute(f"select * from public.{function}({named})", params).fetchall()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection[Row]]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield cast(psycopg.Connection[Row], conn)
+        except psycopg.Error as exc:
+            if exc.sqlstate and exc.sqlstate.startswith("AG"):
+                raise translate_db_error(exc.sqlstate, _primary(exc), exc.diag.message_hint) from exc
+            if isinstance(exc, psycopg.OperationalError):
+                raise errors.DependencyUnavailable("the control-plane database is unavailable") from exc
+            raise translate_db_error(exc.sqlstate, str(exc)) from exc
+        except PoolTimeout as exc:
+            raise errors.DependencyUnavailable("the control-plane database is busy") from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _primary(exc: psycopg.Error) -> str:
+    return exc.diag.message_primary or str(exc)
+
+
+def _adapt(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return Jsonb(value)
+    return value
