@@ -4,79 +4,16 @@
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 from uuid import UUID
-
-from pydantic import ValidationError
 
 from appgen import errors
 from appgen.gateway import ArtifactLocation, Caller, Dispatch, Row
 from appgen.services import Services
-from appgen.spec import GenerationSpec
+from appgen.spec import parse_spec
 from appgen.storage import SignedUrl
 
 log = logging.getLogger(__name__)
-
-
-def parse_spec(body: Any) -> GenerationSpec:
-    """The validated spec, or InvalidSpec naming every failing field path."""
-    if not isinstance(body, dict):
-        raise errors.InvalidSpec("the request body must be a JSON object (the generation_spec)")
-    unstorable = list(_unstorable(body))
-    if unstorable:
-        raise errors.InvalidSpec(details=unstorable)
-    try:
-        return GenerationSpec.model_validate(body)
-    except ValidationError as exc:
-        details = [{"path": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        raise errors.InvalidSpec(details=details) from None
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """pydantic's location as a path a frontend developer can read: `pages[0].route`."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in ("str", "PaletteColor", "FontChoice") or "[" in str(part):
-            continue  # union member names pydantic adds to locations
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(body)"
-
-
-def _unstorable(body: Any) -> list[dict[str, str]]:
-    """Values JSON allows but Postgres `jsonb` cannot store (NUL characters, lone UTF-16 surrogates,
-    NaN/Infinity), as field-path details: refused here rather than failing inside the database."""
-    found: list[dict[str, str]] = []
-    stack: list[tuple[tuple[int | str, ...], Any]] = [((), body)]
-    while stack:
-        loc, value = stack.pop()
-        if isinstance(value, dict):
-            for key, child in value.items():
-                if _bad_text(key):
-                    found.append({"path": field_path(loc), "message": "a key holds an unstorable character"})
-                stack.append(((*loc, key), child))
-        elif isinstance(value, list):
-            stack.extend(((*loc, i), child) for i, child in enumerate(value))
-        elif isinstance(value, str) and _bad_text(value):
-            found.append(
-                {"path": field_path(loc), "message": "NUL characters and lone surrogates are not allowed"}
-            )
-        elif isinstance(value, float) and not math.isfinite(value):
-            found.append({"path": field_path(loc), "message": "NaN and Infinity are not JSON numbers"})
-    return sorted(found, key=lambda d: d["path"])
-
-
-def _bad_text(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def submit(services: Services, caller: Caller, body: Any, idempotency_key: str | None) -> tuple[UUID, bool]:
