@@ -1,8 +1,9 @@
 """The public HTTP API (DESIGN.md §4) over Flask requests, as Functions Framework hands them over.
 
 One router serves every public route; the single-purpose function targets (`submit`, `status`, …) use the
-same router restricted to their endpoint. Handlers are thin: parse, one service call, respond. Every error
-becomes `{"error": {code, message, details}}` with its status, never a stack trace.
+same router restricted to their endpoint. Handlers are thin: parse, one service call, respond (through
+`responses.py`). Every error becomes `{"error": {code, message, details}}` with its status, never a stack
+trace.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -21,8 +21,9 @@ import flask
 import yaml
 
 from appgen import auth, errors, jobs
-from appgen.gateway import Caller, Row
+from appgen.gateway import Caller
 from appgen.ratelimit import RateLimiter
+from appgen.responses import error_response, job_json, json_response, timestamp
 from appgen.services import Services
 from appgen.settings import REPO_ROOT
 
@@ -49,7 +50,7 @@ def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> fl
             details=[{"path": "header.Idempotency-Key", "message": "bad length"}],
         )
     job_id, created = jobs.submit(services, caller, _json_body(request), key)
-    return _json({"jobId": str(job_id)}, 202 if created else 200)
+    return json_response({"jobId": str(job_id)}, 202 if created else 200)
 
 
 def _status(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
@@ -61,7 +62,7 @@ def _status(request: flask.Request, services: Services, params: dict[str, str]) 
     ):
         response = flask.Response(status=304)
     else:
-        response = _json(body)
+        response = json_response(body)
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -72,7 +73,9 @@ def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flas
     project = request.args.get("projectId")
     project_id = _uuid(project, "query.projectId") if project else None
     limit = _int_arg(request, "limit", 20, 1, 100)
-    return _json({"jobs": [job_json(row) for row in jobs.list_jobs(services, caller, project_id, limit)]})
+    return json_response(
+        {"jobs": [job_json(row) for row in jobs.list_jobs(services, caller, project_id, limit)]}
+    )
 
 
 def _logs(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
@@ -83,7 +86,7 @@ def _logs(request: flask.Request, services: Services, params: dict[str, str]) ->
     entries = [
         {
             "id": r["id"],
-            "at": _time(r["at"]),
+            "at": timestamp(r["at"]),
             "level": r["level"],
             "stage": r["stage"],
             "message": r["message"],
@@ -91,24 +94,24 @@ def _logs(request: flask.Request, services: Services, params: dict[str, str]) ->
         for r in rows
     ]
     next_cursor = str(entries[-1]["id"]) if len(entries) == limit else None
-    return _json({"logs": entries, "nextCursor": next_cursor})
+    return json_response({"logs": entries, "nextCursor": next_cursor})
 
 
 def _download(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
     signed = jobs.download(services, _limited_caller(request, services), _job_id(params))
-    return _json({"url": signed.url, "expiresAt": _time(signed.expires_at)})
+    return json_response({"url": signed.url, "expiresAt": timestamp(signed.expires_at)})
 
 
 def _cancel(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    return _json(job_json(jobs.cancel(services, _caller(request, services), _job_id(params))), 202)
+    return json_response(job_json(jobs.cancel(services, _caller(request, services), _job_id(params))), 202)
 
 
 def _health(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
-    return _json({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 def _openapi(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
-    response = _json(openapi_document())
+    response = json_response(openapi_document())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -170,47 +173,7 @@ def _route(request: flask.Request, endpoints: frozenset[str] | None) -> tuple[Ha
     raise errors.NotFound(f"no route for {request.method} {request.path}")
 
 
-# -- responses -----------------------------------------------------------------------------------------
-def error_response(exc: errors.AppgenError) -> flask.Response:
-    response = _json(exc.to_body(), exc.http_status)
-    if exc.retry_after is not None:
-        response.headers["Retry-After"] = str(exc.retry_after)
-    if exc.http_status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="appgen"'
-    return response
-
-
-def job_json(row: Row) -> dict[str, Any]:
-    """The job object of the API contract (DESIGN.md §4)."""
-    return {
-        "jobId": str(row["job_id"]),
-        "projectId": str(row["project_id"]),
-        "status": row["status"],
-        "stage": row["stage"],
-        "progress": {
-            "percent": row["percent"],
-            "pagesDone": row["pages_done"],
-            "pagesTotal": row["pages_total"],
-            "fixRound": row["fix_round"],
-            "maxFixRounds": row["max_fix_rounds"],
-        },
-        "warnings": [{"code": w["code"], "message": w["message"]} for w in row["warnings"]],
-        "error": {"code": row["error_code"], "message": row["error_message"]} if row["error_code"] else None,
-        "createdAt": _time(row["created_at"]),
-        "startedAt": _time(row["started_at"]),
-        "finishedAt": _time(row["finished_at"]),
-        "artifact": (
-            {"sizeBytes": row["artifact_size_bytes"], "checksum": row["artifact_checksum"]}
-            if row["artifact_size_bytes"] is not None
-            else None
-        ),
-    }
-
-
-def _json(body: Any, status: int = 200) -> flask.Response:
-    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
-
-
+# -- CORS ----------------------------------------------------------------------------------------------
 def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[str, ...]) -> flask.Response:
     origin = request.headers.get("Origin")
     if origin and (origin in origins or "*" in origins):
@@ -306,7 +269,3 @@ def _int_arg(request: flask.Request, name: str, default: int, low: int, high: in
             details=[{"path": f"query.{name}", "message": f"got {raw!r}"}],
         )
     return int(raw)
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None

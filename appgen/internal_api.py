@@ -14,8 +14,8 @@ from uuid import UUID
 import flask
 
 from appgen import auth, errors, jobs
-from appgen.http_api import error_response
 from appgen.logs import bind
+from appgen.responses import error_response
 from appgen.services import Services
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ import flask
 import functions_framework
 
 from appgen import errors, http_api, internal_api
+from appgen.responses import error_response
 from appgen.services import services
 
 
@@ -53,7 +54,7 @@ def _answer_unrouted_paths_in_json() -> None:
 
     @flask.current_app.errorhandler(404)
     def unrouted(_: Exception) -> flask.Response:
-        return http_api.error_response(errors.NotFound("no such route"))
+        return error_response(errors.NotFound("no such route"))
 
 
 _answer_unrouted_paths_in_json()

@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import flask
 
 from appgen import errors, http_api, internal_api
+from appgen.responses import error_response
 from appgen.services import Services
 from appgen.storage import LocalObjectStore
 
@@ -46,5 +47,5 @@ def _serve_file(request: flask.Request, services: Services) -> flask.Response:
         bucket, _, path = unquote(request.path.removeprefix("/files/")).partition("/")
         file = store.open_signed(bucket, path, request.args.get("expires"), request.args.get("signature"))
     except errors.AppgenError as exc:
-        return http_api.error_response(exc)
+        return error_response(exc)
     return flask.send_file(file, mimetype="application/zip", as_attachment=True, download_name=file.name)

@@ -1,0 +1,60 @@
+"""How every HTTP answer of appgen is written: JSON bodies, the job object of the API contract, and
+errors as `{"error": {code, message, details}}` with their status (plus `Retry-After` and
+`WWW-Authenticate` where they apply). The public router (`http_api.py`), the internal endpoints
+(`internal_api.py`), the function targets and the local stack all answer through here."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import flask
+
+from appgen import errors
+from appgen.gateway import Row
+
+
+def error_response(exc: errors.AppgenError) -> flask.Response:
+    response = json_response(exc.to_body(), exc.http_status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if exc.http_status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="appgen"'
+    return response
+
+
+def job_json(row: Row) -> dict[str, Any]:
+    """The job object of the API contract (DESIGN.md §4)."""
+    return {
+        "jobId": str(row["job_id"]),
+        "projectId": str(row["project_id"]),
+        "status": row["status"],
+        "stage": row["stage"],
+        "progress": {
+            "percent": row["percent"],
+            "pagesDone": row["pages_done"],
+            "pagesTotal": row["pages_total"],
+            "fixRound": row["fix_round"],
+            "maxFixRounds": row["max_fix_rounds"],
+        },
+        "warnings": [{"code": w["code"], "message": w["message"]} for w in row["warnings"]],
+        "error": {"code": row["error_code"], "message": row["error_message"]} if row["error_code"] else None,
+        "createdAt": timestamp(row["created_at"]),
+        "startedAt": timestamp(row["started_at"]),
+        "finishedAt": timestamp(row["finished_at"]),
+        "artifact": (
+            {"sizeBytes": row["artifact_size_bytes"], "checksum": row["artifact_checksum"]}
+            if row["artifact_size_bytes"] is not None
+            else None
+        ),
+    }
+
+
+def json_response(body: Any, status: int = 200) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, as the API contract writes times."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
