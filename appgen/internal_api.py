@@ -1,7 +1,9 @@
 """Internal endpoints: task deliveries from the queue (orchestrator and worker) and the cleanup sweep.
 
 They never accept user tokens: only the dispatcher's token (locally an HMAC-signed JWT; in the cloud the
-OIDC token Cloud Tasks sends, checked by Cloud Run IAM as well).
+OIDC token Cloud Tasks sends, checked by Cloud Run IAM as well). Each cloud target serves one endpoint
+(`handle(…, endpoint=ORCHESTRATE)`) and answers any other path with a 404; the local stack serves all
+three on one port.
 """
 
 from __future__ import annotations
@@ -20,8 +22,15 @@ from appgen.services import Services
 
 log = logging.getLogger(__name__)
 
+ORCHESTRATE = "/internal/orchestrate"
+WORKER = "/internal/worker"
+CLEANUP = "/internal/cleanup"
 
-def handle(request: flask.Request, get_services: Callable[[], Services]) -> flask.Response:
+
+def handle(
+    request: flask.Request, get_services: Callable[[], Services], endpoint: str | None = None
+) -> flask.Response:
+    """Answer one internal delivery; `endpoint` limits a single-purpose target to its own path."""
     try:
         services = get_services()
         _verify_caller(request.headers.get("Authorization"), services)
@@ -34,7 +43,7 @@ def handle(request: flask.Request, get_services: Callable[[], Services]) -> flas
             "execution": request.headers.get("X-CloudTasks-TaskName"),
         }
         with bind(**execution):
-            body = _dispatch(request.path, payload, services)
+            body = _dispatch(request.path, payload, services, endpoint)
         return flask.jsonify(body)
     except errors.AppgenError as exc:
         return error_response(exc)
@@ -56,16 +65,18 @@ def _verify_caller(authorization: str | None, services: Services) -> None:
         auth.verify_internal_token(authorization, settings.internal_secret)
 
 
-def _dispatch(path: str, payload: dict[str, Any], services: Services) -> dict[str, Any]:
+def _dispatch(path: str, payload: dict[str, Any], services: Services, endpoint: str | None) -> dict[str, Any]:
     from appgen import worker
     from appgen.sweepers import sweep
 
-    if path == "/internal/orchestrate":
+    if endpoint is not None and path != endpoint:
+        raise errors.NotFound(f"no internal endpoint {path}")
+    if path == ORCHESTRATE:
         jobs.start(services, _id(payload, "jobId"))
         return {"outcome": "started"}
-    if path == "/internal/worker":
+    if path == WORKER:
         return {"outcome": worker.run_task(_id(payload, "taskId"), services)}
-    if path == "/internal/cleanup":
+    if path == CLEANUP:
         return sweep(services)
     raise errors.NotFound(f"no internal endpoint {path}")
 

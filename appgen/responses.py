@@ -58,3 +58,16 @@ def json_response(body: Any, status: int = 200) -> flask.Response:
 def timestamp(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a `Z`, as the API contract writes times."""
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def answer_unrouted_paths_in_json() -> None:
+    """The Functions Framework routes with Flask's `path` converter, which does not match every path (a
+    percent-encoded newline, for one); Flask would answer those with an HTML page. The framework imports
+    a target's module inside its app's context, so the module calls this to have them answered as the API
+    does."""
+    if not flask.has_app_context():
+        return
+
+    @flask.current_app.errorhandler(404)
+    def unrouted(_: Exception) -> flask.Response:
+        return error_response(errors.NotFound("no such route"))

@@ -1,7 +1,8 @@
 """Functions Framework targets (Cloud Run functions). Each is thin: route, one service call, respond.
 
 Public: `api` (every public route) and the single-purpose `submit`, `status`, `download`, `logs`,
-`cancel`, `list_jobs`. Internal (queue and scheduler callers only): `orchestrate`, `cleanup`.
+`cancel`, `list_jobs`. Internal (queue and scheduler callers only): `orchestrate`, serving only
+`POST /internal/orchestrate`, and `cleanup`, serving only `POST /internal/cleanup`; other paths get 404.
 Run one locally with `functions-framework --source functions/main.py --target api`.
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from appgen import errors, http_api, internal_api
-from appgen.responses import error_response
+from appgen import http_api, internal_api
+from appgen.responses import answer_unrouted_paths_in_json
 from appgen.services import services
 
 
@@ -36,25 +37,13 @@ list_jobs = functions_framework.http(_public("list_jobs"))
 @functions_framework.http
 def orchestrate(request: flask.Request) -> flask.Response:
     """Cloud Tasks queue `app-gen-orchestrator`: start a job when its owner has a free slot."""
-    return internal_api.handle(request, services)
+    return internal_api.handle(request, services, internal_api.ORCHESTRATE)
 
 
 @functions_framework.http
 def cleanup(request: flask.Request) -> flask.Response:
     """Cloud Scheduler: retention and stuck-work sweeps."""
-    return internal_api.handle(request, services)
+    return internal_api.handle(request, services, internal_api.CLEANUP)
 
 
-def _answer_unrouted_paths_in_json() -> None:
-    """The Functions Framework routes with Flask's `path` converter, which does not match every path (a
-    percent-encoded newline, for one); Flask would answer those with an HTML page. The framework imports
-    this module inside its app's context, so the app can be told to answer them as the API does."""
-    if not flask.has_app_context():
-        return
-
-    @flask.current_app.errorhandler(404)
-    def unrouted(_: Exception) -> flask.Response:
-        return error_response(errors.NotFound("no such route"))
-
-
-_answer_unrouted_paths_in_json()
+answer_unrouted_paths_in_json()

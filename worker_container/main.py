@@ -1,5 +1,6 @@
 """The worker container's entrypoint (Functions Framework target `run_task`): one pipeline step per
-delivered Cloud Tasks task (queues app-gen-page, app-gen-integrate, app-gen-fix).
+delivered Cloud Tasks task (queues app-gen-page, app-gen-integrate, app-gen-fix), on
+`POST /internal/worker` only; other paths get 404.
 
 Run locally with `functions-framework --source worker_container/main.py --target run_task`.
 """
@@ -11,6 +12,7 @@ import functions_framework
 
 from appgen import internal_api
 from appgen.logs import configure
+from appgen.responses import answer_unrouted_paths_in_json
 from appgen.services import services
 
 configure()
@@ -18,4 +20,7 @@ configure()
 
 @functions_framework.http
 def run_task(request: flask.Request) -> flask.Response:
-    return internal_api.handle(request, services)
+    return internal_api.handle(request, services, internal_api.WORKER)
+
+
+answer_unrouted_paths_in_json()
