@@ -193,11 +193,6 @@ def verifier(secret: str | None, jwks_url: str | None = None, issuer: str | None
         return _verifiers[key]
 
 
-def verify_user_token(token: str, secret: str) -> dict[str, Any]:
-    """Claims of a valid HS256 access token (the legacy secret only); InvalidToken/TokenExpired otherwise."""
-    return TokenVerifier(secret).verify(token)
-
-
 def mint_user_token(
     user_id: uuid.UUID | str, secret: str, ttl_seconds: int = 3600, **extra_claims: Any
 ) -> str:

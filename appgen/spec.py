@@ -9,7 +9,6 @@ turns a request body into a `GenerationSpec` or an `InvalidSpec` error naming ev
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -228,7 +227,3 @@ def route_to_dir(route: str) -> str:
 
 def action_route_dir(action: str) -> str:
     return f"app/api/{action}"
-
-
-def is_slug(value: str) -> bool:
-    return re.fullmatch(SLUG_PATTERN, value) is not None
