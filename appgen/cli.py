@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -228,32 +230,28 @@ def cancel(job_id: str, api: str, token_: str, as_json: bool) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-class _client:
+@contextmanager
+def _client(api: str, token: str, as_json: bool = False) -> Iterator[ApiClient]:
     """An API client for one command; API errors become a one-line message (or, with --json, the API's
     error object) on stderr and exit status 1. Network failures say which URL could not be reached."""
-
-    def __init__(self, api: str, token: str, as_json: bool = False):
-        self.client = ApiClient(api, token)
-        self.as_json = as_json
-
-    def __enter__(self) -> ApiClient:
-        return self.client
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.client.close()
-        if isinstance(exc, ApiError):
-            error: dict[str, Any] = {"code": exc.code, "message": exc.message, "status": exc.status}
-            if exc.details:
-                error["details"] = exc.details
-            if self.as_json:
-                raise _JsonError(json.dumps({"error": error})) from None
-            details = f" {json.dumps(exc.details)}" if exc.details else ""
-            raise click.ClickException(f"{exc.code}: {exc.message}{details}") from None
-        if isinstance(exc, httpx.TransportError):
-            message = f"cannot reach the API at {self.client.base_url}: {exc}"
-            if self.as_json:
-                raise _JsonError(json.dumps({"error": {"code": "unreachable", "message": message}})) from None
-            raise click.ClickException(message) from None
+    client = ApiClient(api, token)
+    try:
+        yield client
+    except ApiError as exc:
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message, "status": exc.status}
+        if exc.details:
+            error["details"] = exc.details
+        if as_json:
+            raise _JsonError(json.dumps({"error": error})) from None
+        details = f" {json.dumps(exc.details)}" if exc.details else ""
+        raise click.ClickException(f"{exc.code}: {exc.message}{details}") from None
+    except httpx.TransportError as exc:
+        message = f"cannot reach the API at {client.base_url}: {exc}"
+        if as_json:
+            raise _JsonError(json.dumps({"error": {"code": "unreachable", "message": message}})) from None
+        raise click.ClickException(message) from None
+    finally:
+        client.close()
 
 
 class _JsonError(click.ClickException):
