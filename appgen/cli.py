@@ -79,7 +79,10 @@ def migrate() -> None:
     settings = _settings()
     if not settings.database_url:
         raise click.ClickException("APPGEN_DATABASE_URL is not set")
-    applied = apply(settings.database_url, settings.migrations_dir)
+    try:
+        applied = apply(settings.database_url, settings.migrations_dir)
+    except AppgenError as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
 
 

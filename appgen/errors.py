@@ -174,3 +174,7 @@ class StepFailed(AppgenError):
         if code:
             self.code = code
         self.transient = transient
+
+
+class MigrationError(ConfigError):
+    """The database's migration history does not allow applying supabase/migrations."""
