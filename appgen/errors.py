@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from appgen.policy import ErrorCode
+
 
 class AppgenError(Exception):
     """Something went wrong inside appgen."""
@@ -163,17 +165,16 @@ class ConfigError(AppgenError):
 
 
 class StepFailed(AppgenError):
-    """A pipeline step failed. `transient` failures are retried with the plan's backoff."""
+    """A pipeline step failed. Its error code decides whether the step is retried (`appgen.policy`)."""
 
-    code = "step_failed"
-
-    def __init__(
-        self, message: str | None = None, *, code: str | None = None, transient: bool = False, **kwargs: Any
-    ):
+    def __init__(self, message: str | None = None, *, code: ErrorCode, **kwargs: Any):
         super().__init__(message, **kwargs)
-        if code:
-            self.code = code
-        self.transient = transient
+        self.code = code
+        self.error_code = code
+
+    @property
+    def transient(self) -> bool:
+        return self.error_code.transient
 
 
 class MigrationError(ConfigError):

@@ -22,6 +22,7 @@ import yaml
 
 from appgen import auth, errors, jobs
 from appgen.gateway import Caller
+from appgen.policy import POLICY
 from appgen.ratelimit import RateLimiter
 from appgen.responses import error_response, job_json, json_response, timestamp
 from appgen.services import Services
@@ -72,7 +73,7 @@ def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flas
     caller = _limited_caller(request, services)
     project = request.args.get("projectId")
     project_id = _uuid(project, "query.projectId") if project else None
-    limit = _int_arg(request, "limit", 20, 1, 100)
+    limit = _int_arg(request, "limit", 20, 1, POLICY.jobs_page_max)
     return json_response(
         {"jobs": [job_json(row) for row in jobs.list_jobs(services, caller, project_id, limit)]}
     )
@@ -81,7 +82,7 @@ def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flas
 def _logs(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
     caller = _limited_caller(request, services)
     after = _int_arg(request, "after", 0, 0, 2**62)
-    limit = _int_arg(request, "limit", 100, 1, 500)
+    limit = _int_arg(request, "limit", 100, 1, POLICY.logs_page_max)
     rows = jobs.logs(services, caller, _job_id(params), after, limit)
     entries = [
         {

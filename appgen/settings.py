@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from appgen.errors import ConfigError
+from appgen.policy import POLICY
 from appgen.redact import register_secret
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,8 +83,8 @@ class Settings:
     agent_max_turns: int = 40
     offline_model: bool = False
     # A live worker renews its lease every quarter of it; a dead worker's task is re-sent once it lapses.
-    task_lease_s: int = 120
-    sweep_interval_s: float = 60.0
+    task_lease_s: int = POLICY.task_lease_seconds
+    sweep_interval_s: float = float(POLICY.sweep_interval_seconds)
     # Cloud mode: Cloud Tasks dispatch and the stores (see _check_cloud for what each choice needs).
     dispatcher: str = "local"
     gcp_project: str | None = None

@@ -24,8 +24,9 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from appgen import errors
+from appgen.policy import POLICY
 
-MAX_PAGES = 20
+MAX_PAGES = POLICY.max_pages
 MAX_PREVIEW_HTML_BYTES = 300_000
 MAX_TOTAL_PREVIEW_HTML_BYTES = 2_000_000
 MAX_ACTIONS_PER_PAGE = 10

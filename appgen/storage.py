@@ -20,10 +20,10 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlencode
 
 from appgen import errors
+from appgen.policy import POLICY, ErrorCode
 
 ARTIFACT_BUCKET = "generated-apps"
 SCRATCH_BUCKET = "appgen-scratch"
-SIGNED_URL_TTL_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ def verified_upload(
             discard()
     raise errors.StepFailed(
         f"the upload could not be verified after {len(pauses) + 1} attempts: {reason}",
-        code="storage_failed",
-        transient=True,
+        code=ErrorCode.STORAGE_FAILED,
     )
 
 
@@ -113,7 +112,9 @@ class ObjectStore(ABC):
         """Remove objects; paths that do not exist are not an error (deletion is retried)."""
 
     @abstractmethod
-    def signed_url(self, bucket: str, path: str, ttl_seconds: int = SIGNED_URL_TTL_SECONDS) -> SignedUrl: ...
+    def signed_url(
+        self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
+    ) -> SignedUrl: ...
 
 
 class LocalObjectStore(ObjectStore):
@@ -137,7 +138,7 @@ class LocalObjectStore(ObjectStore):
         if stored != expected:
             partial.unlink(missing_ok=True)
             raise errors.StepFailed(
-                "the stored object does not match its source", code="storage_failed", transient=True
+                "the stored object does not match its source", code=ErrorCode.STORAGE_FAILED
             )
         partial.replace(target)
         return stored
@@ -153,7 +154,9 @@ class LocalObjectStore(ObjectStore):
         for path in paths:
             self._file(bucket, path).unlink(missing_ok=True)
 
-    def signed_url(self, bucket: str, path: str, ttl_seconds: int = SIGNED_URL_TTL_SECONDS) -> SignedUrl:
+    def signed_url(
+        self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
+    ) -> SignedUrl:
         expires = int(time.time()) + ttl_seconds
         query = urlencode({"expires": expires, "signature": self._sign(bucket, path, expires)})
         url = f"{self.public_url}/files/{quote(bucket)}/{quote(path)}?{query}"

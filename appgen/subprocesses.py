@@ -10,7 +10,7 @@ Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's comm
   the caller adds, so database URLs, service keys and the model key of this process never reach it
   unless a caller hands one over on purpose.
 - The caller's stop callback is polled while the child runs; asking to stop raises
-  `StepFailed(code="cancelled")`, running out of time raises `TimedOut` (each caller words its own timeout
+  `StepFailed(code=ErrorCode.CANCELLED)`, running out of time raises `TimedOut` (each caller words its own timeout
   error). Either way the group is gone before the exception leaves `supervise`.
 """
 
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from appgen.errors import StepFailed
+from appgen.policy import ErrorCode
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -65,7 +66,7 @@ def supervise(
                 pass
             if should_stop is not None and should_stop():
                 _kill_group(process, grace_s)
-                raise StepFailed("the job was cancelled", code="cancelled")
+                raise StepFailed("the job was cancelled", code=ErrorCode.CANCELLED)
             if time.monotonic() - started > timeout_s:
                 _kill_group(process, grace_s)
                 raise TimedOut()

@@ -7,17 +7,15 @@ import logging
 from typing import Any
 
 from appgen.errors import AppgenError
-from appgen.pipeline import steps
-from appgen.pipeline.context import scratch_key
+from appgen.pipeline import snapshots
+from appgen.pipeline.snapshots import scratch_key
 from appgen.services import Services
 from appgen.storage import SCRATCH_BUCKET
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
 
-
-def delete_expired_artifacts(services: Services, limit: int = BATCH) -> dict[str, int]:
+def delete_expired_artifacts(services: Services, limit: int | None = None) -> dict[str, int]:
     """Objects of artifacts that retention marked for deletion: removed through the storage API, then
     confirmed in the database (rows are never deleted to delete objects)."""
     deleted = failed = 0
@@ -35,15 +33,15 @@ def delete_expired_artifacts(services: Services, limit: int = BATCH) -> dict[str
     return {"deleted": deleted, "failed": failed}
 
 
-def fail_overdue_jobs(services: Services, limit: int = BATCH) -> dict[str, int]:
-    """Jobs past their 45-minute deadline fail with `timeout` (a hung worker never reports); the running
+def fail_overdue_jobs(services: Services, limit: int | None = None) -> dict[str, int]:
+    """Jobs past their deadline fail with `timeout` (a hung worker never reports); the running
     slots they free go to their owners' next queued jobs."""
     dispatches = services.control_plane.fail_overdue_jobs(limit)
     services.dispatcher.dispatch_all(dispatches)
     return {"started": len(dispatches)}
 
 
-def redispatch_owed_tasks(services: Services, limit: int = BATCH) -> dict[str, int]:
+def redispatch_owed_tasks(services: Services, limit: int | None = None) -> dict[str, int]:
     """Steps the queue lost: tasks whose worker died (lease lapsed), dispatched tasks nobody claimed, and
     queued jobs whose start message was lost. The database picks them; this sends them again."""
     # A dispatched task gets one lease's time to be claimed before it counts as lost.
@@ -53,16 +51,12 @@ def redispatch_owed_tasks(services: Services, limit: int = BATCH) -> dict[str, i
     return {"tasks": len(dispatches) - starts, "starts": starts}
 
 
-def clear_scratch(services: Services, limit: int = BATCH) -> dict[str, int]:
+def clear_scratch(services: Services, limit: int | None = None) -> dict[str, int]:
     """Snapshots of ended jobs (completed, failed, cancelled, expired): deleted through the storage API,
     then confirmed. Their names follow from the job's pages and fix rounds, so nothing is listed."""
     cleared = failed = 0
     for row in services.control_plane.list_scratch_to_clear(limit):
-        names = [
-            steps.SCAFFOLD,
-            *(steps.page_bundle(page_id) for page_id in row["page_ids"]),
-            *(steps.workspace_snapshot(n) for n in range(row["fix_round"] + 1)),
-        ]
+        names = snapshots.job_snapshots(row["page_ids"], row["fix_round"])
         try:
             services.scratch.delete(SCRATCH_BUCKET, [scratch_key(row["job_id"], name) for name in names])
         except AppgenError as exc:

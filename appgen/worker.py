@@ -1,8 +1,9 @@
 """The worker's executor: claim -> run step -> record -> dispatch what the database says comes next.
 
-This is the one place that decides between success, retry and failure of a step: `StepFailed` carries
-whether it is transient, `fail_task` applies the plan's backoff, anything unexpected is an internal
-error the owner sees as such (details stay in the service's own logs).
+This is the one place that decides between success, retry and failure of a step: a `StepFailed` carries
+an error code, `fail_task` retries it with the policy's backoff when the error-code table marks it
+transient, anything unexpected is an internal error the owner sees as such (details stay in the service's
+own logs).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from appgen.gateway import ClaimedTask, Dispatch
 from appgen.logs import bind
 from appgen.pipeline.context import StepContext
 from appgen.pipeline.steps import STEPS
+from appgen.policy import ErrorCode
 from appgen.services import Services
 from appgen.spec import GenerationSpec
 
@@ -59,15 +61,14 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
                 # Storage or the queue was away mid-step: the plan's 20/60/180 s backoff retries the step.
                 raise StepFailed(
                     f"a service the {task.kind} step needs was unavailable: {exc.message}",
-                    code="dependency_unavailable",
-                    transient=True,
+                    code=ErrorCode.DEPENDENCY_UNAVAILABLE,
                 ) from exc
     except StepFailed as exc:
         ctx.log(
             exc.message if exc.code != "cancelled" else "stopped: the job was cancelled",
-            "warning" if exc.transient or exc.code == "cancelled" else "error",
+            "warning" if exc.transient or exc.code == ErrorCode.CANCELLED else "error",
         )
-        next_steps = control_plane.fail_task(task.task_id, task.attempt, exc.code, exc.message, exc.transient)
+        next_steps = control_plane.fail_task(task.task_id, task.attempt, exc.error_code, exc.message)
         retrying = any(d.task_id == task.task_id for d in next_steps)
         log.warning("step failed: %s", exc.code, extra={"action": "task.fail", "transient": exc.transient})
         return ("retrying" if retrying else "failed"), next_steps
@@ -79,7 +80,7 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
         log.exception("step crashed", extra={"action": "task.crash"})
         ctx.log(f"internal error during the {task.kind} step", "error")
         message = f"An internal error stopped the {task.kind} step. It was logged for the operators."
-        return "failed", control_plane.fail_task(task.task_id, task.attempt, "internal", message, False)
+        return "failed", control_plane.fail_task(task.task_id, task.attempt, ErrorCode.INTERNAL, message)
     log.info("step succeeded", extra={"action": "task.succeed"})
     next_steps = control_plane.finish_task(
         task.task_id, task.attempt, result.result, result.tokens_input, result.tokens_output

@@ -40,18 +40,19 @@ from typing import Any, Protocol
 from appgen import subprocesses
 from appgen.agents.cli_config import agent_env, prepare_home, remove_project_config
 from appgen.errors import StepFailed
+from appgen.policy import ErrorCode
 from appgen.redact import REDACTED, redact
 
 POLL_SECONDS = 0.5
 KILL_GRACE_SECONDS = 2.0
 PROMPT_SUFFIX = "Carry out the task above."
 _EXIT_CODES = {
-    41: ("agent_auth", "the Gemini CLI could not authenticate"),
-    42: ("agent_input", "the Gemini CLI rejected its input"),
-    52: ("agent_config", "the Gemini CLI configuration is not valid"),
-    53: ("agent_turn_limit", "the agent reached its turn limit"),
-    54: ("agent_tool_error", "a tool call of the agent failed"),
-    55: ("agent_untrusted_folder", "the Gemini CLI does not trust the workspace"),
+    41: (ErrorCode.AGENT_AUTH, "the Gemini CLI could not authenticate"),
+    42: (ErrorCode.AGENT_INPUT, "the Gemini CLI rejected its input"),
+    52: (ErrorCode.AGENT_CONFIG, "the Gemini CLI configuration is not valid"),
+    53: (ErrorCode.AGENT_TURN_LIMIT, "the agent reached its turn limit"),
+    54: (ErrorCode.AGENT_TOOL_ERROR, "a tool call of the agent failed"),
+    55: (ErrorCode.AGENT_UNTRUSTED_FOLDER, "the Gemini CLI does not trust the workspace"),
 }
 _NOISE = re.compile(r"^\s+at |^[\s{}()\[\],]*$|256-color|YOLO mode is enabled|Ripgrep is not available")
 _REPORT = re.compile(r" ?Full report available at: \S+")  # inside the per-run home, gone afterwards
@@ -110,7 +111,7 @@ class GeminiCliRunner:
 
     def run(self, task: AgentTask) -> AgentResult:
         if not self.gemini_bin.exists():
-            raise StepFailed(f"the Gemini CLI is not installed at {self.gemini_bin}", code="internal")
+            raise StepFailed(f"the Gemini CLI is not installed at {self.gemini_bin}", code=ErrorCode.INTERNAL)
         self.home_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         home = self.home_root / f"{re.sub(r'[^A-Za-z0-9_.-]', '-', task.label)[:40]}-{uuid.uuid4().hex[:8]}"
         remove_project_config(task.workspace)
@@ -154,7 +155,7 @@ class GeminiCliRunner:
                 err.seek(0)
                 tail = self._tail(err.read().decode(errors="replace"))
                 message = f"the {task.label} agent did not finish within {task.timeout_s:g} s"
-                raise StepFailed(message + (f"\n{tail}" if tail else ""), code="timeout") from None
+                raise StepFailed(message + (f"\n{tail}" if tail else ""), code=ErrorCode.TIMEOUT) from None
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
@@ -171,27 +172,26 @@ class GeminiCliRunner:
         """Exit codes 41…55 are the CLI's own; an API error exits with its HTTP status (mod 256) and
         names it in `error.code`."""
         message = str((error or {}).get("message") or "").strip()
-        code, what = _EXIT_CODES.get(exit_code, ("agent_failed", "the Gemini CLI failed"))
-        transient = False
+        code, what = _EXIT_CODES.get(exit_code, (ErrorCode.AGENT_FAILED, "the Gemini CLI failed"))
         status = _http_status(error, log)
         if exit_code not in _EXIT_CODES and status is not None:
             what = f"the Gemini API answered HTTP {status}"
             if status == 429:
-                code, transient = "agent_quota", True
+                code = ErrorCode.AGENT_QUOTA
             elif status >= 500:
-                code, transient = "model_unavailable", True
+                code = ErrorCode.MODEL_UNAVAILABLE
             elif status in (401, 403):
-                code = "agent_auth"
+                code = ErrorCode.AGENT_AUTH
             else:
-                code = "model_rejected"
+                code = ErrorCode.MODEL_REJECTED
         elif exit_code not in _EXIT_CODES and "fetch failed" in f"{message}\n{log}":
-            code, what, transient = "model_unavailable", "the Gemini API could not be reached", True
+            code, what = ErrorCode.MODEL_UNAVAILABLE, "the Gemini API could not be reached"
         lines = [
             f"the {task.label} agent failed: {what} (exit {exit_code})",
             self._clean(message),
             self._tail(log),
         ]
-        return StepFailed("\n".join(line for line in lines if line), code=code, transient=transient)
+        return StepFailed("\n".join(line for line in lines if line), code=code)
 
     def _clean(self, text: str) -> str:
         if self._api_key:

@@ -29,9 +29,9 @@ from google.cloud.storage import exceptions as gcs_exc
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from appgen import errors
+from appgen.policy import POLICY, ErrorCode
 from appgen.redact import redact
 from appgen.storage import (
-    SIGNED_URL_TTL_SECONDS,
     ObjectStore,
     SignedUrl,
     StoredObject,
@@ -128,7 +128,9 @@ class GcsStore(ObjectStore):
             with _mapped(f"delete {bucket}/{path}"), contextlib.suppress(gexc.NotFound):
                 blob.delete(timeout=60, retry=self._retry)
 
-    def signed_url(self, bucket: str, path: str, ttl_seconds: int = SIGNED_URL_TTL_SECONDS) -> SignedUrl:
+    def signed_url(
+        self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
+    ) -> SignedUrl:
         expires_at = datetime.fromtimestamp(int(time.time()) + ttl_seconds, UTC)
         blob = self._blob(bucket, path)
         options: dict[str, Any] = {
@@ -198,5 +200,6 @@ def _mapped(what: str, *, not_found: str | None = None) -> Iterator[None]:
         if "checksum" in str(exc).lower():  # GCS refused a corrupted write: try again
             raise errors.DependencyUnavailable(f"Google Cloud Storage rejected a corrupted {what}") from exc
         raise errors.StepFailed(
-            f"Google Cloud Storage refused {what}: {redact(exc.message or '')[:300]}", code="storage_failed"
+            f"Google Cloud Storage refused {what}: {redact(exc.message or '')[:300]}",
+            code=ErrorCode.STORAGE_REFUSED,
         ) from exc

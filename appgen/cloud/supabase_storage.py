@@ -26,9 +26,9 @@ from urllib.parse import quote
 import httpx
 
 from appgen import errors
+from appgen.policy import POLICY, ErrorCode
 from appgen.redact import redact, register_secret
 from appgen.storage import (
-    SIGNED_URL_TTL_SECONDS,
     ObjectStore,
     SignedUrl,
     StoredObject,
@@ -96,7 +96,9 @@ class SupabaseStorage(ObjectStore):
                 "DELETE", f"/object/{_q(bucket)}", f"remove objects from {bucket}", json={"prefixes": batch}
             )
 
-    def signed_url(self, bucket: str, path: str, ttl_seconds: int = SIGNED_URL_TTL_SECONDS) -> SignedUrl:
+    def signed_url(
+        self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
+    ) -> SignedUrl:
         expires_at = datetime.fromtimestamp(int(time.time()) + ttl_seconds, UTC)
         response = self._call(
             "POST",
@@ -211,10 +213,11 @@ def _raise_for(response: httpx.Response, what: str, not_found: str) -> None:
     if status == 413 or body_status == "413":
         raise errors.StepFailed(
             f"Supabase Storage refused {what}: larger than the bucket's upload size limit",
-            code="storage_failed",
+            code=ErrorCode.STORAGE_REFUSED,
         )
     if status == 429 or status >= 500:
         raise errors.DependencyUnavailable(f"Supabase Storage answered HTTP {status} during: {what}")
     raise errors.StepFailed(
-        f"Supabase Storage refused {what}: HTTP {status}: {detail}".rstrip(": "), code="storage_failed"
+        f"Supabase Storage refused {what}: HTTP {status}: {detail}".rstrip(": "),
+        code=ErrorCode.STORAGE_REFUSED,
     )

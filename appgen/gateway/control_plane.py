@@ -32,6 +32,7 @@ class ClaimedTask:
     kind: str
     key: str
     attempt: int
+    stage: str  # what the job is doing while this step runs (its log lines carry it)
     fix_round: int
     max_fix_rounds: int
     deadline_at: datetime | None
@@ -110,9 +111,7 @@ class ControlPlane:
             p_tokens_output=tokens_output,
         )
 
-    def fail_task(
-        self, task_id: UUID, attempt: int, code: str, message: str, transient: bool
-    ) -> list[Dispatch]:
+    def fail_task(self, task_id: UUID, attempt: int, code: str, message: str) -> list[Dispatch]:
         return self._dispatches(
             "fail_task",
             Caller.service(),
@@ -120,7 +119,6 @@ class ControlPlane:
             p_attempt=attempt,
             p_code=code,
             p_message=message,
-            p_transient=transient,
         )
 
     def renew_task_lease(self, task_id: UUID, attempt: int, lease_seconds: int) -> bool:
@@ -133,7 +131,9 @@ class ControlPlane:
         )
         return bool(rows[0]["renew_task_lease"])
 
-    def redispatch_owed_tasks(self, limit: int = 100, grace_seconds: int = 60) -> list[Dispatch]:
+    def redispatch_owed_tasks(
+        self, limit: int | None = None, grace_seconds: int | None = None
+    ) -> list[Dispatch]:
         return self._dispatches(
             "redispatch_owed_tasks", Caller.service(), p_limit=limit, p_grace_seconds=grace_seconds
         )
@@ -172,10 +172,10 @@ class ControlPlane:
             p_checksum=checksum,
         )
 
-    def fail_overdue_jobs(self, limit: int = 100) -> list[Dispatch]:
+    def fail_overdue_jobs(self, limit: int | None = None) -> list[Dispatch]:
         return self._dispatches("fail_overdue_jobs", Caller.service(), p_limit=limit)
 
-    def list_scratch_to_clear(self, limit: int = 100, settle_seconds: int = 60) -> list[Row]:
+    def list_scratch_to_clear(self, limit: int | None = None, settle_seconds: int | None = None) -> list[Row]:
         return self._call(
             "list_scratch_to_clear", Caller.service(), p_limit=limit, p_settle_seconds=settle_seconds
         )
@@ -183,7 +183,7 @@ class ControlPlane:
     def confirm_scratch_cleared(self, job_id: UUID) -> None:
         self._call("confirm_scratch_cleared", Caller.service(), p_job_id=job_id)
 
-    def list_artifacts_to_delete(self, limit: int = 100) -> list[Row]:
+    def list_artifacts_to_delete(self, limit: int | None = None) -> list[Row]:
         return self._call("list_artifacts_to_delete", Caller.service(), p_limit=limit)
 
     def confirm_artifact_deleted(self, artifact_id: UUID) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from appgen import subprocesses
 from appgen.errors import StepFailed
+from appgen.policy import ErrorCode
 from appgen.redact import redact
 
 MAX_OUTPUT_CHARS = 12_000
@@ -72,7 +73,7 @@ def run_command(
     """Run one command to completion, a timeout or a cancel (polled every second)."""
     executable = shutil.which(argv[0])
     if executable is None:
-        raise StepFailed(f"{argv[0]} is not installed in the worker", code="internal")
+        raise StepFailed(f"{argv[0]} is not installed in the worker", code=ErrorCode.INTERNAL)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="appgen-home-") as home, tempfile.TemporaryFile("w+") as out:
         try:
@@ -93,7 +94,7 @@ def run_command(
             tail = trim_output(out.read())
             raise StepFailed(
                 f"`{' '.join(argv)}` did not finish within {int(timeout_s)} s\n{tail}",
-                code="command_timeout",
+                code=ErrorCode.COMMAND_TIMEOUT,
             ) from None
         out.seek(0)
         output = trim_output(out.read())

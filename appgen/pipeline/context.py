@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from appgen.errors import StepFailed
 from appgen.gateway import ClaimedTask
 from appgen.pipeline import snapshots
+from appgen.policy import POLICY, ErrorCode
 from appgen.redact import redact
 from appgen.services import Services
 from appgen.spec import GenerationSpec
@@ -40,7 +40,7 @@ class StepContext:
 
     @property
     def stage(self) -> str:
-        return "pages" if self.task.kind == "page" else self.task.kind
+        return self.task.stage
 
     # -- reporting -----------------------------------------------------------------------------------
     def log(self, message: str, level: str = "info") -> None:
@@ -68,7 +68,7 @@ class StepContext:
 
     def check_stop(self) -> None:
         if self.should_stop():
-            raise StepFailed("the job was cancelled", code="cancelled")
+            raise StepFailed("the job was cancelled", code=ErrorCode.CANCELLED)
 
     def remaining_seconds(self) -> float:
         if self.task.deadline_at is None:
@@ -79,12 +79,14 @@ class StepContext:
         """A step's timeout: its own limit or what is left of the job's time, whichever is smaller."""
         remaining = self.remaining_seconds()
         if remaining <= 0:
-            raise StepFailed("the job reached its 45-minute limit", code="timeout")
+            raise StepFailed(
+                f"the job reached its {POLICY.job_time_limit_text} limit", code=ErrorCode.TIMEOUT
+            )
         return min(step_limit, remaining)
 
     # -- scratch storage -----------------------------------------------------------------------------
     def scratch_key(self, name: str) -> str:
-        return scratch_key(self.task.job_id, name)
+        return snapshots.scratch_key(self.task.job_id, name)
 
     def save_snapshot(self, root: Path, name: str, files: list[str] | None = None) -> None:
         archive = snapshots.pack(root, self.workdir / "out" / name, files)
@@ -96,8 +98,3 @@ class StepContext:
         archive = self.workdir / "in" / name
         self.services.scratch.download(SCRATCH_BUCKET, self.scratch_key(name), archive)
         return snapshots.unpack(archive, root, allow)
-
-
-def scratch_key(job_id: UUID, name: str) -> str:
-    """Where a job's snapshot `name` lives in the scratch bucket (the cleanup sweep derives them too)."""
-    return f"jobs/{job_id}/{name}"

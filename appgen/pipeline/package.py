@@ -14,9 +14,9 @@ from appgen.pipeline import guard
 from appgen.pipeline.context import StepContext
 from appgen.pipeline.report import REPORT_NAME, build_report, report_bytes
 from appgen.pipeline.snapshots import workspace_files
+from appgen.policy import POLICY, ErrorCode
 from appgen.storage import ARTIFACT_BUCKET, StoredObject, sha256_file
 
-MAX_ARTIFACT_BYTES = 350 * 1024 * 1024
 REQUIRED_FILES = ("package.json", "README.md", ".env.example", "run-app.sh", "run-app.bat", "Dockerfile")
 EXECUTABLES = ("run-app.sh",)
 # Internal to the pipeline or to a tool, never shipped (installs and build output are excluded already).
@@ -64,12 +64,12 @@ def check_files(ctx: StepContext, root: Path) -> None:
         raise StepFailed(
             "The generated app breaks the plan's rules, so it was not packaged:\n- "
             + "\n- ".join(violations),
-            code="guardrail_violation",
+            code=ErrorCode.GUARDRAIL_VIOLATION,
         )
     missing = [name for name in REQUIRED_FILES if not (root / name).is_file()]
     if missing:
         raise StepFailed(
-            f"The generated app is missing required files: {', '.join(missing)}", code="missing_files"
+            f"The generated app is missing required files: {', '.join(missing)}", code=ErrorCode.MISSING_FILES
         )
     for name in EXECUTABLES:
         path = root / name
@@ -84,17 +84,15 @@ def package_workspace(ctx: StepContext, root: Path) -> StoredObject:
     report = report_bytes(build_report(ctx))
     archive = build_zip(root, ctx.workdir / "app.zip", {REPORT_NAME: report})
     local = sha256_file(archive)
-    if local.size_bytes > MAX_ARTIFACT_BYTES:
+    if local.size_bytes > POLICY.max_artifact_bytes:
         raise StepFailed(
-            f"The app's ZIP is {local.size_bytes} bytes; the limit is {MAX_ARTIFACT_BYTES}.",
-            code="artifact_too_large",
+            f"The app's ZIP is {local.size_bytes} bytes; the limit is {POLICY.max_artifact_bytes}.",
+            code=ErrorCode.ARTIFACT_TOO_LARGE,
         )
     path = artifact_path(ctx)
     stored = ctx.services.artifacts.upload(ARTIFACT_BUCKET, path, archive)
     if stored != local:
-        raise StepFailed(
-            "the uploaded ZIP does not match the packaged one", code="storage_failed", transient=True
-        )
+        raise StepFailed("the uploaded ZIP does not match the packaged one", code=ErrorCode.STORAGE_FAILED)
     ctx.services.control_plane.record_artifact(
         ctx.task.job_id, ARTIFACT_BUCKET, path, stored.size_bytes, stored.checksum
     )

@@ -1,7 +1,12 @@
 """Workspace snapshots and page bundles: gzip'd tarballs that carry a workspace between tasks through the
-scratch store (tasks may run on different instances).
+scratch store (tasks may run on different instances), and their names there, defined once for the steps
+that write and read them and the sweep that deletes them:
 
-Extraction refuses absolute paths, `..`, links and anything else that could leave the workspace.
+scaffold  -> scaffold.tar.gz            page      -> pages/<pageId>.tar.gz (only the page's own files)
+integrate -> workspace-0.tar.gz         fix n     -> workspace-n.tar.gz (validate n saves a cleaned one)
+
+all under jobs/<jobId>/ in the scratch bucket. Extraction refuses absolute paths, `..`, links and
+anything else that could leave the workspace.
 """
 
 from __future__ import annotations
@@ -10,11 +15,37 @@ import hashlib
 import tarfile
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
+from uuid import UUID
 
 from appgen.errors import StepFailed
+from appgen.policy import ErrorCode
 
 # Never carried between tasks or shipped: installs and build output are reproducible from the source.
 EXCLUDED_DIRS = frozenset({"node_modules", ".next", ".git", ".turbo", ".cache"})
+
+SCAFFOLD = "scaffold.tar.gz"
+
+
+def page_bundle(page_id: str) -> str:
+    return f"pages/{page_id}.tar.gz"
+
+
+def workspace_snapshot(round_: int) -> str:
+    return f"workspace-{round_}.tar.gz"
+
+
+def job_snapshots(page_ids: Iterable[str], fix_round: int) -> list[str]:
+    """Every snapshot a job that reached `fix_round` may have written."""
+    return [
+        SCAFFOLD,
+        *(page_bundle(page_id) for page_id in page_ids),
+        *(workspace_snapshot(n) for n in range(fix_round + 1)),
+    ]
+
+
+def scratch_key(job_id: UUID, name: str) -> str:
+    """Where a job's snapshot `name` lives in the scratch bucket."""
+    return f"jobs/{job_id}/{name}"
 
 
 def workspace_files(root: Path) -> list[str]:
@@ -57,7 +88,8 @@ def unpack(archive: Path, root: Path, allow: Callable[[str], bool] | None = None
                 tar.extract(member, root, filter="data")
             except tarfile.FilterError as exc:  # e.g. a directory of `root` that is a link leading out
                 raise StepFailed(
-                    f"refusing archive member outside the workspace: {member.name!r}", code="unsafe_archive"
+                    f"refusing archive member outside the workspace: {member.name!r}",
+                    code=ErrorCode.UNSAFE_ARCHIVE,
                 ) from exc
             extracted.append(name)
     return extracted
@@ -67,10 +99,11 @@ def _safe_name(member: tarfile.TarInfo) -> str:
     pure = PurePosixPath(member.name)
     if pure.is_absolute() or ".." in pure.parts or not member.name:
         raise StepFailed(
-            f"refusing archive member outside the workspace: {member.name!r}", code="unsafe_archive"
+            f"refusing archive member outside the workspace: {member.name!r}", code=ErrorCode.UNSAFE_ARCHIVE
         )
     if not (member.isfile() or member.isdir()):
         raise StepFailed(
-            f"refusing archive member that is not a plain file: {member.name!r}", code="unsafe_archive"
+            f"refusing archive member that is not a plain file: {member.name!r}",
+            code=ErrorCode.UNSAFE_ARCHIVE,
         )
     return pure.as_posix()

@@ -18,23 +18,15 @@ from appgen.agents.runner import AgentResult, AgentTask
 from appgen.errors import StepFailed
 from appgen.pipeline import diffs, package
 from appgen.pipeline.context import StepContext, StepOutcome
-from appgen.pipeline.snapshots import fingerprint
+from appgen.pipeline.snapshots import SCAFFOLD, fingerprint, page_bundle, workspace_snapshot
 from appgen.pipeline.validate import run_validate
+from appgen.policy import ErrorCode
 from appgen.redact import redact
 from appgen.scaffold import page_paths, scaffold_workspace
 from appgen.spec import Page
 
-SCAFFOLD = "scaffold.tar.gz"
 INTEGRATION_TIMEOUT_S = 900.0
 FIX_TIMEOUT_S = 900.0
-
-
-def workspace_snapshot(round_: int) -> str:
-    return f"workspace-{round_}.tar.gz"
-
-
-def page_bundle(page_id: str) -> str:
-    return f"pages/{page_id}.tar.gz"
 
 
 def run_scaffold(ctx: StepContext) -> StepOutcome:
@@ -140,7 +132,7 @@ def _page(ctx: StepContext, page_id: str) -> Page:
     for page in ctx.spec.pages:
         if page.page_id == page_id:
             return page
-    raise StepFailed(f"the spec has no page {page_id!r}", code="internal")
+    raise StepFailed(f"the spec has no page {page_id!r}", code=ErrorCode.INTERNAL)
 
 
 def _run_agent(ctx: StepContext, ws: Path, prompt: str, limit_s: float, label: str) -> AgentResult:

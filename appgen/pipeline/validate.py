@@ -16,6 +16,7 @@ from pathlib import Path
 from appgen.pipeline import guard, install_cache
 from appgen.pipeline.commands import CommandResult, error_signature, run_command
 from appgen.pipeline.context import StepContext, StepOutcome
+from appgen.pipeline.snapshots import workspace_snapshot
 from appgen.scaffold.fidelity import measure
 from appgen.spec import route_to_dir
 
@@ -25,10 +26,6 @@ LINT_TIMEOUT_S = 300.0
 
 
 def run_validate(ctx: StepContext) -> StepOutcome:
-    # The snapshot names still live in steps.py, which imports this module to build STEPS: importing them
-    # when the step runs, not at load time, keeps the two modules from importing each other half-loaded.
-    from appgen.pipeline.steps import workspace_snapshot
-
     snapshot = workspace_snapshot(int(ctx.task.key))
     ws = ctx.workdir / "ws"
     ctx.restore_snapshot(snapshot, ws)

@@ -325,7 +325,7 @@ def test_an_error_that_survives_the_fixer_fails_the_job_on_its_repeated_signatur
     job = run.jobs["Stubborn app"]
     assert job.status["status"] == "failed", job.why()
     assert job.status["error"]["code"] == "build_failed"
-    assert "The same build error repeated after two fix rounds" in job.status["error"]["message"]
+    assert "The same build error repeated after 2 fix rounds" in job.status["error"]["message"]
     assert job.status["artifact"] is None and job.archive is None
     fix_prompts = {
         _said(r.body)

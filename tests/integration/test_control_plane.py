@@ -204,14 +204,14 @@ def test_transient_failures_back_off_20_60_180_then_fail(control_plane: ControlP
     for _ in range(3):
         task = control_plane.claim_task(task_id, 60)  # type: ignore[arg-type]
         assert task is not None
-        (retry,) = control_plane.fail_task(task.task_id, task.attempt, "agent_quota", "429", True)
+        (retry,) = control_plane.fail_task(task.task_id, task.attempt, "agent_quota", "429")
         delays.append(retry.delay_seconds)
         assert control_plane.claim_task(task_id, 60) is None  # type: ignore[arg-type]  # not due yet
         _make_due(control_plane, task_id)
     assert delays == [20, 60, 180]
     task = control_plane.claim_task(task_id, 60)  # type: ignore[arg-type]
     assert task is not None and task.attempt == 4
-    assert control_plane.fail_task(task.task_id, 4, "agent_quota", "model said 429", True) == []
+    assert control_plane.fail_task(task.task_id, 4, "agent_quota", "model said 429") == []
     job = control_plane.get_job(alice, job_id)
     assert job["status"] == "failed" and job["error_code"] == "agent_quota"
     assert job["error_message"] == "model said 429 (gave up after 4 attempts)"
@@ -233,7 +233,7 @@ def test_permanent_failure_fails_the_job_and_starts_the_next_queued(
     assert control_plane.get_job(alice, job3)["status"] == "queued"
     task = control_plane.claim_task(first[0].task_id, 60)  # type: ignore[arg-type]
     assert task is not None
-    nxt = control_plane.fail_task(task.task_id, task.attempt, "guardrail_violation", "prisma found", False)
+    nxt = control_plane.fail_task(task.task_id, task.attempt, "guardrail_violation", "prisma found")
     assert nxt == [Dispatch("start", job3, None, 0)]
     assert control_plane.get_job(alice, job1)["error_code"] == "guardrail_violation"
     assert [d.kind for d in control_plane.start_job(job3)] == ["scaffold"]
@@ -336,7 +336,7 @@ def test_users_cannot_write_tables_directly(
     [
         "start_job(gen_random_uuid())",
         "claim_task(gen_random_uuid(), 60)",
-        "fail_task(gen_random_uuid(), 1, 'x', 'y', false)",
+        "fail_task(gen_random_uuid(), 1, 'x', 'y')",
         "record_artifact(gen_random_uuid(), 'b', 'p', 1, 'c')",
         "append_job_log(gen_random_uuid(), null, 'info', 's', 'm')",
     ],

@@ -28,7 +28,7 @@ METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 # Codes of AppgenError subclasses the documented routes never send: worker-side (`step_failed`), the CLI
 # client's own (`http_error`), an abstract base (`conflict`: its subclasses are sent), and `forbidden`,
 # which only internal endpoints and signed download links (Supabase Storage in the cloud) answer.
-NOT_PUBLIC = {"step_failed", "http_error", "conflict", "forbidden"}
+NOT_PUBLIC = {"http_error", "conflict", "forbidden"}
 SPEC_MODELS = ("GenerationSpec", "Brief", "Style", "PaletteColor", "FontChoice", "Page")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 import uuid
@@ -18,6 +19,7 @@ from appgen.pipeline import guard, package
 from appgen.pipeline.context import StepContext
 from appgen.pipeline.package import REQUIRED_FILES, build_zip, check_files
 from appgen.pipeline.report import build_report, cli_version, report_bytes, spec_hash, template_version
+from appgen.policy import POLICY
 from appgen.redact import REDACTED, register_secret
 from appgen.settings import REPO_ROOT, Settings
 
@@ -317,7 +319,7 @@ def test_a_zip_over_the_limit_fails_artifact_too_large_before_any_upload(
         (root / name).write_text("{}\n" if name == "package.json" else f"{name}\n")
     (root / "run-app.sh").chmod(0o755)
     ctx = _package_ctx(tmp_path, [])
-    monkeypatch.setattr(package, "MAX_ARTIFACT_BYTES", 100)
+    monkeypatch.setattr(package, "POLICY", dataclasses.replace(POLICY, max_artifact_bytes=100))
 
     with pytest.raises(StepFailed) as refused:
         package.package_workspace(cast(StepContext, ctx), root)  # no artifact store: it must not upload

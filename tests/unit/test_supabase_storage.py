@@ -202,7 +202,7 @@ def test_permanent_refusals_fail_at_once_with_a_clear_message_and_no_key(
         store.upload(ARTIFACT_BUCKET, OBJECT, archive)
     assert raised.value.message == message
     if isinstance(raised.value, errors.StepFailed):
-        assert raised.value.code == "storage_failed"
+        assert raised.value.code == "storage_refused"
         assert raised.value.transient is False
     assert_key_hidden(raised.value)
     assert put.call_count == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from appgen import errors
+from appgen.policy import ErrorCode
 from appgen.storage import StoredObject, verified_upload
 
 GOOD = StoredObject(10, "a" * 64)
@@ -70,7 +71,7 @@ def test_persistent_outage_fails_transiently_and_keeps_whatever_is_stored() -> N
 
 
 def test_permanent_errors_are_not_retried() -> None:
-    refused = errors.StepFailed("refused", code="storage_failed")
+    refused = errors.StepFailed("refused", code=ErrorCode.STORAGE_REFUSED)
     with pytest.raises(errors.StepFailed) as raised:
         run([refused, GOOD])
     assert raised.value is refused

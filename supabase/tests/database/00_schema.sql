@@ -5,11 +5,16 @@
 -- new RPC is covered the day it is added while a frontend's own functions in the same project are not. Run by `supabase test db` and, locally, by tests/integration/test_pgtap.py through pg_prove.
 begin;
 create extension if not exists pgtap;
-select plan(39);
+select plan(43);
 
+-- Tables of owners' data (every row has an owner_id) and reference tables (the same for everyone).
 create temporary view appgen_tables (name) as
 values ('app_generation_projects'), ('app_generation_jobs'), ('app_generation_job_events'),
        ('app_generation_tasks'), ('app_generation_artifacts'), ('app_generation_logs');
+create temporary view reference_tables (name) as
+values ('app_generation_error_codes'), ('app_generation_stages');
+create temporary view all_tables (name) as
+select name from appgen_tables union all select name from reference_tables;
 
 create temporary view appgen_functions as
 select p.oid, p.proname, p.oid::regprocedure::text as signature, p.prosecdef, p.proconfig, p.proacl,
@@ -22,14 +27,15 @@ where p.pronamespace = 'public'::regnamespace
 
 -- RPCs a signed-in user may call; every other appgen function is internal or for workers.
 create temporary view user_rpcs (proname) as
-values ('submit_job'), ('cancel_job'), ('request_download'), ('get_job'), ('list_jobs'), ('list_job_logs');
+values ('submit_job'), ('cancel_job'), ('request_download'), ('get_job'), ('list_jobs'), ('list_job_logs'),
+       ('app_generation_policy');
 
 -- ---------------------------------------------------------------------------------------------
 -- Tables, enum, RLS
 -- ---------------------------------------------------------------------------------------------
 select is(array(select tablename::text from pg_tables where schemaname = 'public' and tablename like 'app\_generation\_%'
               order by 1),
-  array(select name from appgen_tables order by 1), 'the control plane has its six tables');
+  array(select name from all_tables order by 1), 'the control plane has its six tables and two reference tables');
 select has_view('public', 'app_generation_job_summaries', 'the job summaries view exists');
 select enum_has_labels('public', 'app_generation_status',
   array['queued', 'running', 'fixing', 'completed', 'completed_with_warnings', 'failed', 'expired', 'cancelled'],
@@ -38,7 +44,7 @@ select enum_has_labels('public', 'app_generation_task_status',
   array['pending', 'running', 'succeeded', 'failed', 'cancelled'], 'task states, in order');
 
 select is(
-  array(select t.name from appgen_tables t join pg_class c on c.oid = ('public.' || t.name)::regclass
+  array(select t.name from all_tables t join pg_class c on c.oid = ('public.' || t.name)::regclass
         where not c.relrowsecurity order by 1),
   '{}'::text[], 'row level security is enabled on every table');
 select is(
@@ -54,10 +60,19 @@ select policies_are('public', 'app_generation_job_events', array['Owners can rea
 select policies_are('public', 'app_generation_tasks', array['Owners can read the tasks of their own jobs']);
 select policies_are('public', 'app_generation_artifacts', array['Owners can read their own artifacts']);
 select policies_are('public', 'app_generation_logs', array['Owners can read the logs of their own jobs']);
+select policies_are('public', 'app_generation_stages', array['Signed-in users can read the stages']);
+select is((select count(*)::integer from pg_policies where tablename = 'app_generation_error_codes'), 0,
+  'no policy opens the error codes to users');
+select ok(has_table_privilege('authenticated', 'public.app_generation_stages', 'SELECT')
+          and not has_table_privilege('anon', 'public.app_generation_stages', 'SELECT'),
+  'signed-in users (not anon) read the stages, which the summaries view computes progress from');
+select ok(not has_table_privilege('authenticated', 'public.app_generation_error_codes', 'SELECT')
+          and not has_table_privilege('anon', 'public.app_generation_error_codes', 'SELECT'),
+  'users cannot read the error-code table');
 
 select is(
   array(select p.tablename || ': ' || p.policyname from pg_policies p
-        where p.schemaname = 'public'
+        where p.schemaname = 'public' and p.tablename in (select name from appgen_tables)
           and (p.cmd <> 'SELECT' or p.roles <> array['authenticated']::name[]
                or p.qual <> '(( SELECT auth.uid() AS uid) = owner_id)' or p.with_check is not null)
         order by 1),
@@ -78,7 +93,7 @@ select is(
 -- Table grants: users never write tables; only RPCs and the service role do
 -- ---------------------------------------------------------------------------------------------
 select is(
-  array(select t.name || ' (' || r.role || ')' from appgen_tables t
+  array(select t.name || ' (' || r.role || ')' from all_tables t
         cross join (values ('anon'), ('authenticated')) r(role)
         where has_table_privilege(r.role, 'public.' || t.name, 'INSERT, UPDATE, DELETE, TRUNCATE')
         order by 1),

@@ -6,48 +6,8 @@ begin;
 create extension if not exists pgtap;
 select plan(121);
 
--- ---------------------------------------------------------------------------------------------
--- Helpers (temporary, gone with the transaction)
--- ---------------------------------------------------------------------------------------------
-create function pg_temp.become(p_user uuid) returns void language sql as $$
-  select set_config('request.jwt.claims', json_build_object('sub', p_user, 'role', 'authenticated')::text, true);
-  select set_config('role', 'authenticated', true);
-$$;
-create function pg_temp.become_service() returns void language sql as $$
-  select set_config('request.jwt.claims', '{"role": "service_role"}', true);
-  select set_config('role', 'service_role', true);
-$$;
--- Job ids by name, readable under any role.
-create function pg_temp.remember(p_name text, p_id uuid) returns uuid language sql as $$
-  select set_config('test.' || p_name, p_id::text, true)::uuid
-$$;
-create function pg_temp.id(p_name text) returns uuid language sql stable as $$
-  select current_setting('test.' || p_name)::uuid
-$$;
-create function pg_temp.spec(p_project uuid, p_pages integer) returns jsonb language sql as $$
-  select jsonb_build_object('projectId', p_project, 'pages',
-    (select jsonb_agg(jsonb_build_object('pageId', 'page-' || i)) from generate_series(1, p_pages) i))
-$$;
--- The open task of a job of one kind (the newest, when a step repeats).
-create function pg_temp.task(p_job uuid, p_kind text) returns uuid language sql stable as $$
-  select id from public.app_generation_tasks
-  where job_id = p_job and kind = p_kind and status in ('pending', 'running')
-  order by ordinal, created_at desc, key desc limit 1
-$$;
--- Claims and finishes the open task of a kind, as a worker; returns what the database dispatches next.
-create function pg_temp.run(p_job uuid, p_kind text, p_result jsonb default '{}')
-returns setof public.app_generation_dispatch language plpgsql as $$
-declare
-  v_task uuid := pg_temp.task(p_job, p_kind);
-  v_attempt integer;
-begin
-  select c.attempt into v_attempt from public.claim_task(v_task) c;
-  if p_kind = 'package' then
-    perform public.record_artifact(p_job, 'generated-apps', format('o/p/%s/app.zip', p_job), 1234, repeat('a', 64));
-  end if;
-  return query select * from public.finish_task(v_task, v_attempt, p_result, 10, 5);
-end;
-$$;
+\ir helpers.psql
+
 -- The HINT of the error a statement raises (AGQT0 carries the seconds until the next quota slot).
 create function pg_temp.error_hint(p_sql text) returns text language plpgsql as $$
 declare
@@ -297,32 +257,32 @@ select results_eq(
 select pg_temp.remember('j2_scaffold', pg_temp.task(pg_temp.id('j2'), 'scaffold'));
 select public.claim_task(pg_temp.id('j2_scaffold'));
 select results_eq(
-  $$select kind, task_id, delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 1, 'agent_quota', '429', true)$$,
+  $$select kind, task_id, delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 1, 'agent_quota', '429')$$,
   $$values ('scaffold'::text, pg_temp.id('j2_scaffold'), 20)$$, 'the first transient failure retries in 20 s');
 select results_eq(
   $$select status::text, not_before - now(), error_code from public.app_generation_tasks where id = pg_temp.id('j2_scaffold')$$,
   $$values ('pending'::text, interval '20 seconds', 'agent_quota'::text)$$, 'the task waits, pending');
 select is_empty($$select * from public.claim_task(pg_temp.id('j2_scaffold'))$$, 'it cannot be claimed before it is due');
-select is_empty($$select * from public.fail_task(pg_temp.id('j2_scaffold'), 1, 'x', 'y', true)$$,
+select is_empty($$select * from public.fail_task(pg_temp.id('j2_scaffold'), 1, 'agent_quota', 'late')$$,
   'a stale failure report is ignored');
 reset role;
 update public.app_generation_tasks set not_before = now() where id = pg_temp.id('j2_scaffold');
 select pg_temp.become_service();
 select is((select c.attempt from public.claim_task(pg_temp.id('j2_scaffold')) c), 2, 'once due it is claimed again');
-select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 2, 'agent_quota', '429', true)), 60,
+select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 2, 'agent_quota', '429')), 60,
   'the second transient failure retries in 60 s');
 reset role;
 update public.app_generation_tasks set not_before = now() where id = pg_temp.id('j2_scaffold');
 select pg_temp.become_service();
 select public.claim_task(pg_temp.id('j2_scaffold'));
-select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 3, 'agent_quota', '429', true)), 180,
+select is((select delay_seconds from public.fail_task(pg_temp.id('j2_scaffold'), 3, 'agent_quota', '429')), 180,
   'the third transient failure retries in 180 s');
 reset role;
 update public.app_generation_tasks set not_before = now() where id = pg_temp.id('j2_scaffold');
 select pg_temp.become_service();
 select public.claim_task(pg_temp.id('j2_scaffold'));
 select results_eq(
-  $$select * from public.fail_task(pg_temp.id('j2_scaffold'), 4, 'agent_quota', 'model said 429', true)$$,
+  $$select * from public.fail_task(pg_temp.id('j2_scaffold'), 4, 'agent_quota', 'model said 429')$$,
   $$values ('start'::text, pg_temp.id('j3'), null::uuid, 0)$$,
   'the fourth gives up, fails the job and hands its slot to the next queued job');
 select results_eq(
@@ -335,7 +295,7 @@ select is((select status::text from public.app_generation_tasks where id = pg_te
 select public.start_job(pg_temp.id('j3'));
 select public.claim_task(pg_temp.task(pg_temp.id('j3'), 'scaffold'));
 select is_empty(
-  $$select * from public.fail_task(pg_temp.task(pg_temp.id('j3'), 'scaffold'), 1, 'guardrail_violation', 'prisma', false)$$,
+  $$select * from public.fail_task(pg_temp.task(pg_temp.id('j3'), 'scaffold'), 1, 'guardrail_violation', 'prisma')$$,
   'a permanent failure fails the job (nothing queued to start)');
 select results_eq($$select status::text, error_code from public.app_generation_jobs where id = pg_temp.id('j3')$$,
   $$values ('failed'::text, 'guardrail_violation'::text)$$, 'with the task''s error code');

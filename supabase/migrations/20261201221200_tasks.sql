@@ -1,12 +1,13 @@
--- appgen: pipeline tasks.
+-- appgen: pipeline tasks — starting a job, claiming a task under a lease, heartbeats, finishing and
+-- failing a task (the fix policy and the retry backoff), and re-sending what the queue lost.
 --
 -- A job runs as a chain of tasks (DESIGN.md §7): scaffold -> page x N (windowed) -> integrate ->
--- validate -> [fix -> validate] x <= 4 -> package. Every step is one row here. Delivery is at least once,
--- so claiming is idempotent (attempt number + lease), finishing a task that is not running under that
--- attempt is a no-op, and the RPCs that finish a task decide the next steps *in the database* and return
--- them as dispatch instructions; Python only enqueues what they return.
+-- validate -> [fix -> validate] x <= max_fix_rounds -> package. Every step is one row here. Delivery is
+-- at least once, so claiming is idempotent (attempt number + lease), finishing a task that is not running
+-- under that attempt is a no-op, and the RPCs that finish a task decide the next steps *in the database*
+-- and return them as dispatch instructions; Python only enqueues what they return.
 --
--- Error codes: AGNF0 not found (or not yours), AGIT0 illegal transition, AGIV0 invalid input.
+-- Error codes: AGIV0 invalid input.
 
 -- ============================================================================================
 -- Tasks
@@ -23,7 +24,7 @@ create table public.app_generation_tasks (
   id uuid primary key default gen_random_uuid(),
   job_id uuid not null references public.app_generation_jobs (id) on delete cascade,
   owner_id uuid not null,
-  kind text not null check (kind in ('scaffold', 'page', 'integrate', 'validate', 'fix', 'package')),
+  kind text not null references public.app_generation_stages (task_kind),
   key text not null default '',            -- pageId for page tasks, the round for validate/fix
   ordinal integer not null default 0,      -- page order in the spec (the window hands pages out in order)
   status public.app_generation_task_status not null default 'pending',
@@ -31,8 +32,11 @@ create table public.app_generation_tasks (
   lease_expires_at timestamptz,
   not_before timestamptz,                  -- a transient retry may not run before this
   dispatched_at timestamptz,               -- when an RPC last told Python to enqueue it
+  -- How many times the sweeper re-sent it: part of the delivery's name, because a queue refuses to reuse
+  -- the name of a task it has already run (Cloud Tasks keeps names for hours after completion).
+  redelivery integer not null default 0,
   result jsonb,
-  error_code text,
+  error_code text references public.app_generation_error_codes (code),
   error_message text,
   tokens_input bigint not null default 0,
   tokens_output bigint not null default 0,
@@ -83,59 +87,41 @@ begin
 end;
 $$;
 
--- The 'start' dispatch for the owner's oldest queued job, when one of the owner's 2 running slots is free.
-create function public.app_generation_next_queued(p_owner uuid)
+-- Hands out page tasks up to the job's parallelism window: as many undispatched pages as there are free
+-- places (window minus pages dispatched and not yet succeeded), in spec order.
+create function public.app_generation_release_pages(p_job_id uuid, p_window integer)
 returns setof public.app_generation_dispatch
-language sql stable
+language sql
 security definer
 set search_path = ''
 as $$
-  select 'start'::text, j.id, null::uuid, 0
-  from public.app_generation_jobs j
-  where j.owner_id = p_owner and j.status = 'queued'
-    and (select count(*) from public.app_generation_jobs r
-         where r.owner_id = p_owner and r.status in ('running', 'fixing')) < 2
-  order by j.created_at
-  limit 1
-$$;
-
--- Ends a job that can go no further: the job fails with a reason its owner can read, open tasks are
--- cancelled, and the owner's next queued job (if any) is returned for starting.
-create function public.app_generation_fail_job(p_job_id uuid, p_code text, p_message text)
-returns setof public.app_generation_dispatch
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_owner uuid;
-begin
-  perform public.app_generation_set_reason(p_code);
-  update public.app_generation_jobs
-  set status = 'failed', error_code = p_code, error_message = left(p_message, 2000)
-  where id = p_job_id and status in ('queued', 'running', 'fixing')
-  returning owner_id into v_owner;
-  if not found then
-    return;
-  end if;
-  update public.app_generation_tasks
-  set status = 'cancelled', finished_at = now()
-  where job_id = p_job_id and status in ('pending', 'running');
-  return query select * from public.app_generation_next_queued(v_owner);
-end;
+  with open_pages as (
+    select count(*) as n from public.app_generation_tasks
+    where job_id = p_job_id and kind = 'page' and dispatched_at is not null
+      and status in ('pending', 'running')
+  ), released as (
+    update public.app_generation_tasks t set dispatched_at = now()
+    where t.id in (
+      select id from public.app_generation_tasks
+      where job_id = p_job_id and kind = 'page' and dispatched_at is null
+      order by ordinal
+      limit greatest(0, p_window - (select n from open_pages))
+    )
+    returning t.kind, t.job_id, t.id
+  )
+  select kind, job_id, id, 0 from released
 $$;
 
 revoke execute on function public.app_generation_add_task(uuid, text, text, integer) from public, anon, authenticated;
-revoke execute on function public.app_generation_next_queued(uuid) from public, anon, authenticated;
-revoke execute on function public.app_generation_fail_job(uuid, text, text) from public, anon, authenticated;
+revoke execute on function public.app_generation_release_pages(uuid, integer) from public, anon, authenticated;
 
 -- ============================================================================================
 -- start_job: the orchestrator hands a queued job a running slot
 -- ============================================================================================
--- queued -> running when fewer than 2 of the owner's jobs are running or fixing; otherwise the job stays
--- queued and is started when a slot frees (the RPCs that end a job return a 'start' for it). Jobs of one
--- owner start in submission order. Returns the first step to dispatch, or nothing (already started,
--- cancelled, or waiting for a slot).
+-- queued -> running when fewer than the policy's running_jobs_per_user of the owner's jobs are running or
+-- fixing; otherwise the job stays queued and is started when a slot frees (the RPCs that end a job return
+-- a 'start' for it). Jobs of one owner start in submission order. Returns the first step to dispatch, or
+-- nothing (already started, cancelled, or waiting for a slot).
 create function public.start_job(p_job_id uuid)
 returns setof public.app_generation_dispatch
 language plpgsql
@@ -151,7 +137,7 @@ begin
     return;
   end if;
   -- The per-user lock submit_job takes too: two start_job calls for two queued jobs of one user must not
-  -- both count one running job and both start (the cap would become 3).
+  -- both count one running job and both start (the cap would be exceeded).
   perform pg_advisory_xact_lock(hashtextextended('appgen.user:' || v_owner::text, 0));
 
   select d.job_id into v_next from public.app_generation_next_queued(v_owner) d;
@@ -175,18 +161,23 @@ grant execute on function public.start_job(uuid) to service_role;
 -- claim_task: a worker takes a delivered task
 -- ============================================================================================
 -- pending (and not_before reached) -> running, or running with an expired lease -> running (the worker
--- that held it died). attempt += 1. Returns the task with its job's spec, fix-loop budget and inputs (for
--- fix round n: the failing validation of round n-1 and the result of fix round n-1); returns nothing when
--- the delivery is stale (task finished, held by a live worker, not due yet, job stopped).
-create function public.claim_task(p_task_id uuid, p_lease_seconds integer default 1800)
+-- that held it died). attempt += 1; the lease lasts p_lease_seconds (default: the policy's). The job's
+-- stage becomes the one of the task's kind. Returns the task with its job's stage, spec, fix-loop budget
+-- and inputs (for fix round n: the failing validation of round n-1 and the result of fix round n-1);
+-- returns nothing when the delivery is stale (task finished, held by a live worker, not due yet, job
+-- stopped).
+create function public.claim_task(p_task_id uuid, p_lease_seconds integer default null)
 returns table (
   task_id uuid, job_id uuid, owner_id uuid, project_id uuid, kind text, key text, attempt integer,
-  fix_round integer, max_fix_rounds integer, deadline_at timestamptz, generation_spec jsonb, inputs jsonb
+  stage text, fix_round integer, max_fix_rounds integer, deadline_at timestamptz, generation_spec jsonb,
+  inputs jsonb
 )
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_lease constant integer := coalesce(p_lease_seconds, (public.app_generation_policy()).task_lease_seconds);
 begin
   -- Tasks of jobs that stopped are closed instead of run.
   update public.app_generation_tasks t
@@ -200,19 +191,20 @@ begin
   with claimed as (
     update public.app_generation_tasks t
     set status = 'running', attempt = t.attempt + 1, started_at = now(),
-        lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+        lease_expires_at = now() + make_interval(secs => v_lease)
     where t.id = p_task_id
       and ((t.status = 'pending' and (t.not_before is null or t.not_before <= now()))
            or (t.status = 'running' and t.lease_expires_at < now()))
     returning t.*
   ), staged as (
     update public.app_generation_jobs j
-    set stage = case c.kind when 'page' then 'pages' else c.kind end
-    from claimed c where j.id = c.job_id
+    set stage = s.name
+    from claimed c join public.app_generation_stages s on s.task_kind = c.kind
+    where j.id = c.job_id
     returning j.*
   )
   select c.id, c.job_id, c.owner_id, s.project_id, c.kind, c.key, c.attempt,
-         s.fix_round, s.max_fix_rounds, s.deadline_at, s.generation_spec,
+         s.stage, s.fix_round, s.max_fix_rounds, s.deadline_at, s.generation_spec,
          case when c.kind = 'fix' then jsonb_build_object(
            'failure', (select v.result from public.app_generation_tasks v
                        where v.job_id = c.job_id and v.kind = 'validate' and v.key = (c.key::integer - 1)::text),
@@ -227,6 +219,31 @@ revoke execute on function public.claim_task(uuid, integer) from public, anon, a
 grant execute on function public.claim_task(uuid, integer) to service_role;
 
 -- ============================================================================================
+-- renew_task_lease: a live worker's heartbeat
+-- ============================================================================================
+-- running (same attempt, job still active) -> lease extended to now() + p_lease_seconds. Returns false
+-- when the task is no longer this worker's (superseded attempt, finished, or its job stopped), which the
+-- worker takes as a signal to stop.
+create function public.renew_task_lease(p_task_id uuid, p_attempt integer, p_lease_seconds integer)
+returns boolean
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.app_generation_tasks t
+  set lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+  from public.app_generation_jobs j
+  where t.id = p_task_id and t.attempt = p_attempt and t.status = 'running'
+    and j.id = t.job_id and j.status in ('running', 'fixing');
+  return found;
+end;
+$$;
+
+revoke execute on function public.renew_task_lease(uuid, integer, integer) from public, anon, authenticated;
+grant execute on function public.renew_task_lease(uuid, integer, integer) to service_role;
+
+-- ============================================================================================
 -- finish_task: a worker reports success; the database decides what runs next
 -- ============================================================================================
 -- running (same attempt) -> succeeded. Then, by kind:
@@ -234,10 +251,12 @@ grant execute on function public.claim_task(uuid, integer) to service_role;
 --   page      -> the next undispatched page (the window slides), or integrate when it was the last page
 --   integrate -> validate round 0
 --   validate  -> package when result.outcome is 'passed' or 'install_failed'; otherwise fix round n+1
---                while rounds, time and new error signatures remain; otherwise the job fails (build_failed)
+--                while rounds, time and new error signatures remain (the fix policy); otherwise the job
+--                fails (build_failed, or timeout)
 --   fix       -> validate of the same round
 --   package   -> the job completes (completed_with_warnings when it has warnings); needs its artifact
 -- Returns the steps to dispatch. A stale or duplicate report returns nothing and changes nothing.
+-- Raises AGIV0 when a package task reports success without a recorded artifact.
 create function public.finish_task(
   p_task_id uuid, p_attempt integer, p_result jsonb default '{}'::jsonb,
   p_tokens_input bigint default 0, p_tokens_output bigint default 0
@@ -251,6 +270,7 @@ declare
   v_job public.app_generation_jobs;
   v_round integer;
   v_signature text;
+  v_repeats integer := (public.app_generation_policy()).repeated_error_limit;
 begin
   select * into v_task from public.app_generation_tasks where id = p_task_id;
   if not found then
@@ -309,10 +329,10 @@ begin
         'The job reached its time limit while the app still failed to build.');
     elsif (select count(*) from public.app_generation_tasks
            where job_id = v_job.id and kind = 'validate' and status = 'succeeded'
-             and result ->> 'signature' = v_signature) >= 3 then
-      -- The same error survived two fix rounds: more rounds would only churn.
+             and result ->> 'signature' = v_signature) >= v_repeats then
+      -- The same error survived the fix rounds in between: more rounds would only churn.
       return query select * from public.app_generation_fail_job(v_job.id, 'build_failed',
-        format('The same build error repeated after two fix rounds: %s', p_result ->> 'summary'));
+        format('The same build error repeated after %s fix rounds: %s', v_repeats - 1, p_result ->> 'summary'));
     else
       perform public.app_generation_set_reason(format('validation failed (round %s)', v_round));
       update public.app_generation_jobs
@@ -339,58 +359,37 @@ $$;
 revoke execute on function public.finish_task(uuid, integer, jsonb, bigint, bigint) from public, anon, authenticated;
 grant execute on function public.finish_task(uuid, integer, jsonb, bigint, bigint) to service_role;
 
--- Hands out page tasks up to the job's parallelism window: as many undispatched pages as there are free
--- places (window minus pages dispatched and not yet succeeded), in spec order.
-create function public.app_generation_release_pages(p_job_id uuid, p_window integer)
+-- ============================================================================================
+-- fail_task: a worker reports a failure; transient ones are retried with the policy's backoff
+-- ============================================================================================
+-- Whether a failure is transient is a property of its error code (app_generation_error_codes). running
+-- (same attempt) -> pending with not_before = now() + the policy's backoff for this attempt (20 s, 60 s,
+-- 180 s after the 1st, 2nd, 3rd transient failure: Cloud Tasks can only double its backoff, so the exact
+-- schedule is ours), else -> failed, and the job fails with the task's error. Returns what to dispatch
+-- (the delayed retry, or the owner's next queued job). A stale report returns nothing. Raises AGIV0 for an
+-- error code the table does not know.
+create function public.fail_task(p_task_id uuid, p_attempt integer, p_code text, p_message text)
 returns setof public.app_generation_dispatch
-language sql
-security definer
-set search_path = ''
-as $$
-  with open_pages as (
-    select count(*) as n from public.app_generation_tasks
-    where job_id = p_job_id and kind = 'page' and dispatched_at is not null
-      and status in ('pending', 'running')
-  ), released as (
-    update public.app_generation_tasks t set dispatched_at = now()
-    where t.id in (
-      select id from public.app_generation_tasks
-      where job_id = p_job_id and kind = 'page' and dispatched_at is null
-      order by ordinal
-      limit greatest(0, p_window - (select n from open_pages))
-    )
-    returning t.kind, t.job_id, t.id
-  )
-  select kind, job_id, id, 0 from released
-$$;
-
-revoke execute on function public.app_generation_release_pages(uuid, integer) from public, anon, authenticated;
-
--- ============================================================================================
--- fail_task: a worker reports a failure; transient ones are retried with the plan's backoff
--- ============================================================================================
--- running (same attempt) -> pending with not_before = now() + 20 s / 60 s / 180 s after the 1st/2nd/3rd
--- transient failure (Cloud Tasks can only double its backoff, so the exact schedule is ours), else
--- -> failed, and the job fails with the task's error. Returns what to dispatch (the delayed retry, or the
--- owner's next queued job). A stale report returns nothing.
-create function public.fail_task(
-  p_task_id uuid, p_attempt integer, p_code text, p_message text, p_transient boolean default false
-) returns setof public.app_generation_dispatch
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
-  v_backoff constant integer[] := array[20, 60, 180];
+  v_backoff constant integer[] := (public.app_generation_policy()).retry_backoff_seconds;
+  v_transient boolean;
   v_task public.app_generation_tasks;
 begin
+  select c.transient into v_transient from public.app_generation_error_codes c where c.code = p_code;
+  if not found then
+    raise exception 'unknown error code %', p_code using errcode = 'AGIV0';
+  end if;
   select * into v_task from public.app_generation_tasks where id = p_task_id;
   if not found then
     return;
   end if;
   perform 1 from public.app_generation_jobs where id = v_task.job_id for update;
 
-  if p_transient and p_attempt <= array_length(v_backoff, 1) then
+  if v_transient and p_attempt <= array_length(v_backoff, 1) then
     update public.app_generation_tasks
     set status = 'pending', lease_expires_at = null, dispatched_at = now(),
         not_before = now() + make_interval(secs => v_backoff[p_attempt]),
@@ -412,79 +411,107 @@ begin
   end if;
   return query select * from public.app_generation_fail_job(
     v_task.job_id, p_code,
-    case when p_transient
+    case when v_transient
          then format('%s (gave up after %s attempts)', p_message, p_attempt)
          else p_message end);
 end;
 $$;
 
-revoke execute on function public.fail_task(uuid, integer, text, text, boolean) from public, anon, authenticated;
-grant execute on function public.fail_task(uuid, integer, text, text, boolean) to service_role;
+revoke execute on function public.fail_task(uuid, integer, text, text) from public, anon, authenticated;
+grant execute on function public.fail_task(uuid, integer, text, text) to service_role;
 
 -- ============================================================================================
--- Worker-side job helpers
+-- redispatch_owed_tasks: steps the queue owes the database, sent again by the sweeper
 -- ============================================================================================
+-- Cloud Tasks (and the local dispatcher) deliver at least once, but a worker can die mid-step (Cloud Run
+-- recycles instances, a laptop's `appgen dev` gets killed) and an enqueue can fail after the database
+-- decided a step. The database knows every step it is owed. Of active jobs (running | fixing):
+--   running tasks whose lease ran out (their worker died: claim_task lets the next attempt take over);
+--   pending tasks that were dispatched, are due (not_before passed) and were not claimed within
+--   p_grace_seconds (default: one lease) of being due (the enqueue or the queue's copy was lost).
+-- Each returned task gets redelivery + 1 and dispatched_at = now(), so the next sweep waits a grace
+-- period again instead of flooding the queue. Then, for owners with a free running slot, the oldest
+-- queued job older than the grace period is returned as a 'start' (its start message was lost).
+-- `for update skip locked`: concurrent sweeps split the work instead of sending a task twice.
+create type public.app_generation_redispatch as (
+  kind text,
+  job_id uuid,
+  task_id uuid,
+  delay_seconds integer,
+  redelivery integer
+);
 
--- True while the job may still make progress; workers poll it between steps and while agents run.
-create function public.job_is_active(p_job_id uuid) returns boolean
-language sql stable
-security definer
-set search_path = ''
-as $$
-  select exists (select 1 from public.app_generation_jobs
-                 where id = p_job_id and status in ('running', 'fixing'))
-$$;
-
-revoke execute on function public.job_is_active(uuid) from public, anon, authenticated;
-grant execute on function public.job_is_active(uuid) to service_role;
-
--- Adds a warning to a job once per code (a retried step does not duplicate it).
-create function public.add_job_warning(p_job_id uuid, p_code text, p_message text) returns void
-language sql
-security definer
-set search_path = ''
-as $$
-  update public.app_generation_jobs
-  set warnings = warnings || jsonb_build_array(jsonb_build_object('code', p_code, 'message', p_message))
-  where id = p_job_id
-    and not exists (select 1 from jsonb_array_elements(warnings) w where w ->> 'code' = p_code)
-$$;
-
-revoke execute on function public.add_job_warning(uuid, text, text) from public, anon, authenticated;
-grant execute on function public.add_job_warning(uuid, text, text) to service_role;
-
--- ============================================================================================
--- cancel_job: an owner stops a job
--- ============================================================================================
--- queued | running | fixing -> cancelled; open tasks are cancelled (queued deliveries become no-ops and
--- running workers notice through job_is_active). Raises AGNF0 for unknown or foreign jobs and AGIT0 when
--- the job already ended. Returns the owner's next queued job to start.
-create function public.cancel_job(p_job_id uuid)
-returns setof public.app_generation_dispatch
+create function public.redispatch_owed_tasks(p_limit integer default null, p_grace_seconds integer default null)
+returns setof public.app_generation_redispatch
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
-  v_user uuid := auth.uid();
-  v_status public.app_generation_status;
+  v_policy constant public.app_generation_policy := public.app_generation_policy();
+  v_limit constant integer := greatest(coalesce(p_limit, v_policy.sweep_batch), 0);
+  v_grace constant interval := make_interval(secs => coalesce(p_grace_seconds, v_policy.task_lease_seconds));
 begin
-  select status into v_status from public.app_generation_jobs
-  where id = p_job_id and owner_id = v_user for update;
-  if not found then
-    raise exception 'job not found' using errcode = 'AGNF0';
-  end if;
-  if v_status not in ('queued', 'running', 'fixing') then
-    raise exception 'job already ended (%)', v_status using errcode = 'AGIT0';
-  end if;
-  perform public.app_generation_set_reason('cancelled by owner');
-  update public.app_generation_jobs set status = 'cancelled' where id = p_job_id;
-  update public.app_generation_tasks
-  set status = 'cancelled', finished_at = now()
-  where job_id = p_job_id and status in ('pending', 'running');
-  return query select * from public.app_generation_next_queued(v_user);
+  return query
+  with owed as (
+    select t.id from public.app_generation_tasks t
+    join public.app_generation_jobs j on j.id = t.job_id and j.status in ('running', 'fixing')
+    where (t.status = 'running' and t.lease_expires_at < now())
+       or (t.status = 'pending' and t.dispatched_at is not null
+           and greatest(t.dispatched_at, coalesce(t.not_before, t.dispatched_at)) < now() - v_grace)
+    order by t.created_at
+    limit v_limit
+    for update of t skip locked
+  ), resent as (
+    update public.app_generation_tasks t
+    set redelivery = t.redelivery + 1, dispatched_at = now()
+    from owed where t.id = owed.id
+    returning t.kind, t.job_id, t.id, t.redelivery
+  )
+  select r.kind, r.job_id, r.id, 0, r.redelivery from resent r;
+
+  return query
+  select d.kind, d.job_id, d.task_id, d.delay_seconds, 0
+  from (select distinct j.owner_id from public.app_generation_jobs j
+        where j.status = 'queued' and j.created_at < now() - v_grace) o
+  cross join lateral public.app_generation_next_queued(o.owner_id) d
+  limit v_limit;
 end;
 $$;
 
-revoke execute on function public.cancel_job(uuid) from public, anon;
-grant execute on function public.cancel_job(uuid) to authenticated;
+revoke execute on function public.redispatch_owed_tasks(integer, integer) from public, anon, authenticated;
+grant execute on function public.redispatch_owed_tasks(integer, integer) to service_role;
+
+-- ============================================================================================
+-- list_job_tasks: every step of a job with its result, for the build report
+-- ============================================================================================
+-- Read-only. Steps in pipeline order: by stage, pages in spec order, and the validate/fix rounds by round
+-- number (fix n before validate n). Unknown jobs give no rows. Workers only: the results hold build
+-- output that owners read through the redacted logs and the report inside their ZIP instead.
+create function public.list_job_tasks(p_job_id uuid)
+returns table (
+  task_id uuid, kind text, key text, status public.app_generation_task_status, attempt integer,
+  result jsonb, error_code text, error_message text, tokens_input bigint, tokens_output bigint,
+  started_at timestamptz, finished_at timestamptz
+)
+language sql stable
+security definer
+set search_path = ''
+as $$
+  select t.id, t.kind, t.key, t.status, t.attempt, t.result, t.error_code, t.error_message,
+         t.tokens_input, t.tokens_output, t.started_at, t.finished_at
+  from public.app_generation_tasks t
+  join public.app_generation_stages s on s.task_kind = t.kind
+  where t.job_id = p_job_id
+  order by
+    -- validate and fix rounds interleave, so both sort at the validate stage's position
+    case when t.kind in ('validate', 'fix')
+         then (select v.position from public.app_generation_stages v where v.name = 'validate')
+         else s.position end,
+    t.ordinal,
+    case when t.kind in ('validate', 'fix') then t.key::integer end,
+    t.kind  -- round n: 'fix' n, then 'validate' n
+$$;
+
+revoke execute on function public.list_job_tasks(uuid) from public, anon, authenticated;
+grant execute on function public.list_job_tasks(uuid) to service_role;

@@ -1,17 +1,19 @@
--- appgen: artifacts, retention and downloads.
+-- appgen: artifacts — recording a job's ZIP, retention, and downloads.
 --
 -- An artifact is the ZIP of one job, stored privately at generated-apps/{owner}/{project}/{job}/app.zip.
--- Each project keeps its latest 5 artifacts; recording a newer one marks the rest for deletion and their
--- jobs expired. Objects are deleted through the storage API by the cleanup sweeper, which then confirms
--- here: rows are never deleted to delete objects.
+-- Each project keeps the policy's latest artifacts_kept_per_project; recording a newer one marks the rest
+-- for deletion and their jobs expired. Objects are deleted through the storage API by the cleanup
+-- sweeper, which then confirms here: rows are never deleted to delete objects.
 --
--- Error codes: AGNF0 not found (or not yours), AGNR0 no artifact yet, AGEX0 artifact expired.
+-- Error codes: AGNF0 not found (or not yours), AGIT0 job not running, AGNR0 no artifact yet,
+-- AGEX0 artifact expired.
 
 -- ============================================================================================
 -- Bucket (private). On Supabase this is the real storage bucket; locally it documents the name.
 -- ============================================================================================
 insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
-values ('generated-apps', 'generated-apps', false, 350 * 1024 * 1024, array['application/zip'])
+values ('generated-apps', 'generated-apps', false, (public.app_generation_policy()).max_artifact_bytes,
+        array['application/zip'])
 on conflict (id) do nothing;
 
 -- ============================================================================================
@@ -24,7 +26,8 @@ create table public.app_generation_artifacts (
   project_id uuid not null,
   bucket text not null,
   path text not null,
-  size_bytes bigint not null check (size_bytes > 0 and size_bytes <= 350 * 1024 * 1024),
+  size_bytes bigint not null
+    check (size_bytes > 0 and size_bytes <= (public.app_generation_policy()).max_artifact_bytes),
   checksum text not null check (checksum ~ '^[0-9a-f]{64}$'),
   created_at timestamptz not null default now(),
   delete_requested_at timestamptz,  -- retention chose it; the object is still in storage
@@ -52,7 +55,7 @@ revoke insert, update, delete, truncate on public.app_generation_artifacts from 
 -- ============================================================================================
 -- Records the object of a running job (idempotent for the same path and checksum; a different checksum
 -- replaces the record, since a retried package step uploads again), then applies retention. The job
--- itself completes when its package task finishes.
+-- itself completes when its package task finishes. Raises AGIT0 when the job is not running.
 create function public.record_artifact(
   p_job_id uuid, p_bucket text, p_path text, p_size_bytes bigint, p_checksum text
 ) returns void
@@ -79,15 +82,18 @@ $$;
 revoke execute on function public.record_artifact(uuid, text, text, bigint, text) from public, anon, authenticated;
 grant execute on function public.record_artifact(uuid, text, text, bigint, text) to service_role;
 
--- Keeps the latest 5 artifacts of a project: older ones are marked for deletion and their (ended) jobs
--- move to expired. Returns how many were marked.
+-- ============================================================================================
+-- Retention
+-- ============================================================================================
+
+-- Keeps the policy's latest artifacts of a project: older ones are marked for deletion and their (ended)
+-- jobs move to expired. Returns how many were marked.
 create function public.expire_old_artifacts(p_project_id uuid) returns integer
 language plpgsql
 security definer
 set search_path = ''
 as $$
 declare
-  v_keep constant integer := 5;
   v_marked integer;
 begin
   with stale as (
@@ -96,7 +102,7 @@ begin
       select id from public.app_generation_artifacts
       where project_id = p_project_id and delete_requested_at is null
       order by created_at desc, id desc
-      offset v_keep
+      offset (public.app_generation_policy()).artifacts_kept_per_project
     )
     returning a.job_id
   )
@@ -115,8 +121,8 @@ $$;
 revoke execute on function public.expire_old_artifacts(uuid) from public, anon, authenticated;
 grant execute on function public.expire_old_artifacts(uuid) to service_role;
 
--- Objects awaiting deletion, oldest first, at most p_limit (the sweeper's bounded batch).
-create function public.list_artifacts_to_delete(p_limit integer default 100)
+-- Objects awaiting deletion, oldest first, at most p_limit (default: the policy's sweep batch).
+create function public.list_artifacts_to_delete(p_limit integer default null)
 returns table (artifact_id uuid, bucket text, path text)
 language sql stable
 security definer
@@ -125,7 +131,7 @@ as $$
   select id, bucket, path from public.app_generation_artifacts
   where delete_requested_at is not null and deleted_at is null
   order by delete_requested_at
-  limit p_limit
+  limit greatest(coalesce(p_limit, (public.app_generation_policy()).sweep_batch), 0)
 $$;
 
 -- The sweeper removed the object.
@@ -146,8 +152,8 @@ grant execute on function public.confirm_artifact_deleted(uuid) to service_role;
 -- ============================================================================================
 -- request_download: an owner asks for the ZIP
 -- ============================================================================================
--- Returns where the object is, for the API to sign a 15-minute URL. Raises AGNF0 for unknown or foreign
--- jobs, AGEX0 when retention removed the artifact, AGNR0 when there is none yet.
+-- Returns where the object is, for the API to sign a short-lived URL. Raises AGNF0 for unknown or
+-- foreign jobs, AGEX0 when retention removed the artifact, AGNR0 when there is none yet.
 create function public.request_download(p_job_id uuid)
 returns table (bucket text, path text, size_bytes bigint, checksum text)
 language plpgsql stable
