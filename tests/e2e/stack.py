@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from appgen.settings import REPO_ROOT
+from tests.fixtures.waiting import wait_for
 
 APPGEN = REPO_ROOT / ".venv" / "bin" / "appgen"
 READY = "appgen dev ready: "
@@ -64,17 +64,23 @@ def start_stack(data_dir: Path, env: dict[str, str] | None = None, timeout: floa
             cwd=REPO_ROOT,
             start_new_session=True,  # its own process group, so a test can kill all of it at once
         )
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
+    stdout = process.stdout
+    assert stdout is not None
+
+    def ready() -> dict[str, str] | None:
+        """The fields of the ready line, once it has been printed (each call reads one line)."""
+        line = stdout.readline()
         if not line:
-            process.stdout.close()
             raise AssertionError(f"appgen dev exited with {process.wait()}:\n{log_path.read_text()}")
-        if line.startswith(READY):
-            fields = dict(part.split("=", 1) for part in line[len(READY) :].split())
-            return RunningStack(process, fields["api"], fields["database"], log_path, data_dir)
-    process.kill()
-    process.wait()
-    process.stdout.close()
-    raise AssertionError(f"appgen dev was not ready within {timeout} s:\n{log_path.read_text()}")
+        if not line.startswith(READY):
+            return None
+        return dict(part.split("=", 1) for part in line[len(READY) :].split())
+
+    try:
+        fields = wait_for(ready, timeout, lambda: f"appgen dev to be ready:\n{log_path.read_text()}", every=0)
+    except BaseException:
+        process.kill()
+        process.wait()
+        stdout.close()
+        raise
+    return RunningStack(process, fields["api"], fields["database"], log_path, data_dir)

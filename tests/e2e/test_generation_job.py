@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import stat
 import subprocess
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -20,9 +19,9 @@ from appgen.agents.standin import GeminiStandIn, call, text
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
-from appgen.status import FINISHED
 from tests.e2e.stack import RunningStack, start_stack
 from tests.fixtures.specs import small_spec
+from tests.fixtures.waiting import wait_until_finished
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +75,7 @@ def test_a_job_generates_builds_and_downloads_the_app(
     client = ApiClient(stack.api, mint_user_token(user, LOCAL_JWT_SECRET))
     try:
         job_id = client.submit(small_spec(pages=2))
-        status = _wait_terminal(client, job_id)
+        status = wait_until_finished(client, job_id, 480)
         logs = _all_logs(client, job_id)
         assert status["status"] == "completed", (status, logs, stack.log())
         assert status["progress"]["percent"] == 100
@@ -138,16 +137,6 @@ def test_a_job_generates_builds_and_downloads_the_app(
         assert done.returncode == 0, done.stdout + done.stderr
     built = (app / ".next/server/app/index.html").read_text()
     assert "refined by the page agent" in built
-
-
-def _wait_terminal(client: ApiClient, job_id: str, timeout: float = 480) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.status(job_id)
-        if status["status"] in FINISHED:
-            return status
-        time.sleep(1)
-    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {client.status(job_id)}")
 
 
 def _all_logs(client: ApiClient, job_id: str) -> str:

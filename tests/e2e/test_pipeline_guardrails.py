@@ -40,6 +40,7 @@ from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 from appgen.status import FINISHED
 from tests.e2e.stack import start_stack
 from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -241,18 +242,21 @@ def run() -> Iterator[Run]:
 
 
 def _collect(ids: dict[str, tuple[ApiClient, str]], tmp: Path) -> dict[str, Job]:
-    deadline = time.monotonic() + JOB_TIMEOUT_S
     statuses: dict[str, dict[str, Any]] = {}
-    while len(statuses) < len(ids) and time.monotonic() < deadline:
+
+    def all_finished() -> bool:
         for title, (client, job_id) in ids.items():
-            if title not in statuses:
-                status = client.status(job_id)
-                if status["status"] in FINISHED:
-                    statuses[title] = status
-        time.sleep(2)
+            if title not in statuses and (status := client.status(job_id))["status"] in FINISHED:
+                statuses[title] = status
+        return len(statuses) == len(ids)
+
+    def unfinished() -> str:
+        return "every job to finish; still going: " + ", ".join(t for t in ids if t not in statuses)
+
+    wait_for(all_finished, JOB_TIMEOUT_S, unfinished, every=2)
     jobs = {}
     for title, (client, job_id) in ids.items():
-        status = statuses.get(title) or client.status(job_id)
+        status = statuses[title]
         archive = None
         if status.get("artifact"):
             archive = client.download(job_id, tmp / f"{job_id}.zip").read_bytes()

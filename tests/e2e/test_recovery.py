@@ -16,10 +16,9 @@ from appgen.agents.standin import GeminiStandIn, call
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
-from appgen.status import FINISHED
 from tests.e2e.stack import start_stack
 from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
-from tests.fixtures.waiting import wait_for
+from tests.fixtures.waiting import wait_for, wait_until_finished
 
 pytestmark = pytest.mark.e2e
 
@@ -86,10 +85,7 @@ def test_a_stack_killed_mid_page_and_mid_fix_round_restarts_and_finishes_the_job
 
         try:
             with ApiClient(stack.api, token) as client:
-                wait_for(
-                    lambda: client.status(job_id)["status"] in FINISHED, 480, "the job to finish", every=1
-                )
-                status = client.status(job_id)
+                status = wait_until_finished(client, job_id, 480)
                 assert status["status"] == "completed", (status, stack.log())
                 assert status["progress"]["fixRound"] == 1
                 archive = client.download(job_id, open_tmp / "app.zip")

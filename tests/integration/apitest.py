@@ -56,10 +56,16 @@ def complete_job(services: Services, job_id: UUID | str) -> None:
         queue.extend(plane.finish_task(task.task_id, task.attempt, result))
 
 
+def execute(db_dsn: str, query: str, *params: object) -> None:
+    """Run one statement on the test database directly, as its owner (to set up what RPCs cannot)."""
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        conn.execute(query, params)
+
+
 def expire_artifact(db_dsn: str, job_id: UUID | str) -> None:
     """Mark a job's artifact as deleted by retention (what `expire_old_artifacts` does to older jobs)."""
-    with psycopg.connect(db_dsn, autocommit=True) as conn:
-        conn.execute(
-            "update public.app_generation_artifacts set delete_requested_at = now() where job_id = %s",
-            (str(job_id),),
-        )
+    execute(
+        db_dsn,
+        "update public.app_generation_artifacts set delete_requested_at = now() where job_id = %s",
+        str(job_id),
+    )

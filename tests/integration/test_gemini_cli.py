@@ -25,9 +25,14 @@ MODEL = "gemini-2.5-pro"
 API_KEY = "test-gemini-key-7f3a9c"
 SYSTEM_PROMPT = "You are the appgen page agent.\nSYSTEM-MARKER-4711: only edit the page's own files."
 
-needs_cli = pytest.mark.skipif(
-    not GEMINI_BIN.exists(), reason=f"the Gemini CLI is not installed at {GEMINI_BIN} (run `make deps`)"
-)
+
+def installed_cli() -> Path:
+    """The pinned CLI. Missing fails the test instead of skipping it, as a missing pg_prove does: a skip
+    would let `make test` pass without ever having run an agent."""
+    assert GEMINI_BIN.exists(), (
+        f"the Gemini CLI is not installed at {GEMINI_BIN}: run `make deps` (npm ci in worker_container/)"
+    )
+    return GEMINI_BIN
 
 
 @pytest.fixture
@@ -46,7 +51,7 @@ def workspace(tmp_path: Path) -> Path:
 
 def make_runner(standin: GeminiStandIn, home_root: Path, max_attempts: int = 1) -> GeminiCliRunner:
     return GeminiCliRunner(
-        gemini_bin=GEMINI_BIN,
+        gemini_bin=installed_cli(),
         model=MODEL,
         api_key=API_KEY,
         base_url=standin.url,
@@ -97,8 +102,6 @@ class Session:
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """One real run, shared by the tests that only look at what it did: write a file, then answer."""
-    if not GEMINI_BIN.exists():
-        pytest.skip(f"the Gemini CLI is not installed at {GEMINI_BIN} (run `make deps`)")
     root = tmp_path_factory.mktemp("session")
     workspace = root / "ws"
     (workspace / ".gemini").mkdir(parents=True)  # a project config an earlier agent might have left
@@ -115,7 +118,6 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         yield Session(result, list(standin.requests), workspace, root / "homes")
 
 
-@needs_cli
 def test_the_agent_edits_the_workspace_and_reports_its_answer_and_usage(session: Session) -> None:
     assert (session.workspace / "hello.txt").read_text() == "hi"
     assert session.result.response == "Wrote it."
@@ -128,7 +130,6 @@ def test_the_agent_edits_the_workspace_and_reports_its_answer_and_usage(session:
     assert session.result.usage.input_tokens > 0 and session.result.duration_s > 0
 
 
-@needs_cli
 def test_the_model_is_offered_the_file_tools_and_none_that_reach_outside(session: Session) -> None:
     for request in session.requests:
         tools = set(request.tool_names)
@@ -136,14 +137,12 @@ def test_the_model_is_offered_the_file_tools_and_none_that_reach_outside(session
         assert not tools & set(DENIED_TOOLS), tools & set(DENIED_TOOLS)
 
 
-@needs_cli
 def test_the_system_prompt_replaces_the_builtin_one(session: Session) -> None:
     for request in session.requests:
         assert request.system_text.strip() == SYSTEM_PROMPT
     assert session.requests[0].headers["x-goog-api-key"] == API_KEY
 
 
-@needs_cli
 def test_the_run_leaves_no_home_and_no_project_config(session: Session) -> None:
     assert list(session.home_root.iterdir()) == []
     assert not (session.workspace / ".gemini").exists()
@@ -152,7 +151,6 @@ def test_the_run_leaves_no_home_and_no_project_config(session: Session) -> None:
 # -- large prompts and concurrent sessions -----------------------------------------------------------
 
 
-@needs_cli
 def test_a_prompt_larger_than_one_argv_string_arrives_whole(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path
 ) -> None:
@@ -173,7 +171,6 @@ def test_a_prompt_larger_than_one_argv_string_arrives_whole(
     assert prompt in user_text
 
 
-@needs_cli
 def test_concurrent_sessions_each_follow_their_own_script(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path
 ) -> None:
@@ -202,7 +199,6 @@ def test_concurrent_sessions_each_follow_their_own_script(
 # -- failures ----------------------------------------------------------------------------------------
 
 
-@needs_cli
 @pytest.mark.parametrize(("status", "code"), [(400, "model_rejected"), (401, "agent_auth")])
 def test_a_rejected_request_fails_at_once_and_is_not_transient(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path, status: int, code: str
@@ -218,7 +214,6 @@ def test_a_rejected_request_fails_at_once_and_is_not_transient(
     assert [r.status for r in standin.requests] == [status]
 
 
-@needs_cli
 def test_a_persistent_quota_error_is_retried_briefly_then_fails_as_transient(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path
 ) -> None:
@@ -234,7 +229,6 @@ def test_a_persistent_quota_error_is_retried_briefly_then_fails_as_transient(
     assert time.monotonic() - started < 20
 
 
-@needs_cli
 def test_a_server_error_fails_as_transient_model_unavailable(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path
 ) -> None:
@@ -247,10 +241,9 @@ def test_a_server_error_fails_as_transient_model_unavailable(
     assert [r.status for r in standin.requests] == [503]
 
 
-@needs_cli
 def test_an_unreachable_api_fails_as_transient_model_unavailable(workspace: Path, tmp_path: Path) -> None:
     runner = GeminiCliRunner(
-        gemini_bin=GEMINI_BIN,
+        gemini_bin=installed_cli(),
         model=MODEL,
         api_key=API_KEY,
         base_url="http://127.0.0.1:9",  # the discard port: nothing listens, connections are refused
@@ -265,7 +258,6 @@ def test_an_unreachable_api_fails_as_transient_model_unavailable(workspace: Path
     assert "could not be reached" in failed.value.message
 
 
-@needs_cli
 def test_the_turn_limit_maps_to_its_own_error(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path
 ) -> None:
@@ -282,7 +274,6 @@ def test_the_turn_limit_maps_to_its_own_error(
 # -- timeouts, cancels and the environment -----------------------------------------------------------
 
 
-@needs_cli
 def test_a_timeout_kills_the_whole_process_group(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path
 ) -> None:
@@ -301,7 +292,6 @@ def test_a_timeout_kills_the_whole_process_group(
     assert list(home_root.iterdir()) == []
 
 
-@needs_cli
 def test_a_cancel_kills_the_agent_quickly_and_it_never_saw_inherited_secrets(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,5 +1,10 @@
 """The public HTTP API through the local stack's WSGI app, on a real database: status codes and bodies,
-authentication, ownership (404 for foreign jobs), validation errors with field paths, downloads."""
+authentication, ownership (404 for foreign jobs), validation errors with field paths, downloads.
+
+Every test runs over both control-plane transports, `[postgres]` (psycopg) and `[rest]` (Supabase's REST
+API, answered by tests/integration/postgrest.py from the same database), so their behaviour cannot drift
+apart.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,14 @@ from appgen.localstack.server import create_app
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET
 from tests.fixtures.specs import small_spec
-from tests.integration.apitest import JOBS, auth_headers, make_services
+from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
+from tests.integration.postgrest import TRANSPORTS, control_plane_over
+
+
+@pytest.fixture(params=TRANSPORTS)
+def control_plane(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[ControlPlane]:
+    with control_plane_over(request.param, db_dsn) as plane:
+        yield plane
 
 
 @pytest.fixture
@@ -33,7 +45,8 @@ def client(services: Services) -> Iterator[flask.testing.FlaskClient]:
 def test_submit_returns_202_with_the_job_and_enqueues_its_start(
     client: flask.testing.FlaskClient, services: Services, alice: Caller
 ) -> None:
-    response = client.post(JOBS, json=small_spec(2), headers=auth_headers(alice))
+    spec = small_spec(2)
+    response = client.post(JOBS, json=spec, headers=auth_headers(alice))
     assert response.status_code == 202, response.json
     job_id = response.json["jobId"]
     assert uuid.UUID(job_id)
@@ -46,6 +59,7 @@ def test_submit_returns_202_with_the_job_and_enqueues_its_start(
     assert status.status_code == 200
     body = status.json
     assert body["jobId"] == job_id and body["status"] == "queued" and body["stage"] == "queued"
+    assert body["projectId"] == spec["projectId"]
     assert body["progress"] == {
         "percent": 0,
         "pagesDone": 0,
@@ -55,6 +69,8 @@ def test_submit_returns_202_with_the_job_and_enqueues_its_start(
     }
     assert body["warnings"] == [] and body["error"] is None and body["artifact"] is None
     assert body["createdAt"].endswith("Z") and body["startedAt"] is None
+    listed = client.get(f"{JOBS}?projectId={spec['projectId']}", headers=auth_headers(alice))
+    assert listed.status_code == 200 and listed.json == {"jobs": [body]}
 
 
 def test_status_etag_answers_304_when_unchanged(client: flask.testing.FlaskClient, alice: Caller) -> None:
@@ -206,11 +222,27 @@ def test_download_before_completion_is_409(client: flask.testing.FlaskClient, al
     assert response.status_code == 409 and response.json["error"]["code"] == "not_ready"
 
 
+def test_download_of_a_completed_job_signs_its_zip_until_retention_deletes_it(
+    client: flask.testing.FlaskClient, services: Services, alice: Caller, db_dsn: str
+) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    complete_job(services, job_id)  # the worker's service-role calls, over the same transport
+    job = client.get(f"{JOBS}/{job_id}", headers=auth_headers(alice)).json
+    assert job["status"] == "completed" and job["artifact"]["sizeBytes"] == 22
+    ready = client.post(f"{JOBS}/{job_id}/download", headers=auth_headers(alice))
+    assert ready.status_code == 200 and ready.json["url"].startswith("http://testserver/files/")
+    with client.get(ready.json["url"].removeprefix("http://testserver")) as zipped:
+        assert zipped.status_code == 200 and zipped.data.startswith(b"PK")
+    expire_artifact(db_dsn, job_id)
+    gone = client.post(f"{JOBS}/{job_id}/download", headers=auth_headers(alice))
+    assert gone.status_code == 410 and gone.json["error"]["code"] == "expired"
+
+
 def test_cancel_returns_the_cancelled_job(client: flask.testing.FlaskClient, alice: Caller) -> None:
     job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
     response = client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(alice))
     assert response.status_code == 202
-    assert response.json["status"] == "cancelled" and response.json["finishedAt"] is not None
+    assert response.json["status"] == "cancelled" and response.json["finishedAt"].endswith("Z")
     again = client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(alice))
     assert again.status_code == 409 and again.json["error"]["code"] == "illegal_transition"
 
@@ -221,6 +253,22 @@ def test_logs_query_parameters_are_validated(client: flask.testing.FlaskClient, 
     assert ok.status_code == 200 and ok.json == {"logs": [], "nextCursor": None}
     bad = client.get(f"{JOBS}/{job_id}/logs?limit=0", headers=auth_headers(alice))
     assert bad.status_code == 400 and bad.json["error"]["details"][0]["path"] == "query.limit"
+
+
+def test_logs_paginate_with_a_cursor(
+    client: flask.testing.FlaskClient, services: Services, alice: Caller
+) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    for i in range(3):
+        services.control_plane.append_job_log(uuid.UUID(job_id), None, "info", "validate", f"line {i}")
+    first = client.get(f"{JOBS}/{job_id}/logs?limit=2", headers=auth_headers(alice))
+    assert first.status_code == 200
+    assert [e["message"] for e in first.json["logs"]] == ["line 0", "line 1"] and first.json["nextCursor"]
+    assert first.json["logs"][0]["at"].endswith("Z")
+    after = first.json["nextCursor"]
+    rest = client.get(f"{JOBS}/{job_id}/logs?limit=2&after={after}", headers=auth_headers(alice))
+    assert rest.status_code == 200
+    assert [e["message"] for e in rest.json["logs"]] == ["line 2"] and rest.json["nextCursor"] is None
 
 
 def test_routing_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) -> None:

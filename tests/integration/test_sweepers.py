@@ -14,7 +14,7 @@ from appgen.gateway import Caller, ControlPlane
 from appgen.services import Services
 from appgen.storage import SCRATCH_BUCKET, LocalObjectStore
 from tests.fixtures.specs import small_spec
-from tests.integration.apitest import make_services
+from tests.integration.apitest import execute, make_services
 
 
 @pytest.fixture
@@ -55,11 +55,6 @@ def test_overdue_jobs_fail_with_timeout_and_free_their_slot(
     assert sweepers.sweep(services)["deadlines"] == {"started": 0}
 
 
-def _set(db_dsn: str, query: str, *params: object) -> None:
-    with psycopg.connect(db_dsn, autocommit=True) as conn:
-        conn.execute(query, params)
-
-
 def test_a_dead_workers_task_is_sent_again_under_a_new_name(
     services: Services, control_plane: ControlPlane, alice: Caller, db_dsn: str
 ) -> None:
@@ -72,7 +67,7 @@ def test_a_dead_workers_task_is_sent_again_under_a_new_name(
 
     # Alive: nothing is owed. Then the worker dies and its lease lapses.
     assert sweepers.redispatch_owed_tasks(services) == {"tasks": 0, "starts": 0}
-    _set(
+    execute(
         db_dsn,
         "update app_generation_tasks set lease_expires_at = now() - interval '1 s' where id = %s",
         scaffold.task_id,
@@ -101,8 +96,10 @@ def test_lost_deliveries_and_lost_starts_are_sent_again_after_a_grace_period(
     queued, _ = control_plane.submit_job(alice, small_spec(1, project), None)  # its start is "lost"
     assert control_plane.redispatch_owed_tasks(grace_seconds=60) == []  # within the grace period
 
-    _set(db_dsn, "update app_generation_tasks set dispatched_at = now() - interval '2 min'")
-    _set(db_dsn, "update app_generation_jobs set created_at = now() - interval '2 min' where id = %s", queued)
+    execute(db_dsn, "update app_generation_tasks set dispatched_at = now() - interval '2 min'")
+    execute(
+        db_dsn, "update app_generation_jobs set created_at = now() - interval '2 min' where id = %s", queued
+    )
     owed = control_plane.redispatch_owed_tasks(grace_seconds=60)
     assert sorted((d.kind, d.job_id, d.redelivery) for d in owed) == sorted(
         [("scaffold", running, 1), ("start", queued, 0)]
@@ -113,7 +110,7 @@ def test_lost_deliveries_and_lost_starts_are_sent_again_after_a_grace_period(
     assert control_plane.redispatch_owed_tasks(grace_seconds=60) == []
     # A cancelled job owes nothing.
     control_plane.cancel_job(alice, running)
-    _set(db_dsn, "update app_generation_tasks set dispatched_at = now() - interval '1 h'")
+    execute(db_dsn, "update app_generation_tasks set dispatched_at = now() - interval '1 h'")
     assert [d.job_id for d in control_plane.redispatch_owed_tasks(grace_seconds=60)] == [queued]
 
 
@@ -134,7 +131,9 @@ def test_scratch_of_ended_jobs_is_deleted_and_confirmed(
     control_plane.cancel_job(alice, ended)
 
     assert sweepers.clear_scratch(services) == {"cleared": 0, "failed": 0}  # a late worker may still write
-    _set(db_dsn, "update app_generation_jobs set finished_at = now() - interval '2 min' where id = %s", ended)
+    execute(
+        db_dsn, "update app_generation_jobs set finished_at = now() - interval '2 min' where id = %s", ended
+    )
     assert sweepers.clear_scratch(services) == {"cleared": 1, "failed": 0}
 
     store = services.scratch

@@ -8,7 +8,6 @@ end-to-end tests run them): what is under test is `worker.run_task`, the orchest
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,8 @@ from appgen.services import Services
 from appgen.storage import LocalObjectStore, StoredObject, sha256_file
 from tests.conftest import user_claims
 from tests.fixtures.specs import small_spec
-from tests.integration.apitest import make_services
+from tests.fixtures.waiting import wait_for
+from tests.integration.apitest import execute, make_services
 
 CHECKSUM = "c" * 64
 
@@ -113,10 +113,10 @@ def test_every_message_delivered_twice_runs_each_step_once(
 
 
 def test_a_restarted_dispatcher_loses_no_job(
-    services: Services, control_plane: ControlPlane, calls: list[tuple[str, str]]
+    services: Services, control_plane: ControlPlane, calls: list[tuple[str, str]], db_dsn: str
 ) -> None:
     """Five jobs in flight when the dispatcher restarts (everything it held is gone): the sweeps get
-    what the database is still owed sent again, and all five finish."""
+    what the database is still owed sent again (one sweep, once a lease has passed), and all five finish."""
     owners = [Caller.user(user_claims()) for _ in range(3)]
     job_ids = [control_plane.submit_job(owners[i % 3], small_spec(pages=2), None)[0] for i in range(5)]
     for job_id in job_ids:
@@ -127,20 +127,31 @@ def test_a_restarted_dispatcher_loses_no_job(
         _deliver(services, message)
 
     services.dispatcher = restarted = InMemoryDispatcher()
+    _let_a_lease_pass(db_dsn)  # the grace a dispatched, unclaimed task gets before it counts as lost
+    report = sweepers.sweep(services)
+    assert report["redelivered"]["tasks"] > 0, report
     delivered = 0
-    for _ in range(40):
-        time.sleep(1.1)  # one lease (the grace of a dispatched, unclaimed task)
-        sweepers.sweep(services)
-        while delivered < len(restarted.messages):
-            _deliver(services, restarted.messages[delivered])
-            delivered += 1
-        if all(
-            control_plane.get_job(owners[i % 3], j)["status"] == "completed" for i, j in enumerate(job_ids)
-        ):
-            break
+    while delivered < len(restarted.messages):  # each step the resent ones lead to, as it is dispatched
+        _deliver(services, restarted.messages[delivered])
+        delivered += 1
+
     statuses = [control_plane.get_job(owners[i % 3], j)["status"] for i, j in enumerate(job_ids)]
     assert statuses == ["completed"] * 5
     assert Counter(kind for kind, _ in calls)["package"] == 5
+    _let_a_lease_pass(db_dsn)
+    assert sweepers.sweep(services)["redelivered"] == {"tasks": 0, "starts": 0}  # nothing is owed any more
+
+
+def _let_a_lease_pass(db_dsn: str) -> None:
+    """Age every time the recovery sweep compares (redispatch_owed_tasks: dispatched_at, not_before,
+    lease_expires_at, a queued job's created_at) by a minute, as if the 1-second lease had passed many times
+    over: the database's clock moves on without the test sleeping, so no timing can make it flake."""
+    execute(
+        db_dsn,
+        "update app_generation_tasks set dispatched_at = dispatched_at - interval '1 min',"
+        " not_before = not_before - interval '1 min', lease_expires_at = lease_expires_at - interval '1 min'",
+    )
+    execute(db_dsn, "update app_generation_jobs set created_at = created_at - interval '1 min'")
 
 
 class FlakyStore(LocalObjectStore):
@@ -242,15 +253,25 @@ def test_an_upload_failing_always_fails_the_job_with_a_reason_and_no_artifact(
 
 
 def test_a_live_worker_keeps_its_task_past_the_lease_through_its_heartbeat(
-    services: Services, control_plane: ControlPlane, alice: Caller, monkeypatch: pytest.MonkeyPatch
+    services: Services,
+    control_plane: ControlPlane,
+    alice: Caller,
+    db_dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The lease is 1 s and the step runs 2.5 s: without renewals another delivery would take it over."""
+    """The step outlives its 1-second lease (the lease is backdated while it runs): the heartbeat renews
+    it, so another delivery cannot take the task over and the step's result still counts."""
     taken_over: list[bool] = []
 
     def slow_scaffold(ctx: StepContext) -> StepOutcome:
-        time.sleep(1.5)
-        taken_over.append(control_plane.claim_task(ctx.task.task_id, 1) is not None)
-        time.sleep(1.0)
+        task_id = ctx.task.task_id
+        execute(
+            db_dsn,
+            "update app_generation_tasks set lease_expires_at = now() - interval '1 min' where id = %s",
+            task_id,
+        )
+        wait_for(lambda: _lease_is_live(db_dsn, task_id), 10, "the heartbeat to renew the lapsed lease")
+        taken_over.append(control_plane.claim_task(task_id, 1) is not None)
         return StepOutcome({})
 
     monkeypatch.setattr(worker, "STEPS", {**worker.STEPS, "scaffold": slow_scaffold})
@@ -261,3 +282,11 @@ def test_a_live_worker_keeps_its_task_past_the_lease_through_its_heartbeat(
     (message,) = dispatcher.messages
     assert worker.run_task(message.payload["taskId"], services) == "succeeded"
     assert taken_over == [False]
+
+
+def _lease_is_live(db_dsn: str, task_id: UUID) -> bool:
+    with psycopg.connect(db_dsn) as conn:
+        row = conn.execute(
+            "select lease_expires_at > now() from app_generation_tasks where id = %s", (task_id,)
+        ).fetchone()
+    return row == (True,)
