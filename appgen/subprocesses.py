@@ -6,6 +6,11 @@ Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's comm
 - The child starts a new session, so it leads its own process group: a timeout or a cancel signals the
   whole group, which reaches everything it started (node under npm, `next build` under node), not just
   the child. SIGTERM first; whatever is left after a grace period, or outlives the leader, gets SIGKILL.
+- The child dies with this process: it starts under `setpriv --pdeathsig KILL`, so the kernel SIGKILLs it
+  when the thread that started it goes, and a SIGKILLed worker or `appgen dev` leaves no Gemini CLI or
+  build behind (its own session keeps it out of the worker's process group, so nothing else would reach
+  it). The signal follows the *thread*: `supervise` waits for its child in the thread that started it.
+  Only the child is covered; what it starts is on its own (the Gemini CLI runs as one process).
 - Its environment is built from scratch (`environment`): nothing inherited but `PATH`, plus exactly what
   the caller adds, so database URLs, service keys and the model key of this process never reach it
   unless a caller hands one over on purpose.
@@ -17,6 +22,7 @@ Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's comm
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -39,6 +45,17 @@ def environment(values: Mapping[str, str]) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", DEFAULT_PATH), **values}
 
 
+def die_with_parent() -> list[str]:
+    """The argv prefix that makes a command die when the thread that started it goes."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise StepFailed(
+            "setpriv (util-linux) is not installed in the worker: `apt-get install util-linux`",
+            code=ErrorCode.INTERNAL,
+        )
+    return [setpriv, "--pdeathsig", "KILL", "--"]
+
+
 def supervise(
     argv: Sequence[str],
     *,
@@ -55,7 +72,13 @@ def supervise(
     """Run `argv` in its own process group until it exits (returns its exit code), `should_stop()` turns
     true (StepFailed "cancelled") or `timeout_s` passes (TimedOut), checking every `poll_s` seconds."""
     process = subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env), stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True
+        [*die_with_parent(), *argv],
+        cwd=cwd,
+        env=dict(env),
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
     )
     started = time.monotonic()
     try:

@@ -1,5 +1,6 @@
 """Crashes and cancels on a running `appgen dev`: nothing is lost when the whole stack is SIGKILLed mid-job
-(database included) and started again, and a cancel stops the agent's processes within seconds."""
+(database included) and started again, its agents die with it, and a cancel stops the agent's processes
+within seconds."""
 
 from __future__ import annotations
 
@@ -80,7 +81,10 @@ def test_a_stack_killed_mid_page_and_mid_fix_round_restarts_and_finishes_the_job
         # Twice the whole stack goes at once, database included: in a page task and in a fix round.
         for marker in ("pageId: home", "Task: fix the failing check"):
             wait_for(lambda m=marker: _asked(double, m), 300, f"an agent request with {marker!r}")
+            assert _agent_processes(open_tmp / "work"), "the agent should be running now"
             stack.kill_everything()
+            # Its own session keeps the agent out of the killed group: the parent-death signal takes it.
+            wait_for(lambda: not _agent_processes(open_tmp / "work"), 5, "the dead worker's agent to go")
             stack = start_stack(data_dir, env)
 
         try:

@@ -1,11 +1,15 @@
 """The real Gemini CLI (the pinned one in worker_container/) run by `GeminiCliRunner` against the scripted
 Gemini API stand-in: edits land in the workspace, usage is reported, the tool set and system prompt are
-ours, API and CLI failures map to the right errors, timeouts and cancels leave no process behind, the
-environment holds no inherited secret, and prompts larger than one argv string arrive whole."""
+ours, API and CLI failures map to the right errors, timeouts, cancels and a SIGKILLed worker leave no
+process behind, the environment holds no inherited secret, and prompts larger than one argv string arrive
+whole."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -321,6 +325,38 @@ def test_a_cancel_kills_the_agent_quickly_and_it_never_saw_inherited_secrets(
     names = {item.split(b"=", 1)[0].decode() for item in environ.split(b"\0") if item}
     assert names == set(agent_env(tmp_path, api_key=API_KEY, base_url=standin.url))
     assert b"db-secret-991" not in environ and b"service-role-secret-992" not in environ
+
+
+# A worker process running one agent session, as the worker's task thread does.
+WORKER = """
+import sys
+from pathlib import Path
+from appgen.agents.runner import AgentTask, GeminiCliRunner
+bin_, url, homes, ws = sys.argv[1:]
+runner = GeminiCliRunner(gemini_bin=Path(bin_), model="m", api_key="k", base_url=url, home_root=Path(homes))
+runner.run(AgentTask(Path(ws), "pageId: home", "system", 120.0, 5, "page:home"))
+"""
+
+
+def test_a_sigkilled_worker_leaves_no_gemini_process_behind(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    standin.delay_s = 60  # the CLI waits for its first answer
+    home_root = tmp_path / "homes"
+    argv = [sys.executable, "-c", WORKER, str(installed_cli()), standin.url, str(home_root), str(workspace)]
+    worker = subprocess.Popen(argv, cwd=REPO_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (standin.requests and gemini_processes(home_root)):
+            assert worker.poll() is None and time.monotonic() < deadline, "the agent never started"
+            time.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    deadline = time.monotonic() + 5
+    while gemini_processes(home_root):
+        assert time.monotonic() < deadline, f"left behind: {gemini_processes(home_root)}"
+        time.sleep(0.1)
 
 
 def test_the_environment_is_built_from_scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """`appgen.subprocesses` with real child processes: a timeout and a stop request each kill the child's
-whole process group (a grandchild too, even one that ignores SIGTERM), and the environment holds only
-PATH and what the caller gave."""
+whole process group (a grandchild too, even one that ignores SIGTERM), a SIGKILLed parent takes its
+child with it, and the environment holds only PATH and what the caller gave."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -107,6 +109,31 @@ def test_a_stop_request_kills_the_whole_group_and_says_cancelled(tmp_path: Path)
     assert failed.value.code == "cancelled" and failed.value.message == "the job was cancelled"
     assert not failed.value.transient
     assert _gone(_grandchild(pid_file))
+
+
+# A worker: it supervises a child that writes its pid and sleeps far longer than any test.
+WORKER = """
+import subprocess, sys
+from pathlib import Path
+from appgen import subprocesses
+child = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
+subprocesses.supervise([sys.executable, "-c", child, sys.argv[1]], cwd=Path("."), env={}, stdin=subprocess.DEVNULL,
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout_s=120, poll_s=0.1, grace_s=0.5)
+"""
+
+
+def test_a_sigkilled_parent_takes_its_child_with_it(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(pid_file)], cwd=tmp_path)
+    try:
+        child = _grandchild(pid_file)
+        assert _alive(child)
+        # The child has its own session, so only the parent-death signal can reach it.
+        assert os.getsid(child) != os.getsid(worker.pid)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    assert _gone(child), "the child outlived its SIGKILLed parent"
 
 
 def test_the_environment_holds_only_path_and_what_was_given(
