@@ -10,7 +10,8 @@ Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's comm
   when the thread that started it goes, and a SIGKILLed worker or `appgen dev` leaves no Gemini CLI or
   build behind (its own session keeps it out of the worker's process group, so nothing else would reach
   it). The signal follows the *thread*: `supervise` waits for its child in the thread that started it.
-  Only the child is covered; what it starts is on its own (the Gemini CLI runs as one process).
+  Only the child is covered; what it starts is on its own (the Gemini CLI runs as one process, and a
+  sandboxed command's whole pid namespace dies with its `bwrap`, see `appgen.sandbox`).
 - Its environment is built from scratch (`environment`): nothing inherited but `PATH`, plus exactly what
   the caller adds, so database URLs, service keys and the model key of this process never reach it
   unless a caller hands one over on purpose.
@@ -68,6 +69,7 @@ def supervise(
     poll_s: float,
     grace_s: float,
     should_stop: Callable[[], bool] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> int:
     """Run `argv` in its own process group until it exits (returns its exit code), `should_stop()` turns
     true (StepFailed "cancelled") or `timeout_s` passes (TimedOut), checking every `poll_s` seconds."""
@@ -79,6 +81,7 @@ def supervise(
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
     started = time.monotonic()
     try:
