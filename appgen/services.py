@@ -18,6 +18,7 @@ from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, Ob
 
 if TYPE_CHECKING:
     from appgen.agents.runner import AgentRunner
+    from appgen.pipeline.builder import Builder
 
 
 @dataclass
@@ -46,6 +47,18 @@ class Services:
             base_url=settings.gemini_base_url,
             home_root=settings.work_dir / "gemini-homes",
         )
+
+    @cached_property
+    def builder(self) -> Builder:
+        """Installs, builds and lints workspaces in sandboxes on this machine (`pipeline/builder.py`)."""
+        from appgen.pipeline.builder import LocalBuilder
+        from appgen.pipeline.install_cache import InstallCache
+
+        settings = self.settings
+        cache = InstallCache(
+            settings.npm_cache or settings.data_dir / "npm-cache", settings.install_cache_max_mb * 1024 * 1024
+        )
+        return LocalBuilder(starter_dir=settings.starter_dir, cache=cache)
 
     def close(self) -> None:
         self.dispatcher.close()

@@ -28,7 +28,8 @@ _KNOWN = {
     "APPGEN_WORK_DIR": "where the worker creates job workspaces (/workspace in the container)",
     "APPGEN_STARTER_DIR": "the Next.js starter template copied into every workspace",
     "APPGEN_GEMINI_BIN": "path of the gemini executable",
-    "APPGEN_NPM_CACHE": "npm cache shared across jobs",
+    "APPGEN_NPM_CACHE": "install cache shared across jobs: npm downloads and read-only node_modules trees",
+    "APPGEN_INSTALL_CACHE_MAX_MB": "size above which the install cache drops least recently used trees",
     "APPGEN_PAGE_AGENT_TIMEOUT": "seconds a page agent may run",
     "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
     "APPGEN_TASK_LEASE_SECONDS": "how long a claimed task is a worker's without a heartbeat",
@@ -79,6 +80,7 @@ class Settings:
     gemini_base_url: str | None = None
     gemini_model: str = "gemini-2.5-pro"
     npm_cache: Path | None = None
+    install_cache_max_mb: int = 2048
     page_agent_timeout_s: float = 600.0
     agent_max_turns: int = 40
     offline_model: bool = False
@@ -139,6 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gemini_base_url=env.get("GOOGLE_GEMINI_BASE_URL") or None,
         gemini_model=env.get("GEMINI_MODEL", defaults.gemini_model),
         npm_cache=Path(env["APPGEN_NPM_CACHE"]) if env.get("APPGEN_NPM_CACHE") else None,
+        install_cache_max_mb=int(_number(env, "APPGEN_INSTALL_CACHE_MAX_MB", defaults.install_cache_max_mb)),
         page_agent_timeout_s=_number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),
         agent_max_turns=int(_number(env, "APPGEN_AGENT_MAX_TURNS", defaults.agent_max_turns)),
         task_lease_s=int(_number(env, "APPGEN_TASK_LEASE_SECONDS", defaults.task_lease_s)),

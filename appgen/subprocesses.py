@@ -1,7 +1,7 @@
 """Running one child process to its end, a timeout or a cancel, and leaving nothing of it behind.
 
-Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's commands
-(`pipeline/commands.py`: `npm install`, `npm run build`, `npm run lint`) both run through `supervise`:
+Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's commands (`npm ci`,
+`npm run build`, `npm run lint`, each in an `appgen.sandbox` box) both run through `supervise`:
 
 - The child starts a new session, so it leads its own process group: a timeout or a cancel signals the
   whole group, which reaches everything it started (node under npm, `next build` under node), not just

@@ -1,29 +1,33 @@
-"""Guardrails of the plan: a generated app has no database layer (no ORM, schema migrations or DB models)
-and holds no secret value of the service.
+"""Guardrails of the plan: a generated app has no database layer (no ORM, schema migrations or DB models),
+holds no secret value of the service, and depends on exactly the starter's packages.
 
 The design, chosen to be the simplest one that never ships a violation silently:
 
-- The validate step calls `enforce` first, on every round. It *removes* what can only be a database
-  artifact: ORM and schema files (`prisma/`, `*.prisma`, `drizzle.config.*`, `ormconfig.*`, …), schema
-  migrations (`migrations/`, `*.sql`), model files (`*.entity.ts`, `models/` beside the source) and ORM
-  packages from `package.json`; and it *scrubs* every secret value the worker knows
-  (`appgen.redact.known_secrets()`: the Gemini key, the internal secret, …), replacing it in place by a
-  placeholder, so the file keeps its shape. What it did is logged (paths only) and becomes a job warning,
-  and the cleaned workspace replaces the round's snapshot, so the fixer and the package step only ever
-  see the cleaned tree.
+- The validate step calls `enforce` first, on every round. It *restores* the protected files
+  (`package.json`, `package-lock.json`) from the starter and removes an `npm-shrinkwrap.json` (which
+  would replace the lockfile for whoever installs the ZIP): agents cannot change the dependencies, so an
+  ORM package or a hostile install script never gets in, and the app ships with the lockfile it was
+  built with. It *removes* what can only be a database artifact: ORM and schema files (`prisma/`,
+  `*.prisma`, `drizzle.config.*`, `ormconfig.*`, …), schema migrations (`migrations/`, `*.sql`) and
+  model files (`*.entity.ts`, `models/` beside the source); and it *scrubs* every secret value the
+  worker knows (`appgen.redact.known_secrets()`: the Gemini key, the internal secret, …), replacing it
+  in place by a placeholder, so the file keeps its shape. What it did is logged (paths only) and becomes
+  a job warning, and the cleaned workspace replaces the round's snapshot, so the fixer and the package
+  step only ever see the cleaned tree.
 - Code that *uses* an ORM is not deleted (that would hide broken behaviour): `orm_imports` lists it and
   the validate round fails with that list as its output, which asks the fixer for a round. A removal that
   breaks an import fails `npm run build` the same way. Either failure carries a note of what the guard
   removed. When no fix round remains the job fails with that reason (`finish_task`: build_failed).
-- The package step calls `enforce` again (scrubbing is idempotent and removing an ORM file cannot break
-  a build that already passed without it) and then refuses to package if `violations` is not empty —
-  a last check that should never fire.
+- The package step calls `enforce` again (restoring and scrubbing are idempotent and removing an ORM file
+  cannot break a build that already passed without it) and then refuses to package if `violations` is
+  not empty — a last check that should never fire.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,25 +55,31 @@ _ORM_IMPORT = re.compile(
     re.MULTILINE,
 )
 GUARD_COMMAND = "appgen guardrails"
+# The dependency set: always the starter's. A shrinkwrap would override the lockfile, so it goes.
+PROTECTED_FILES = ("package.json", "package-lock.json")
+LOCKFILE_OVERRIDES = ("npm-shrinkwrap.json",)
 
 
 @dataclass
 class GuardReport:
+    restored: list[str] = field(default_factory=list)  # protected files put back (or overrides removed)
     removed: list[str] = field(default_factory=list)  # workspace files deleted
-    dependencies: list[str] = field(default_factory=list)  # "section: name" dropped from package.json
     scrubbed: list[str] = field(default_factory=list)  # files a secret value was replaced in
 
     @property
     def changed(self) -> bool:
-        return bool(self.removed or self.dependencies or self.scrubbed)
+        return bool(self.restored or self.removed or self.scrubbed)
 
     def note(self) -> str:
         """What the guard did, in words the fixer and the owner read."""
         parts = []
+        if self.restored:
+            parts.append(
+                "restored the template's dependency files (agents cannot change the dependencies): "
+                + ", ".join(self.restored)
+            )
         if self.removed:
             parts.append("removed files the plan forbids (no database layer): " + ", ".join(self.removed))
-        if self.dependencies:
-            parts.append("removed ORM/database packages from package.json: " + ", ".join(self.dependencies))
         if self.scrubbed:
             parts.append(
                 "replaced a secret value of the service with a placeholder in: " + ", ".join(self.scrubbed)
@@ -77,20 +87,46 @@ class GuardReport:
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, list[str]]:
-        return {"removed": self.removed, "dependencies": self.dependencies, "scrubbed": self.scrubbed}
+        return {"restored": self.restored, "removed": self.removed, "scrubbed": self.scrubbed}
 
 
-def enforce(root: Path) -> GuardReport:
-    """Remove database artifacts and scrub secret values from the workspace; report what changed."""
-    report = GuardReport()
+def enforce(root: Path, starter_dir: Path) -> GuardReport:
+    """Restore the protected files from `starter_dir`, remove database artifacts and scrub secret values
+    from the workspace; report what changed."""
+    report = GuardReport(restored=restore_protected(root, starter_dir))
     for rel in workspace_files(root):
         if FORBIDDEN_PATHS.search(rel):
             (root / rel).unlink()
             report.removed.append(rel)
     _prune_empty_dirs(root, report.removed)
-    report.dependencies = _drop_orm_dependencies(root / "package.json")
     report.scrubbed = scrub_secrets(root)
     return report
+
+
+def restore_protected(root: Path, starter_dir: Path) -> list[str]:
+    """Make `package.json` and `package-lock.json` the starter's and remove lockfile overrides; the
+    names that were different."""
+    changed = []
+    for name in PROTECTED_FILES:
+        original = (starter_dir / name).read_bytes()
+        path = root / name
+        if path.is_file() and not path.is_symlink() and path.read_bytes() == original:
+            continue
+        _remove(path)
+        path.write_bytes(original)
+        changed.append(name)
+    for name in LOCKFILE_OVERRIDES:
+        if (root / name).exists() or (root / name).is_symlink():
+            _remove(root / name)
+            changed.append(name)
+    return changed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def scrub_secrets(root: Path) -> list[str]:
@@ -156,21 +192,6 @@ def _manifest(path: Path) -> dict[str, dict[str, str]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _drop_orm_dependencies(path: Path) -> list[str]:
-    manifest = _manifest(path)
-    dropped = []
-    for section in DEPENDENCY_SECTIONS:
-        deps = manifest.get(section)
-        if not isinstance(deps, dict):
-            continue
-        for name in [n for n in deps if ORM_PACKAGES.match(n)]:
-            del deps[name]
-            dropped.append(f"{section}: {name}")
-    if dropped:
-        path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return dropped
 
 
 def _prune_empty_dirs(root: Path, removed: list[str]) -> None:

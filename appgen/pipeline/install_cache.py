@@ -1,92 +1,152 @@
-"""A cache of installed `node_modules` trees, keyed by the SHA-256 of the `package-lock.json` they are the
-install of, kept beside the npm cache (`<npm cache>/_appgen_node_modules/<key>`).
+"""The install cache: one installed `node_modules` per protected lockfile, shared by every job and
+read-only to all of them.
 
-Every job starts from the same starter lockfile, so `npm install` nearly always rebuilds the same tree; the
-validate step seeds the workspace with a hard-linked copy of it (a symlinked `node_modules` breaks
-Turbopack, which refuses one that resolves outside the project) and still runs `npm install
---prefer-offline`, which only has to add what an agent changed. After a successful install the tree is
-stored under the key of the lockfile npm left behind, if that key is new.
+Layout under its root (`APPGEN_NPM_CACHE`, default `<data dir>/npm-cache`):
 
-Entries are immutable once published: a tree is linked into a private temporary directory and renamed
-into place, so two jobs storing the same key at once cannot interleave (the loser's rename fails and its
-copy is dropped), and a reader never sees half an entry. npm replaces package folders rather than editing
-them; the few files it rewrites in place (`node_modules/.package-lock.json`) are copied, not linked, when
-seeding, so a job cannot write through a link into the cache.
+    npm/            npm's download cache; only installing boxes write it, and they run only npm on
+                    the starter's protected files (`builder.py`)
+    trees/<key>/    an installed node_modules; key = SHA-256 of the package-lock.json it installs
+    trees/<key>.used  its size in bytes; its mtime is the tree's last use (LRU)
+    staging/        installs in progress, and trees on their way out
+
+- A tree is immutable once published: an install fills a staging directory, which is renamed into
+  place (atomic), so a reader never sees half a tree; two installs of one key at once both finish and
+  the second copy is dropped. A root worker hands the published tree back to its own uid, so the box
+  user owns nothing in it; builds only ever bind it read-only (`appgen.sandbox`).
+- Pruned by size, least recently used first, whenever a tree is published, down to `max_bytes` (the
+  newest tree always stays). A build holds a shared lock on its tree (`lease`); pruning takes the lock
+  exclusively without waiting and skips trees in use, so a running build never loses its files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
-import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-CACHE_DIR_NAME = "_appgen_node_modules"
-# Written in place by npm or tools: never shared through a hard link.
-_PRIVATE = (".package-lock.json",)
-_NOT_CACHED = (".cache",)
+from appgen.sandbox import hand_over
 
 
-def lock_key(workspace: Path) -> str | None:
-    lock = workspace / "package-lock.json"
-    if not lock.is_file():
-        return None
-    return hashlib.sha256(lock.read_bytes()).hexdigest()[:32]
+def lock_key(lockfile: bytes) -> str:
+    return hashlib.sha256(lockfile).hexdigest()[:32]
 
 
-def seed(workspace: Path, npm_cache: Path) -> bool:
-    """Give the workspace the cached tree of its lockfile; True on a hit."""
-    key = lock_key(workspace)
-    target = workspace / "node_modules"
-    if key is None or target.exists():
-        return False
-    entry = npm_cache / CACHE_DIR_NAME / key
-    if not entry.is_dir() or not _link_tree(entry, target):
-        return False
-    for name in _PRIVATE:
-        linked = target / name
-        if linked.is_file():
-            data = linked.read_bytes()
-            linked.unlink()
-            linked.write_bytes(data)
-    return True
+class InstallCache:
+    def __init__(self, root: Path, max_bytes: int, npm_dir: Path | None = None):
+        """`npm_dir`: npm's download cache, by default `<root>/npm` (tests share one between caches)."""
+        self.root = root
+        self.max_bytes = max_bytes
+        self.trees = root / "trees"
+        self.npm = npm_dir or root / "npm"
+        self.staging = root / "staging"
 
+    def __repr__(self) -> str:
+        return f"InstallCache({self.root}, max_bytes={self.max_bytes})"
 
-def store(workspace: Path, npm_cache: Path) -> bool:
-    """Publish the workspace's installed tree under its lockfile's key unless that key exists; True when
-    this call published it."""
-    key = lock_key(workspace)
-    source = workspace / "node_modules"
-    if key is None or not source.is_dir():
-        return False
-    root = npm_cache / CACHE_DIR_NAME
-    entry = root / key
-    if entry.exists():
-        return False
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".tmp-{key}-{uuid.uuid4().hex}"
-    try:
-        if not _link_tree(source, staging):
-            return False
-        for name in _NOT_CACHED:
-            shutil.rmtree(staging / name, ignore_errors=True)
+    def has(self, key: str) -> bool:
+        return (self.trees / key).is_dir()
+
+    @contextmanager
+    def lease(self, key: str) -> Iterator[Path | None]:
+        """The tree of `key` (None when there is none), kept from pruning until the block ends."""
+        tree = self.trees / key
         try:
-            os.rename(staging, entry)  # atomic; fails when another job published the key first
+            fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            yield None
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            if not _still_at(fd, tree):  # pruned between the open and the lock
+                yield None
+                return
+            used = self.trees / f"{key}.used"
+            if used.exists():
+                os.utime(used)
+            yield tree
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def staging_dir(self) -> Iterator[Path]:
+        """A fresh directory for one install, on the cache's file system; removed afterwards."""
+        path = self.staging / uuid.uuid4().hex
+        path.mkdir(parents=True, mode=0o755)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def publish(self, key: str, node_modules: Path) -> bool:
+        """Move an installed tree into the cache under `key`; False when another install was first."""
+        self.trees.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            hand_over(node_modules, os.getuid())
+        size = _disk_usage(node_modules)
+        try:
+            os.rename(node_modules, self.trees / key)  # atomic; fails when the key exists
         except OSError:
             return False
+        (self.trees / f"{key}.used").write_text(f"{size}\n")
+        self.prune(keep=key)
         return True
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+
+    def prune(self, keep: str | None = None) -> list[str]:
+        """Remove least recently used trees not in use until the cache fits `max_bytes`; the keys gone."""
+        entries = []
+        for used in self.trees.glob("*.used"):
+            try:
+                entries.append((used.stat().st_mtime, used.stem, int(used.read_text())))
+            except (OSError, ValueError):
+                continue
+        total = sum(size for _, _, size in entries)
+        removed = []
+        for _, key, size in sorted(entries):
+            if total <= self.max_bytes:
+                break
+            if key != keep and self._remove_unused(key):
+                total -= size
+                removed.append(key)
+        return removed
+
+    def _remove_unused(self, key: str) -> bool:
+        tree = self.trees / key
+        try:
+            fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            (self.trees / f"{key}.used").unlink(missing_ok=True)
+            return True
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a build is using it
+                return False
+            self.staging.mkdir(parents=True, exist_ok=True)
+            doomed = self.staging / f"pruned-{key}-{uuid.uuid4().hex[:8]}"
+            os.rename(tree, doomed)
+            (self.trees / f"{key}.used").unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+        shutil.rmtree(doomed, ignore_errors=True)
+        return True
 
 
-def _link_tree(source: Path, dest: Path) -> bool:
-    """Hard-link copy of a tree (symlinks copied as links). False when the two are on different file
-    systems or the copy failed, leaving nothing behind."""
-    done = subprocess.run(["cp", "-al", str(source), str(dest)], capture_output=True, check=False)
-    if done.returncode == 0:
-        return True
-    shutil.rmtree(dest, ignore_errors=True)
-    return False
+def _still_at(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _disk_usage(root: Path) -> int:
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total

@@ -56,7 +56,7 @@ def build_zip(root: Path, dest: Path, extra: dict[str, bytes] | None = None) -> 
 
 def check_files(ctx: StepContext, root: Path) -> None:
     """Required files present, executables executable, nothing the plan forbids."""
-    cleaned = guard.enforce(root)
+    cleaned = guard.enforce(root, ctx.services.settings.starter_dir)
     if cleaned.changed:  # validate cleaned this round already: only a bug or a race gets here
         ctx.log(f"guardrails at packaging: {cleaned.note()}", "warning")
     violations = guardrail_violations(root)

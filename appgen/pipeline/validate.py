@@ -1,28 +1,28 @@
 """The validate step: does round n of the generated app install, build and lint?
 
-It first applies the guardrails (`guard.py`: database artifacts removed, secret values scrubbed, the
-cleaned tree saved back as workspace-n; code still using an ORM fails the round), then runs
-`npm install` seeded from the install cache (`install_cache.py`), `npm run build` and `npm run lint`
-(`commands.py`), and on success measures how much of each preview survived into the built pages. Its
-result (`passed`, `failed` with the command's output and error signature, or `install_failed`) is what
-`finish_task` turns into a fix round, the package step or a failed job.
+It first applies the guardrails (`guard.py`: the starter's dependency files restored, database artifacts
+removed, secret values scrubbed, the cleaned tree saved back as workspace-n; code still using an ORM
+fails the round), then hands the workspace to the builder (`builder.py`: `npm ci` of the protected
+files, `npm run build` and `npm run lint` in sandboxes that hold no secret and cannot reach the worker),
+and on success measures how much of each preview survived into the built pages. Its result (`passed`,
+`failed` with the command's output and error signature, or `install_failed`) is what `finish_task` turns
+into a fix round, the package step or a failed job.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import re
 from pathlib import Path
 
-from appgen.pipeline import guard, install_cache
-from appgen.pipeline.commands import CommandResult, error_signature, run_command
+from appgen import sandbox
+from appgen.pipeline import guard
+from appgen.pipeline.builder import BuildRequest, BuildResult
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.pipeline.snapshots import workspace_snapshot
+from appgen.sandbox import CommandResult
 from appgen.scaffold.fidelity import measure
 from appgen.spec import route_to_dir
-
-INSTALL_TIMEOUT_S = 900.0
-BUILD_TIMEOUT_S = 900.0
-LINT_TIMEOUT_S = 300.0
 
 
 def run_validate(ctx: StepContext) -> StepOutcome:
@@ -38,45 +38,35 @@ def run_validate(ctx: StepContext) -> StepOutcome:
         ctx.log(output, "error")
         return StepOutcome({**_failure(_guard_result(output), cleaned), **extra})
 
-    install = _install(ctx, ws)
-    if not install.ok:
+    ctx.check_stop()
+    built = ctx.services.builder.build(BuildRequest(ws, ctx.budget, ctx.should_stop))
+    _log_commands(ctx, built)
+    if built.install is not None and not built.install.ok:
         ctx.warn(
             "npm_install_failed",
             "npm install failed, so the app was not built; the ZIP is still "
             "available: run `npm install` yourself and see its output.",
         )
-        return StepOutcome({"outcome": "install_failed", "summary": _summary(install), **extra})
-
-    build = _command(ctx, ["npm", "run", "build"], ws, BUILD_TIMEOUT_S)
-    if not build.ok:
-        return StepOutcome({**_failure(build, cleaned), **extra})
-
-    scripts = json.loads((ws / "package.json").read_text()).get("scripts", {})
-    if "lint" in scripts:
-        lint = _command(ctx, ["npm", "run", "lint"], ws, LINT_TIMEOUT_S)
-        if not lint.ok:
-            return StepOutcome({**_failure(lint, cleaned), **extra})
-    else:
+        return StepOutcome({"outcome": "install_failed", "summary": _summary(built.install), **extra})
+    failed = built.failed
+    if failed is not None:
+        return StepOutcome({**_failure(failed, cleaned), **extra})
+    if built.lint is None:
         ctx.warn("lint_missing", "The app has no lint script, so linting was skipped.")
+    return StepOutcome({"outcome": "passed", "fidelity": _report_fidelity(ctx, built.pages), **extra})
 
-    return StepOutcome({"outcome": "passed", "fidelity": _report_fidelity(ctx, ws), **extra})
 
-
-def _command(ctx: StepContext, argv: list[str], ws: Path, limit_s: float) -> CommandResult:
-    ctx.check_stop()
-    result = run_command(
-        argv,
-        ws,
-        timeout_s=ctx.budget(limit_s),
-        npm_cache=_npm_cache(ctx),
-        should_stop=ctx.should_stop,
-    )
-    status = "passed" if result.ok else f"failed (exit {result.exit_code})"
-    ctx.log(
-        f"`{result.display}` {status} in {result.duration_s:.1f} s\n{result.output}",
-        "info" if result.ok else "error",
-    )
-    return result
+def _log_commands(ctx: StepContext, built: BuildResult) -> None:
+    if built.install is None:
+        ctx.log("node_modules: the starter's lockfile, installed once, from the install cache")
+    for result in (built.install, built.build, built.lint):
+        if result is None:
+            continue
+        status = "passed" if result.ok else f"failed (exit {result.exit_code})"
+        ctx.log(
+            f"`{result.display}` {status} in {result.duration_s:.1f} s ({sandbox.describe()})\n{result.output}",
+            "info" if result.ok else "error",
+        )
 
 
 def _failure(result: CommandResult, cleaned: guard.GuardReport | None = None) -> dict[str, object]:
@@ -99,11 +89,12 @@ def _guard_result(output: str) -> CommandResult:
 
 
 def _enforce_guardrails(ctx: StepContext, ws: Path, snapshot: str) -> guard.GuardReport:
-    """Remove database artifacts and scrub secret values; the cleaned tree becomes the round's snapshot."""
-    cleaned = guard.enforce(ws)
+    """Restore the dependency files, remove database artifacts and scrub secret values; the cleaned tree
+    becomes the round's snapshot."""
+    cleaned = guard.enforce(ws, ctx.services.settings.starter_dir)
     if cleaned.changed:
         ctx.log(f"guardrails: {cleaned.note()}", "warning")
-        if cleaned.removed or cleaned.dependencies:
+        if cleaned.removed:
             ctx.warn(
                 "guardrail_removed",
                 "The agents added a database layer, which the plan does not allow; it was removed "
@@ -119,24 +110,6 @@ def _enforce_guardrails(ctx: StepContext, ws: Path, snapshot: str) -> guard.Guar
     return cleaned
 
 
-def _install(ctx: StepContext, ws: Path) -> CommandResult:
-    """`npm install`, seeded from the install cache when a job already installed this lockfile."""
-    cache = _npm_cache(ctx)
-    if install_cache.seed(ws, cache):
-        ctx.log("seeded node_modules from the install cache")
-    result = _command(
-        ctx, ["npm", "install", "--no-audit", "--no-fund", "--prefer-offline"], ws, INSTALL_TIMEOUT_S
-    )
-    if result.ok and install_cache.store(ws, cache):
-        ctx.log("stored node_modules in the install cache")
-    return result
-
-
-def _npm_cache(ctx: StepContext) -> Path:
-    settings = ctx.services.settings
-    return settings.npm_cache or settings.data_dir / "npm-cache"
-
-
 def _summary(result: CommandResult) -> str:
     for line in result.output.splitlines():
         if "error" in line.lower():
@@ -144,17 +117,17 @@ def _summary(result: CommandResult) -> str:
     return f"{result.display} exited with {result.exit_code}"
 
 
-def _report_fidelity(ctx: StepContext, ws: Path) -> list[dict[str, object]]:
+def _report_fidelity(ctx: StepContext, pages: dict[str, str]) -> list[dict[str, object]]:
     """How much of each preview survived into the built page: one log line per page, and the figures."""
     figures: list[dict[str, object]] = []
     for page in ctx.spec.pages:
         rel = route_to_dir(page.route).removeprefix("app") or "/index"
-        built = ws / ".next" / "server" / "app" / f"{rel.lstrip('/')}.html"
-        if not built.is_file():
+        built = pages.get(f"{rel.lstrip('/')}.html")
+        if built is None:
             ctx.log(f"{page.page_id}: no prerendered HTML to measure fidelity", "warning")
             figures.append({"pageId": page.page_id, "measured": False})
             continue
-        report = measure(page.selected_preview_html, built.read_text(), page.page_id)
+        report = measure(page.selected_preview_html, built, page.page_id)
         ctx.log(f"fidelity {report.summary()}", "info" if report.ok else "warning")
         figures.append(
             {
@@ -167,3 +140,15 @@ def _report_fidelity(ctx: StepContext, ws: Path) -> list[dict[str, object]]:
             }
         )
     return figures
+
+
+def error_signature(output: str) -> str:
+    """A stable fingerprint of a failure: its error lines with volatile parts (numbers, hashes, paths
+    of temporary directories, timings) removed. The same error in two rounds gives the same signature."""
+    lines = [
+        line for line in output.splitlines() if re.search(r"(?i)\berror\b|failed to compile|TS\d{4}", line)
+    ]
+    normalized = [
+        re.sub(r"\d+(\.\d+)?\s*m?s\b|/tmp/\S+|\b[0-9a-f]{8,}\b|\d+", "#", line).strip() for line in lines[:20]
+    ]
+    return hashlib.sha256("\n".join(normalized).encode()).hexdigest()[:16]

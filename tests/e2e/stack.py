@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from tests.fixtures.waiting import wait_for
 
 APPGEN = REPO_ROOT / ".venv" / "bin" / "appgen"
 READY = "appgen dev ready: "
+# The install cache every e2e test shares (APPGEN_NPM_CACHE), kept between sessions: the starter's
+# tree is installed once per machine. Under /tmp, so the sandbox's user can enter it.
+INSTALL_CACHE = Path(tempfile.gettempdir()) / "appgen-test-install-cache"
 
 
 @dataclass

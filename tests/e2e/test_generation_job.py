@@ -19,7 +19,7 @@ from appgen.agents.standin import GeminiStandIn, call, text
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
-from tests.e2e.stack import RunningStack, start_stack
+from tests.e2e.stack import INSTALL_CACHE, RunningStack, start_stack
 from tests.fixtures.specs import small_spec
 from tests.fixtures.waiting import wait_until_finished
 
@@ -61,7 +61,7 @@ def stack(open_tmp: Path, double: GeminiStandIn) -> Iterator[RunningStack]:
         {
             "GOOGLE_GEMINI_BASE_URL": double.url,
             "GEMINI_MODEL": "gemini-2.5-flash",
-            "APPGEN_NPM_CACHE": str(Path.home() / ".npm"),
+            "APPGEN_NPM_CACHE": str(INSTALL_CACHE),
         },
     )
     yield running

@@ -1,18 +1,20 @@
-"""The pipeline's guarantees end to end, on one running `appgen dev` with the real Gemini CLI against the
-scripted double, real npm and real `next build`. Five jobs of three users run at once (each user may run
-two), each scripted through its app title:
+"""The pipeline's guarantees end to end, on running `appgen dev` stacks with the real Gemini CLI against
+the scripted double, real npm and real `next build`. Five jobs of three users run at once (each user may
+run two), each scripted through its app title:
 
 - "Octo app", 8 pages: its page agents run 4 at a time (seen by the double);
 - "Fixable app": the integration agent breaks the build, fix round 1 repairs it -> completed;
 - "Stubborn app": the fixer keeps the same error -> failed on the repeated signature, error in the logs;
-- "Guarded app": a database layer and the Gemini key written into the app -> the ORM files removed, the
-  ORM code sent to a fix round, the key scrubbed: none of it in the ZIP or the logs;
-- "Unreachable app": a package that cannot be fetched -> npm install fails -> completed_with_warnings.
+- "Guarded app": a database layer, the Gemini key and an `npm-shrinkwrap.json` pinning a tarball that
+  does not exist written into the app -> the ORM files removed, the ORM code sent to a fix round, the
+  key scrubbed, the shrinkwrap removed (the install only ever uses the starter's protected files):
+  none of it in the ZIP or the logs;
+- "Unreachable app", on a second stack whose starter depends on a package the registry does not have
+  (the only way an install can fail now that agents cannot change the dependencies) -> npm install
+  fails -> completed_with_warnings.
 
 The Gemini CLI refuses to let an agent edit `package.json` or `package-lock.json` ("Build File
-Protection": denied in headless mode), so an agent cannot add a dependency there; it can still write an
-`npm-shrinkwrap.json`, which npm prefers over the lockfile, and that is how "Unreachable app" pins a
-tarball that does not exist.
+Protection": denied in headless mode), and the validate step restores both from the starter anyway.
 """
 
 from __future__ import annotations
@@ -36,23 +38,24 @@ import pytest
 from appgen.agents.standin import FINAL_TEXT, GeminiStandIn, Reply, call, text
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
+from appgen.pipeline.builder import INSTALL
 from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 from appgen.status import FINISHED
-from tests.e2e.stack import start_stack
+from tests.e2e.stack import INSTALL_CACHE, start_stack
 from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
+from tests.fixtures.starters import MISSING, STARTER, starter_copy
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
 GEMINI_KEY = f"test-key-{uuid.uuid4().hex}"
 WINDOW = 4
-MISSING = "@appgen-test/does-not-exist"
 ORM_CODE = (
     'import { drizzle } from "drizzle-orm/node-postgres";\n\nexport const db = drizzle(process.env.DB!);\n'
 )
 IN_MEMORY = "export const users: string[] = [];\n"
 JOB_TIMEOUT_S = 540.0
-STARTER_MANIFEST = json.loads((REPO_ROOT / "worker_container" / "starter" / "package.json").read_text())
+STARTER_MANIFEST = json.loads((STARTER / "package.json").read_text())
 
 FIXED_PAGE = fixed_home_page("Welcome to Home, fixed in round 1.")
 
@@ -73,7 +76,7 @@ def _is(title: str, task: str) -> Any:
 
 def _unfetchable_shrinkwrap() -> str:
     """A shrinkwrap that resolves `next` from a tarball that does not exist (npm install: E404)."""
-    lock = json.loads((REPO_ROOT / "worker_container" / "starter" / "package-lock.json").read_text())
+    lock = json.loads((STARTER / "package-lock.json").read_text())
     next_entry = dict(lock["packages"]["node_modules/next"])
     next_entry["resolved"] = f"https://registry.npmjs.org/{MISSING}/-/does-not-exist-1.0.0.tgz"
     next_entry["integrity"] = "sha512-" + "A" * 86 + "=="
@@ -150,14 +153,11 @@ def _double(window: PageWindow) -> GeminiStandIn:
             ),
             _write("lib/db.ts", ORM_CODE),
             _write("lib/gemini.ts", f'export const GEMINI_API_KEY = "{GEMINI_KEY}";\n'),
+            _write("npm-shrinkwrap.json", _unfetchable_shrinkwrap()),
             text("Integrated, with a database."),
         ],
     )
     double.on(_is("Guarded app", "Task: fix the failing check"), [_write("lib/db.ts", IN_MEMORY)])
-    double.on(
-        _is("Unreachable app", "Task: integrate the app"),
-        [_write("npm-shrinkwrap.json", _unfetchable_shrinkwrap())],
-    )
     return double
 
 
@@ -201,42 +201,42 @@ def run() -> Iterator[Run]:
     window = PageWindow()
     started = time.monotonic()
     with _double(window) as double:
-        stack = start_stack(
-            tmp / "data",
-            {
-                "GOOGLE_GEMINI_BASE_URL": double.url,
-                "GEMINI_API_KEY": GEMINI_KEY,
-                "GEMINI_MODEL": "gemini-2.5-flash",
-                "APPGEN_NPM_CACHE": str(Path.home() / ".npm"),
-            },
-        )
+        env = {
+            "GOOGLE_GEMINI_BASE_URL": double.url,
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GEMINI_MODEL": "gemini-2.5-flash",
+            "APPGEN_NPM_CACHE": str(INSTALL_CACHE),
+        }
+        stack = start_stack(tmp / "data", env)
+        broken_starter = starter_copy(tmp / "starter", missing_dependency=True)
+        broken = start_stack(tmp / "broken", {**env, "APPGEN_STARTER_DIR": str(broken_starter)})
         try:
-            plan = {  # title -> (user, pages); two jobs per user run at once
-                "Octo app": (0, 8),
-                "Fixable app": (0, 1),
-                "Stubborn app": (1, 1),
-                "Guarded app": (1, 1),
-                "Unreachable app": (2, 1),
+            plan = {  # title -> (stack, user, pages); two jobs per user run at once
+                "Octo app": (stack, 0, 8),
+                "Fixable app": (stack, 0, 1),
+                "Stubborn app": (stack, 1, 1),
+                "Guarded app": (stack, 1, 1),
+                "Unreachable app": (broken, 2, 1),
             }
-            users = [uuid.uuid4() for _ in range(3)]
-            clients = [ApiClient(stack.api, mint_user_token(u, LOCAL_JWT_SECRET)) for u in users]
+            tokens = [mint_user_token(uuid.uuid4(), LOCAL_JWT_SECRET) for _ in range(3)]
             ids = {}
-            for title, (user, pages) in plan.items():
+            for title, (where, user, pages) in plan.items():
                 spec = small_spec(pages=pages)
                 spec["brief"]["title"] = title
-                ids[title] = (clients[user], clients[user].submit(spec))
+                client = ApiClient(where.api, tokens[user])
+                ids[title] = (client, client.submit(spec))
             jobs = _collect(ids, tmp)
             seconds = time.monotonic() - started
             print(
                 f"\n{len(jobs)} jobs finished in {seconds:.0f} s: "
                 + ", ".join(f"{t}={j.status['status']}" for t, j in jobs.items())
             )
-            for client in clients:
+            for client, _ in ids.values():
                 client.close()
         finally:
-            code = stack.stop()
-        assert code == 0, stack.log()
-        yield Run(jobs, double, window, stack.log(), seconds)
+            codes = (stack.stop(), broken.stop())
+        assert codes == (0, 0), stack.log() + broken.log()
+        yield Run(jobs, double, window, stack.log() + broken.log(), seconds)
     if not os.environ.get("APPGEN_TEST_KEEP"):
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -340,8 +340,8 @@ def test_an_error_that_survives_the_fixer_fails_the_job_on_its_repeated_signatur
     errors = [e for e in job.logs if e["level"] == "error"]
     assert errors and "`npm run build` failed" in errors[-1]["message"]
     assert "components/home/Page.tsx" in errors[-1]["message"]
-    # Later rounds install from the node_modules cache the earlier ones filled.
-    assert "seeded node_modules from the install cache" in job.log_text
+    # Every round builds against the one install of the starter's lockfile.
+    assert "node_modules: the starter's lockfile, installed once, from the install cache" in job.log_text
 
 
 def test_a_database_layer_and_the_gemini_key_never_reach_the_zip_or_the_logs(run: Run) -> None:
@@ -355,11 +355,20 @@ def test_a_database_layer_and_the_gemini_key_never_reach_the_zip_or_the_logs(run
     assert not [name for name, data in files.items() if GEMINI_KEY.encode() in data]
     assert GEMINI_KEY not in job.log_text and GEMINI_KEY not in run.stack_log
     assert "prisma/schema.prisma" in job.log_text and "lib/gemini.ts" in job.log_text
+    # The shrinkwrap would have replaced the lockfile: removed, said so, and the install never saw it.
+    assert "npm-shrinkwrap.json" not in files
+    assert (
+        "restored the template's dependency files (agents cannot change the dependencies): "
+        "npm-shrinkwrap.json" in job.log_text
+    )
+    assert files["package-lock.json"] == (STARTER / "package-lock.json").read_bytes()
+    assert MISSING not in job.log_text
 
     report = job.report()
     guardrails = report["guardrails"]
     assert [g["round"] for g in guardrails] == [0]
     assert sorted(guardrails[0]["removed"]) == ["drizzle.config.ts", "prisma/schema.prisma"]
+    assert guardrails[0]["restored"] == ["npm-shrinkwrap.json"]
     assert guardrails[0]["scrubbed"] == ["lib/gemini.ts"]
     # The ORM code itself went to the fixer, with the guard's reason as the failing output.
     [round_] = report["fixRounds"]
@@ -373,10 +382,10 @@ def test_a_failing_npm_install_still_delivers_the_app_with_a_warning(run: Run) -
     job = run.jobs["Unreachable app"]
     assert job.status["status"] == "completed_with_warnings", job.why()
     assert [w["code"] for w in job.status["warnings"]] == ["npm_install_failed"]
-    assert "`npm install --no-audit --no-fund --prefer-offline` failed" in job.log_text
-    assert "npm error 404" in job.log_text and f"registry.npmjs.org/{MISSING}/-/" in job.log_text
+    assert f"`{' '.join(INSTALL)}` failed" in job.log_text
+    assert "npm error 404" in job.log_text and MISSING in job.log_text
     files = job.files()
-    assert MISSING in files["npm-shrinkwrap.json"].decode()
+    assert MISSING in files["package.json"].decode()  # the app ships with its starter's dependencies
     report = job.report()
     assert report["steps"][-1]["result"]["outcome"] == "install_failed"
     assert report["warnings"][0]["code"] == "npm_install_failed"

@@ -17,7 +17,7 @@ from appgen.agents.standin import GeminiStandIn, call
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
-from tests.e2e.stack import start_stack
+from tests.e2e.stack import INSTALL_CACHE, start_stack
 from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
 from tests.fixtures.waiting import wait_for, wait_until_finished
 
@@ -28,7 +28,7 @@ def _env(double: GeminiStandIn, tmp: Path) -> dict[str, str]:
     return {
         "GOOGLE_GEMINI_BASE_URL": double.url,
         "GEMINI_MODEL": "gemini-2.5-flash",
-        "APPGEN_NPM_CACHE": str(Path.home() / ".npm"),
+        "APPGEN_NPM_CACHE": str(INSTALL_CACHE),
         "APPGEN_WORK_DIR": str(tmp / "work"),
         "APPGEN_TASK_LEASE_SECONDS": "6",
         "APPGEN_SWEEP_INTERVAL": "2",

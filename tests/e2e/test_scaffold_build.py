@@ -1,22 +1,26 @@
 """The scaffold alone builds: each example spec, scaffolded with the real starter, passes `npm run build`
-and `npm run lint`, and every prerendered page keeps the preview's words, headings, links, images,
-buttons and fields. npm installs once per module; each workspace gets hard links to that install."""
+and `npm run lint` in the sandbox (`LocalBuilder`, as the validate step runs them), and every prerendered
+page keeps the preview's words, headings, links, images, buttons and fields. The starter's tree comes
+from the test install cache shared by the e2e tests (installed once per machine)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from appgen.pipeline.commands import CommandResult, run_command
+from appgen.pipeline.builder import BuildRequest, BuildResult, LocalBuilder
+from appgen.pipeline.install_cache import InstallCache
 from appgen.scaffold import ScaffoldResult, scaffold_workspace
 from appgen.scaffold.fidelity import measure
-from appgen.settings import REPO_ROOT
+from appgen.settings import REPO_ROOT, Settings
 from appgen.spec import GenerationSpec, route_to_dir
+from tests.e2e.stack import INSTALL_CACHE
 from tests.unit.test_html_to_jsx import REALISTIC
 
 pytestmark = pytest.mark.e2e
@@ -53,8 +57,7 @@ class Built:
     spec: GenerationSpec
     workspace: Path
     scaffold: ScaffoldResult
-    build: CommandResult
-    lint: CommandResult | None
+    result: BuildResult
 
 
 def _spec(path: Path, with_edge_cases: bool) -> GenerationSpec:
@@ -73,44 +76,22 @@ def _spec(path: Path, with_edge_cases: bool) -> GenerationSpec:
 
 
 @pytest.fixture(scope="module")
-def node_modules(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One `npm install` of the starter, with an npm cache kept between sessions."""
-    base = tmp_path_factory.mktemp("npm-base")
-    for name in ("package.json", "package-lock.json"):
-        if (STARTER / name).exists():
-            shutil.copy2(STARTER / name, base / name)
-    cache = tmp_path_factory.getbasetemp().parent / "appgen-npm-cache"
-    install = run_command(
-        ["npm", "install", "--no-audit", "--no-fund", "--prefer-offline"],
-        base,
-        timeout_s=TIMEOUT_S,
-        npm_cache=cache,
-    )
-    assert install.ok, install.output
-    return base / "node_modules"
-
-
-@pytest.fixture(scope="module")
-def built(node_modules: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
-    """Every example scaffolded, installed (hard links) and built, one after the other: `next build`
-    already uses every core, so building two at once is slower, not faster."""
+def built() -> Iterator[dict[str, Built]]:
+    """Every example scaffolded and built, one after the other: `next build` already uses every core, so
+    building two at once is slower, not faster. Workspaces live where the box's user can enter."""
+    cache = InstallCache(INSTALL_CACHE, Settings().install_cache_max_mb * 1024 * 1024)
+    builder = LocalBuilder(starter_dir=STARTER, cache=cache)
+    root = Path(tempfile.mkdtemp(prefix="appgen-test-scaffold-build-"))
+    root.chmod(0o755)
 
     def one(path: Path) -> Built:
         spec = _spec(path, with_edge_cases=path == SPECS[0])
-        ws = tmp_path_factory.mktemp(path.stem)
+        ws = root / path.stem
         result = scaffold_workspace(spec, ws, starter_dir=STARTER)
-        _link_tree(node_modules, ws / "node_modules")
-        build = run_command(["npm", "run", "build"], ws, timeout_s=TIMEOUT_S)
-        lint = run_command(["npm", "run", "lint"], ws, timeout_s=TIMEOUT_S) if build.ok else None
-        return Built(spec, ws, result, build, lint)
+        return Built(spec, ws, result, builder.build(BuildRequest(ws, lambda limit: min(limit, TIMEOUT_S))))
 
-    return {path.stem: one(path) for path in SPECS}
-
-
-def _link_tree(src: Path, dest: Path) -> None:
-    """Hard-link copy (Turbopack refuses a symlinked node_modules that resolves outside the project)."""
-    if subprocess.run(["cp", "-al", str(src), str(dest)], capture_output=True).returncode != 0:
-        shutil.copytree(src, dest, symlinks=True)
+    yield {path.stem: one(path) for path in SPECS}
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_there_are_examples() -> None:
@@ -121,23 +102,22 @@ def test_there_are_examples() -> None:
 def test_scaffold_builds_lints_and_keeps_the_previews(
     name: str, built: dict[str, Built], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = built[name]
-    assert result.build.ok, f"`npm run build` failed in {result.workspace}:\n{result.build.output}"
-    assert result.lint is not None and result.lint.ok, (
-        f"`npm run lint` failed:\n{result.lint and result.lint.output}"
-    )
-    assert "error" not in result.lint.output.lower(), result.lint.output
+    done = built[name]
+    assert done.result.install is None or done.result.install.ok, done.result.install
+    build, lint = done.result.build, done.result.lint
+    assert build is not None and build.ok, f"`npm run build` failed in {done.workspace}:\n{build}"
+    assert lint is not None and lint.ok, f"`npm run lint` failed:\n{lint and lint.output}"
+    assert "error" not in lint.output.lower(), lint.output
 
     reports = []
-    for page in result.spec.pages:
+    for page in done.spec.pages:
         rel = route_to_dir(page.route).removeprefix("app").lstrip("/") or "index"
-        html = result.workspace / ".next" / "server" / "app" / f"{rel}.html"
-        assert html.is_file(), f"{page.page_id}: {html} was not prerendered"
-        reports.append(measure(page.selected_preview_html, html.read_text(), page.page_id))
+        html = done.result.pages.get(f"{rel}.html")
+        assert html is not None, f"{page.page_id}: {rel}.html was not prerendered"
+        reports.append(measure(page.selected_preview_html, html, page.page_id))
     summaries = "\n".join(r.summary() for r in reports)
     assert all(r.ok for r in reports), f"fidelity below the bar:\n{summaries}"
     with capsys.disabled():  # the acceptance asks for the figures in every `make test` output
         print(
-            f"\n{name}: build {result.build.duration_s:.1f} s, lint {result.lint.duration_s:.1f} s\n"
-            f"{summaries}"
+            f"\n{name}: build {build.duration_s:.1f} s, lint {lint.duration_s:.1f} s (sandboxed)\n{summaries}"
         )

@@ -35,6 +35,7 @@ def _secret() -> None:
 class _Ctx:
     def __init__(self) -> None:
         self.logs: list[tuple[str, str]] = []
+        self.services = SimpleNamespace(settings=Settings(starter_dir=STARTER))
 
     def log(self, message: str, level: str = "info") -> None:
         self.logs.append((level, message))
@@ -68,6 +69,7 @@ def _app(root: Path) -> Path:
         "lib/orm.js": "const mongoose = require('mongoose');\nmodule.exports = mongoose;\n",
         "lib/config.ts": f'export const GEMINI_API_KEY = "{SECRET}";\n',
         ".env.example": f"GEMINI_API_KEY={SECRET}\n",
+        "npm-shrinkwrap.json": '{"lockfileVersion": 3, "packages": {}}\n',
     }
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -75,9 +77,18 @@ def _app(root: Path) -> Path:
     return root
 
 
-def test_enforce_removes_database_artifacts_and_scrubs_secrets(tmp_path: Path) -> None:
+def test_enforce_restores_the_dependencies_removes_database_artifacts_and_scrubs_secrets(
+    tmp_path: Path,
+) -> None:
     root = _app(tmp_path / "ws")
-    report = guard.enforce(root)
+    report = guard.enforce(root, STARTER)
+
+    # The dependency set is the starter's: an agent's package.json, a missing lockfile and a shrinkwrap
+    # (which would override the lockfile) are all undone.
+    assert report.restored == ["package.json", "package-lock.json", "npm-shrinkwrap.json"]
+    for name in ("package.json", "package-lock.json"):
+        assert (root / name).read_bytes() == (STARTER / name).read_bytes()
+    assert not (root / "npm-shrinkwrap.json").exists()
 
     assert sorted(report.removed) == [
         "drizzle.config.ts",
@@ -90,18 +101,11 @@ def test_enforce_removes_database_artifacts_and_scrubs_secrets(tmp_path: Path) -
     assert not (root / "prisma").exists() and not (root / "lib" / "models").exists()
     # Route segments and page folders that happen to be called "models" are the app's own pages.
     assert (root / "app/models/page.tsx").is_file() and (root / "components/models/Page.tsx").is_file()
-    assert sorted(report.dependencies) == [
-        "dependencies: @prisma/client",
-        "dependencies: mongoose",
-        "devDependencies: prisma",
-    ]
-    manifest = json.loads((root / "package.json").read_text())
-    assert manifest["dependencies"] == {"next": "16.4.6"}
-    assert manifest["devDependencies"] == {"typescript": "5.9.3"}
     assert sorted(report.scrubbed) == [".env.example", "lib/config.ts"]
     assert (root / "lib/config.ts").read_text() == f'export const GEMINI_API_KEY = "{REDACTED}";\n'
     assert SECRET not in (root / ".env.example").read_text()
     assert "prisma/schema.prisma" in report.note() and "lib/config.ts" in report.note()
+    assert "restored the template's dependency files" in report.note()
     assert SECRET not in report.note()
 
     # Code that uses an ORM stays for the fixer, and is what still violates the plan.
@@ -114,7 +118,7 @@ def test_enforce_removes_database_artifacts_and_scrubs_secrets(tmp_path: Path) -
     assert "./lib/db.ts: imports @prisma/client" in output and output.startswith("error:")
 
     # A second pass finds nothing more to do: enforcing is idempotent.
-    assert not guard.enforce(root).changed
+    assert not guard.enforce(root, STARTER).changed
 
 
 def test_violations_name_every_kind_of_breach(tmp_path: Path) -> None:
@@ -265,7 +269,7 @@ def test_the_report_lists_steps_fix_rounds_tokens_and_fidelity_without_secrets(t
         "signature": "abc",
         "summary": "npm run build: Error: Unexpected token",
         "output": "./components/home/Page.tsx:6:9\nError: Unexpected token",
-        "guard": {"removed": ["prisma/schema.prisma"], "dependencies": [], "scrubbed": []},
+        "guard": {"restored": [], "removed": ["prisma/schema.prisma"], "scrubbed": []},
     }
     fidelity = [{"pageId": "home", "textRatio": 1.0, "ok": True}]
     tasks = [

@@ -1,98 +1,108 @@
-"""The node_modules install cache: keyed by the lockfile, hard-linked, published atomically, and never
-written through by a job."""
+"""The install cache: trees keyed by the lockfile, published atomically (one winner), handed back to the
+worker's uid, leased while a build uses them, pruned least recently used first down to its size limit
+without ever removing a tree in use."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
-from appgen.pipeline import install_cache
+from appgen.pipeline.install_cache import InstallCache, lock_key
+from appgen.sandbox import BOX_UID
+
+MB = 1024 * 1024
 
 
-def _installed(ws: Path, lock: str = '{"lockfileVersion": 3}') -> Path:
-    ws.mkdir(parents=True)
-    (ws / "package-lock.json").write_text(lock)
-    modules = ws / "node_modules"
+def _installed(at: Path, size: int = 4096) -> Path:
+    """A node_modules as an install box leaves it (owned by the box's uid when the worker is root)."""
+    modules = at / "node_modules"
     (modules / "next" / "dist").mkdir(parents=True)
-    (modules / "next" / "dist" / "index.js").write_text("module.exports = 'next';\n")
+    (modules / "next" / "dist" / "index.js").write_bytes(b"x" * size)
     (modules / ".bin").mkdir()
     (modules / ".bin" / "next").symlink_to("../next/dist/index.js")
-    (modules / ".package-lock.json").write_text('{"hidden": true}')
-    (modules / ".cache" / "x").mkdir(parents=True)
-    return ws
+    if os.geteuid() == 0:
+        for path in (
+            modules,
+            modules / "next",
+            modules / "next" / "dist",
+            modules / "next" / "dist" / "index.js",
+        ):
+            os.chown(path, BOX_UID, BOX_UID)
+    return modules
 
 
-def _entries(cache: Path) -> list[str]:
-    return sorted(p.name for p in (cache / install_cache.CACHE_DIR_NAME).iterdir())
+def test_the_key_is_the_lockfiles_digest() -> None:
+    assert lock_key(b'{"lockfileVersion": 3}') == lock_key(b'{"lockfileVersion": 3}')
+    assert lock_key(b"a") != lock_key(b"b") and len(lock_key(b"a")) == 32
 
 
-def test_a_stored_tree_seeds_the_next_workspace_with_the_same_lockfile(tmp_path: Path) -> None:
-    cache = tmp_path / "npm-cache"
-    first = _installed(tmp_path / "first")
-    key = install_cache.lock_key(first)
-    assert key is not None and len(key) == 32
+def test_a_published_tree_is_leased_whole_and_owned_by_the_worker(tmp_path: Path) -> None:
+    cache = InstallCache(tmp_path / "cache", 100 * MB)
+    assert not cache.has("k1")
+    with cache.lease("k1") as missing:
+        assert missing is None
 
-    assert install_cache.store(first, cache) is True
-    assert install_cache.store(first, cache) is False  # the key exists: nothing to publish
-    assert _entries(cache) == [key]
-    entry = cache / install_cache.CACHE_DIR_NAME / key
-    assert not (entry / ".cache").exists()
-
-    second = tmp_path / "second"
-    second.mkdir()
-    (second / "package-lock.json").write_text((first / "package-lock.json").read_text())
-    assert install_cache.seed(second, cache) is True
-    seeded = second / "node_modules"
-    index = seeded / "next" / "dist" / "index.js"
-    assert index.read_text() == "module.exports = 'next';\n"
-    assert index.stat().st_ino == (entry / "next" / "dist" / "index.js").stat().st_ino  # a hard link
-    assert (seeded / ".bin" / "next").is_symlink()
-    assert (seeded / ".bin" / "next").resolve() == index.resolve()
-
-    # npm rewrites its hidden lockfile in place: the workspace has its own copy, the cache is untouched.
-    hidden = seeded / ".package-lock.json"
-    assert hidden.stat().st_ino != (entry / ".package-lock.json").stat().st_ino
-    hidden.write_text("changed")
-    assert (entry / ".package-lock.json").read_text() == '{"hidden": true}'
+    with cache.staging_dir() as staging:
+        assert cache.publish("k1", _installed(staging)) is True
+    assert cache.has("k1") and list(cache.staging.iterdir()) == []
+    with cache.lease("k1") as tree:
+        assert tree == cache.trees / "k1"
+        index = tree / "next" / "dist" / "index.js"
+        assert index.read_bytes() == b"x" * 4096
+        assert (tree / ".bin" / "next").is_symlink()
+        assert index.stat().st_uid == os.getuid()  # the box user owns nothing it is later shown
+    assert int((cache.trees / "k1.used").read_text()) >= 4096
 
 
-def test_no_seed_for_another_lockfile_an_existing_tree_or_no_lockfile(tmp_path: Path) -> None:
-    cache = tmp_path / "npm-cache"
-    install_cache.store(_installed(tmp_path / "first"), cache)
-
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "package-lock.json").write_text('{"lockfileVersion": 3, "packages": {}}')
-    assert install_cache.seed(other, cache) is False
-    assert not (other / "node_modules").exists()
-
-    already = _installed(tmp_path / "already")
-    assert install_cache.seed(already, cache) is False
-
-    bare = tmp_path / "bare"
-    bare.mkdir()
-    assert install_cache.seed(bare, cache) is False
-    assert install_cache.store(bare, cache) is False
-
-
-def test_concurrent_stores_of_one_key_publish_exactly_one_complete_tree(tmp_path: Path) -> None:
-    cache = tmp_path / "npm-cache"
-    workspaces = [_installed(tmp_path / f"ws{i}") for i in range(6)]
+def test_concurrent_publishes_of_one_key_keep_exactly_one_complete_tree(tmp_path: Path) -> None:
+    cache = InstallCache(tmp_path / "cache", 100 * MB)
+    installs = [_installed(tmp_path / f"install{i}") for i in range(6)]
     results: list[bool] = []
-    barrier = threading.Barrier(len(workspaces))
+    barrier = threading.Barrier(len(installs))
 
-    def store(ws: Path) -> None:
+    def publish(modules: Path) -> None:
         barrier.wait()
-        results.append(install_cache.store(ws, cache))
+        results.append(cache.publish("k1", modules))
 
-    threads = [threading.Thread(target=store, args=(ws,)) for ws in workspaces]
+    threads = [threading.Thread(target=publish, args=(m,)) for m in installs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-
     assert sorted(results) == [False] * 5 + [True]
-    key = install_cache.lock_key(workspaces[0])
-    assert _entries(cache) == [key]  # no staging directory left behind
-    entry = cache / install_cache.CACHE_DIR_NAME / str(key)
-    assert (entry / "next" / "dist" / "index.js").read_text() == "module.exports = 'next';\n"
+    assert sorted(p.name for p in cache.trees.iterdir()) == ["k1", "k1.used"]
+    assert (cache.trees / "k1" / "next" / "dist" / "index.js").read_bytes() == b"x" * 4096
+
+
+def _publish(cache: InstallCache, key: str, size: int) -> None:
+    with cache.staging_dir() as staging:
+        assert cache.publish(key, _installed(staging, size))
+    time.sleep(0.02)  # distinct use times
+
+
+def test_publishing_prunes_the_least_recently_used_trees_down_to_the_limit(tmp_path: Path) -> None:
+    cache = InstallCache(tmp_path / "cache", int(2.5 * MB))
+    _publish(cache, "old", MB)
+    _publish(cache, "used", MB)
+    with cache.lease("old"):  # a use makes "old" the most recently used
+        pass
+    time.sleep(0.02)
+    _publish(cache, "new", MB)  # over the limit: the least recently used ("used") goes
+    assert sorted(k for k in ("old", "used", "new") if cache.has(k)) == ["new", "old"]
+    assert not (cache.trees / "used.used").exists()
+    assert [p.name for p in cache.staging.iterdir()] == []
+
+
+def test_a_tree_in_use_is_never_pruned_and_the_newest_always_stays(tmp_path: Path) -> None:
+    cache = InstallCache(tmp_path / "cache", MB // 2)  # smaller than one tree
+    _publish(cache, "busy", MB)
+    assert cache.has("busy")  # the newest stays even above the limit
+    with cache.lease("busy") as tree:
+        assert tree is not None
+        _publish(cache, "next", MB)
+        assert cache.has("busy") and (tree / "next" / "dist" / "index.js").is_file()
+    assert cache.prune() == ["busy", "next"]  # no longer in use, no longer the newest
+    with cache.lease("busy") as tree:
+        assert tree is None

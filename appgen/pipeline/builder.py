@@ -1,0 +1,165 @@
+"""The Builder port: install, build and lint one workspace where nothing secret is in reach, and hand back
+exit codes, output and the prerendered pages. The validate step calls it; it never runs workspace code
+itself.
+
+`LocalBuilder` does it on this machine in `appgen.sandbox` boxes:
+
+1. **Install** from the protected files only: the starter's `package.json` and `package-lock.json`
+   (agents cannot change them; the guard restores them in the workspace too) are copied into a staging
+   directory that holds nothing else, and `npm ci --ignore-scripts` runs there in a box that has the
+   network (npm reaches the registry) and sees no agent-written file. The tree goes into the install
+   cache under the lockfile's key (`install_cache.py`); every later job with that lockfile reuses it.
+   The starter needs no lifecycle script: `next`'s SWC and Tailwind's oxide come as prebuilt
+   platform packages, and eslint's resolver loads its prebuilt binding at run time.
+2. **Build** and **lint** (when `package.json` has a lint script) in a box with no network at all: the
+   workspace writable at `/app`, the cached tree read-only at `/app/node_modules` (neither `next build`
+   nor `eslint` writes into it: Next keeps its cache in `.next/cache`).
+3. **Pages**: the prerendered HTML (`.next/server/app/**/*.html`, what the fidelity measure reads),
+   read after the box is gone, regular files only: a link the build planted to make the worker read a
+   file of its own is skipped.
+
+A remote implementation (planned: a Cloud Run "builder" service) satisfies the same interface by sending
+a snapshot of the workspace and receiving exactly a `BuildResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from appgen.errors import StepFailed
+from appgen.pipeline.install_cache import InstallCache, lock_key
+from appgen.policy import ErrorCode
+from appgen.sandbox import Bind, Box, CommandResult
+
+PROTECTED_FILES = ("package.json", "package-lock.json")
+INSTALL = ("npm", "ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund")
+INSTALL_TIMEOUT_S = 900.0
+BUILD_TIMEOUT_S = 900.0
+LINT_TIMEOUT_S = 300.0
+PAGES_DIR = Path(".next") / "server" / "app"
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+APP = "/app"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    workspace: Path
+    budget: Callable[[float], float]  # a command's own limit -> the seconds it may run (raises at 0)
+    should_stop: Callable[[], bool] = lambda: False
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    install: CommandResult | None  # None: the tree came from the install cache
+    build: CommandResult | None = None  # None: not run (the install failed)
+    lint: CommandResult | None = None  # None: not run (an earlier command failed, or no lint script)
+    pages: dict[str, str] = field(default_factory=dict)  # "index.html", "about/team.html" -> HTML
+
+    @property
+    def failed(self) -> CommandResult | None:
+        """The command that failed, if one did."""
+        for result in (self.install, self.build, self.lint):
+            if result is not None and not result.ok:
+                return result
+        return None
+
+
+class Builder(Protocol):
+    def build(self, request: BuildRequest) -> BuildResult: ...
+
+
+class LocalBuilder:
+    def __init__(self, *, starter_dir: Path, cache: InstallCache):
+        self.starter_dir = starter_dir
+        self.cache = cache
+
+    def build(self, request: BuildRequest) -> BuildResult:
+        key = lock_key((self.starter_dir / "package-lock.json").read_bytes())
+        install = None
+        if not self.cache.has(key):
+            install = self._install(key, request)
+            if not install.ok:
+                return BuildResult(install)
+        with self.cache.lease(key) as tree:
+            if tree is None:  # pruned by a concurrent publish into a cache smaller than two trees
+                raise StepFailed(
+                    "the install cache dropped the starter's node_modules: raise APPGEN_INSTALL_CACHE_MAX_MB",
+                    code=ErrorCode.INTERNAL,
+                )
+            ws = request.workspace
+            _mount_point(ws / "node_modules")
+            box = Box((Bind(ws, APP, writable=True), Bind(tree, f"{APP}/node_modules")), cwd=APP)
+            build = self._run(box, ("npm", "run", "build"), BUILD_TIMEOUT_S, request)
+            if not build.ok:
+                return BuildResult(install, build)
+            lint = None
+            if "lint" in _scripts(ws / "package.json"):
+                lint = self._run(box, ("npm", "run", "lint"), LINT_TIMEOUT_S, request)
+        return BuildResult(install, build, lint, _pages(ws))
+
+    def _install(self, key: str, request: BuildRequest) -> CommandResult:
+        """`npm ci` of the protected files alone, published into the cache when it succeeds."""
+        self.cache.npm.mkdir(parents=True, exist_ok=True)
+        with self.cache.staging_dir() as staging:
+            for name in PROTECTED_FILES:
+                shutil.copyfile(self.starter_dir / name, staging / name)
+            box = Box(
+                (Bind(staging, "/install", writable=True), Bind(self.cache.npm, "/npm-cache", writable=True)),
+                cwd="/install",
+                network=True,
+                env={"npm_config_cache": "/npm-cache"},
+            )
+            result = self._run(box, INSTALL, INSTALL_TIMEOUT_S, request)
+            if result.ok:
+                self.cache.publish(key, staging / "node_modules")
+            return result
+
+    @staticmethod
+    def _run(box: Box, argv: tuple[str, ...], limit_s: float, request: BuildRequest) -> CommandResult:
+        return box.run(argv, timeout_s=request.budget(limit_s), should_stop=request.should_stop)
+
+
+def _mount_point(path: Path) -> None:
+    """An empty directory for the read-only tree, whatever an agent left at that name."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    path.mkdir()
+
+
+def _scripts(manifest: Path) -> dict[str, object]:
+    try:
+        scripts = json.loads(manifest.read_text()).get("scripts")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return scripts if isinstance(scripts, dict) else {}
+
+
+def _pages(ws: Path) -> dict[str, str]:
+    """The prerendered pages, never following a link (the build that wrote them was hostile code)."""
+    pages: dict[str, str] = {}
+    root = ws / PAGES_DIR
+    if any(p.is_symlink() for p in (ws / ".next", ws / ".next" / "server", root)) or not root.is_dir():
+        return pages
+    for dirpath, _, filenames in os.walk(root):  # os.walk does not descend into linked dirs
+        for name in filenames:
+            path = Path(dirpath) / name
+            if not name.endswith(".html"):
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            with os.fdopen(fd, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_PAGE_BYTES:
+                    pages[path.relative_to(root).as_posix()] = handle.read().decode(errors="replace")
+    return pages
