@@ -42,6 +42,7 @@ from appgen.pipeline.builder import INSTALL
 from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 from appgen.status import FINISHED
 from tests.e2e.stack import INSTALL_CACHE, start_stack
+from tests.fixtures.double import asks, said
 from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
 from tests.fixtures.starters import MISSING, STARTER, starter_copy
 from tests.fixtures.waiting import wait_for
@@ -61,19 +62,6 @@ FIXED_PAGE = fixed_home_page("Welcome to Home, fixed in round 1.")
 
 
 # -- the double's scripts --------------------------------------------------------------------------------
-def _said(body: dict[str, Any]) -> str:
-    """The system instruction and the user's text of a request (what the prompts put there)."""
-    parts = list((body.get("systemInstruction") or {}).get("parts") or [])
-    for content in body.get("contents") or []:
-        if content.get("role") == "user":
-            parts += content.get("parts") or []
-    return "\n".join(p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str))
-
-
-def _is(title: str, task: str) -> Any:
-    return lambda body: f'"{title}"' in _said(body) and task in _said(body)
-
-
 def _unfetchable_shrinkwrap() -> str:
     """A shrinkwrap that resolves `next` from a tarball that does not exist (npm install: E404)."""
     lock = json.loads((STARTER / "package-lock.json").read_text())
@@ -103,10 +91,10 @@ class PageWindow:
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def __call__(self, body: dict[str, Any]) -> Reply | None:
-        said = _said(body)
-        if '"Octo app"' not in said or "pageId: " not in said:
+        text_ = said(body)
+        if '"Octo app"' not in text_ or "pageId: " not in text_:
             return None
-        page_id = said.split("pageId: ", 1)[1].split()[0]
+        page_id = text_.split("pageId: ", 1)[1].split()[0]
         with self._cond:
             span = self.spans.setdefault(page_id, [time.monotonic(), 0.0])
             self._cond.notify_all()
@@ -128,20 +116,21 @@ class PageWindow:
 def _double(window: PageWindow) -> GeminiStandIn:
     double = GeminiStandIn(script=window)
     double.on(
-        _is("Fixable app", "Task: integrate the app"), [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)]
+        asks("Fixable app", "Task: integrate the app"), [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)]
     )
     double.on(
-        _is("Fixable app", "Task: fix the failing check"), [_write("components/home/Page.tsx", FIXED_PAGE)]
+        asks("Fixable app", "Task: fix the failing check"), [_write("components/home/Page.tsx", FIXED_PAGE)]
     )
     double.on(
-        _is("Stubborn app", "Task: integrate the app"), [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)]
-    )
-    double.on(
-        _is("Stubborn app", "Task: fix the failing check"),
+        asks("Stubborn app", "Task: integrate the app"),
         [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)],
     )
     double.on(
-        _is("Guarded app", "Task: integrate the app"),
+        asks("Stubborn app", "Task: fix the failing check"),
+        [_write("components/home/Page.tsx", BROKEN_HOME_PAGE)],
+    )
+    double.on(
+        asks("Guarded app", "Task: integrate the app"),
         [
             _write(
                 "prisma/schema.prisma",
@@ -157,7 +146,7 @@ def _double(window: PageWindow) -> GeminiStandIn:
             text("Integrated, with a database."),
         ],
     )
-    double.on(_is("Guarded app", "Task: fix the failing check"), [_write("lib/db.ts", IN_MEMORY)])
+    double.on(asks("Guarded app", "Task: fix the failing check"), [_write("lib/db.ts", IN_MEMORY)])
     return double
 
 
@@ -332,9 +321,9 @@ def test_an_error_that_survives_the_fixer_fails_the_job_on_its_repeated_signatur
     assert "The same build error repeated after 2 fix rounds" in job.status["error"]["message"]
     assert job.status["artifact"] is None and job.archive is None
     fix_prompts = {
-        _said(r.body)
+        said(r.body)
         for r in run.double.requests
-        if r.body and _is("Stubborn app", "Task: fix the failing check")(r.body)
+        if r.body and asks("Stubborn app", "Task: fix the failing check")(r.body)
     }
     assert {p.split("(round ", 1)[1].split()[0] for p in fix_prompts} == {"1", "2"}
     errors = [e for e in job.logs if e["level"] == "error"]
