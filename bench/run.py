@@ -4,6 +4,10 @@ which depend on the machine).
 - control plane: one `get_job` RPC call (role switch + claims + RLS view) against a bare `select 1`
   round trip through the same pooled transport. Target: at most 6x.
 - snapshots: packing a scaffold-sized workspace against copying the same files. Target: at most 3x.
+- sandbox: `node -e 0` in a box (namespaces, binds, the workspace handed to the box's user) against the
+  same command run plainly. Target: at most 2x. The installed node_modules is bound read-only, never
+  copied, so this per-command cost is all the sandbox adds to a build (about 20 ms on `next build`'s
+  10-20 s).
 
 Exit status 1 when a ratio misses its target.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +30,7 @@ from appgen.gateway import Caller, ControlPlane, PostgresTransport  # noqa: E402
 from appgen.localstack.postgres import LocalPostgres  # noqa: E402
 from appgen.migrate import migrate  # noqa: E402
 from appgen.pipeline import snapshots  # noqa: E402
+from appgen.sandbox import Bind, Box  # noqa: E402
 from tests.fixtures.specs import small_spec  # noqa: E402
 
 
@@ -61,12 +67,18 @@ def bench_control_plane(root: Path) -> tuple[str, float, float]:
     return "control plane get_job / select 1", measured / base, 6.0
 
 
-def bench_snapshots(root: Path) -> tuple[str, float, float]:
+def _workspace(root: Path) -> Path:
+    """A scaffold-sized workspace: 120 generated files in 12 folders."""
     workspace = root / "ws"
     for i in range(120):
         path = workspace / "components" / f"c{i % 12}" / f"File{i}.tsx"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(("export const x = 'line of generated code';\n" * 80) + str(i))
+    return workspace
+
+
+def bench_snapshots(root: Path) -> tuple[str, float, float]:
+    workspace = _workspace(root)
 
     def baseline() -> object:
         target = root / "copy"
@@ -78,12 +90,26 @@ def bench_snapshots(root: Path) -> tuple[str, float, float]:
     return "snapshot pack / plain copy", measured / base, 3.0
 
 
+def bench_sandbox(root: Path) -> tuple[str, float, float]:
+    workspace = _workspace(root / "sandbox")
+    box = Box((Bind(workspace, "/app", writable=True),), cwd="/app")
+
+    def baseline() -> object:
+        return subprocess.run(["node", "-e", "0"], cwd=workspace, check=True)
+
+    for _ in range(3):
+        baseline(), box.run(["node", "-e", "0"], timeout_s=60)
+    base = _median_seconds(baseline, 15)
+    measured = _median_seconds(lambda: box.run(["node", "-e", "0"], timeout_s=60), 15)
+    return "sandboxed command / plain command", measured / base, 2.0
+
+
 def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="appgen-bench-"))
     root.chmod(0o755)
     failed = False
     try:
-        for name, ratio, target in (bench_control_plane(root), bench_snapshots(root)):
+        for name, ratio, target in (bench_control_plane(root), bench_snapshots(root), bench_sandbox(root)):
             ok = ratio <= target
             failed |= not ok
             print(f"{name:<40} {ratio:6.2f}x  (target <= {target:.0f}x)  {'ok' if ok else 'MISSED'}")
