@@ -154,13 +154,13 @@ class Box:
                 )
             if os.geteuid() != 0:
                 continue
-            for parent in bind.source.resolve().parents:
-                if not parent.stat().st_mode & 0o001:
-                    raise StepFailed(
-                        f"the build sandbox runs as uid {BOX_UID}, which cannot enter {parent}: put "
-                        f"the work and cache directories under a world-searchable path or `chmod o+x {parent}`",
-                        code=ErrorCode.INTERNAL,
-                    )
+            closed = subprocesses.closed_parent(bind.source)
+            if closed is not None:
+                raise StepFailed(
+                    f"the build sandbox runs as uid {BOX_UID}, which cannot enter {closed}: put the work "
+                    f"and cache directories under a world-searchable path or `chmod o+x {closed}`",
+                    code=ErrorCode.INTERNAL,
+                )
             if bind.writable:
                 hand_over(bind.source, BOX_UID)
 

@@ -46,6 +46,15 @@ def environment(values: Mapping[str, str]) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", DEFAULT_PATH), **values}
 
 
+def closed_parent(path: Path) -> Path | None:
+    """The first directory above `path` that other users cannot enter (None when they can reach it): a
+    child run as another user (the embedded database, a sandboxed build) cannot use `path` then."""
+    for parent in path.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
 def die_with_parent() -> list[str]:
     """The argv prefix that makes a command die when the thread that started it goes."""
     setpriv = shutil.which("setpriv")

@@ -39,7 +39,8 @@ def pg_cluster() -> Iterator[LocalPostgres]:
 
 @pytest.fixture
 def open_tmp() -> Iterator[Path]:
-    """A temporary directory the `postgres` system user can enter (pytest's tmp_path is private)."""
+    """A temporary directory other users can enter (pytest's tmp_path is private): the `postgres` system
+    user of the embedded cluster, and the sandbox's uid 65534 when the tests run as root."""
     path = Path(tempfile.mkdtemp(prefix="appgen-test-"))
     path.chmod(0o755)
     yield path

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appgen.errors import ConfigError
+from appgen.subprocesses import closed_parent
 
 DATABASE = "appgen"
 
@@ -140,12 +141,12 @@ class LocalPostgres:
     def _own(self, *paths: Path) -> None:
         if os.geteuid() != 0:
             return
-        for parent in self.root.resolve().parents:
-            if not parent.stat().st_mode & 0o001:
-                raise ConfigError(
-                    f"the database runs as the `postgres` user, which cannot enter {parent}: "
-                    f"choose a data directory under a world-searchable path or `chmod o+x {parent}`"
-                )
+        closed = closed_parent(self.root)
+        if closed is not None:
+            raise ConfigError(
+                f"the database runs as the `postgres` user, which cannot enter {closed}: "
+                f"choose a data directory under a world-searchable path or `chmod o+x {closed}`"
+            )
         user = pwd.getpwnam("postgres")
         for path in paths:
             os.chown(path, user.pw_uid, user.pw_gid)

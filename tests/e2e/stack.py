@@ -8,7 +8,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from appgen.client import ApiClient
 from appgen.settings import REPO_ROOT
 from tests.fixtures.waiting import wait_for
 
@@ -88,3 +90,15 @@ def start_stack(data_dir: Path, env: dict[str, str] | None = None, timeout: floa
         stdout.close()
         raise
     return RunningStack(process, fields["api"], fields["database"], log_path, data_dir)
+
+
+def job_logs(client: ApiClient, job_id: str) -> list[dict[str, Any]]:
+    """Every log entry of a job, through the public API's pages."""
+    entries: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = client.logs(job_id, after=after, limit=200)
+        entries += page["logs"]
+        if not page.get("nextCursor"):
+            return entries
+        after = page["nextCursor"]

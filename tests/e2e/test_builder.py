@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,25 +21,18 @@ pytestmark = pytest.mark.e2e
 LIFECYCLE_SCRIPTS = ("preinstall", "install", "postinstall", "prepare")
 
 
-@pytest.fixture
-def root() -> Iterator[Path]:
-    """A directory the box's user can enter (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="appgen-test-builder-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def _request(ws: Path) -> BuildRequest:
     return BuildRequest(ws, lambda limit: min(limit, 300.0))
 
 
-def test_a_cold_cache_installs_the_protected_files_without_scripts_then_builds_offline(root: Path) -> None:
+def test_a_cold_cache_installs_the_protected_files_without_scripts_then_builds_offline(
+    open_tmp: Path,
+) -> None:
     # A script that ran would leave its mark in the tree the install publishes.
     scripts = {name: f"touch node_modules/.{name}-ran" for name in LIFECYCLE_SCRIPTS}
-    starter = starter_copy(root / "starter", scripts=scripts)
-    cache = InstallCache(root / "cache", 4096 * 1024 * 1024, npm_dir=INSTALL_CACHE / "npm")
-    ws = root / "ws"
+    starter = starter_copy(open_tmp / "starter", scripts=scripts)
+    cache = InstallCache(open_tmp / "cache", 4096 * 1024 * 1024, npm_dir=INSTALL_CACHE / "npm")
+    ws = open_tmp / "ws"
     shutil.copytree(starter, ws)
 
     result = LocalBuilder(starter_dir=starter, cache=cache).build(_request(ws))
@@ -59,10 +50,10 @@ def test_a_cold_cache_installs_the_protected_files_without_scripts_then_builds_o
     assert sorted(p.name for p in (ws / "node_modules").iterdir()) == []  # the tree was only mounted
 
 
-def test_an_install_that_fails_publishes_nothing_and_builds_nothing(root: Path) -> None:
-    starter = starter_copy(root / "starter", missing_dependency=True)
-    cache = InstallCache(root / "cache", 4096 * 1024 * 1024, npm_dir=INSTALL_CACHE / "npm")
-    ws = root / "ws"
+def test_an_install_that_fails_publishes_nothing_and_builds_nothing(open_tmp: Path) -> None:
+    starter = starter_copy(open_tmp / "starter", missing_dependency=True)
+    cache = InstallCache(open_tmp / "cache", 4096 * 1024 * 1024, npm_dir=INSTALL_CACHE / "npm")
+    ws = open_tmp / "ws"
     shutil.copytree(starter, ws)
 
     result = LocalBuilder(starter_dir=starter, cache=cache).build(_request(ws))

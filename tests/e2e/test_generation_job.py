@@ -19,7 +19,7 @@ from appgen.agents.standin import GeminiStandIn, call, text
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.settings import LOCAL_JWT_SECRET
-from tests.e2e.stack import INSTALL_CACHE, RunningStack, start_stack
+from tests.e2e.stack import INSTALL_CACHE, RunningStack, job_logs, start_stack
 from tests.fixtures.specs import small_spec
 from tests.fixtures.waiting import wait_until_finished
 
@@ -76,7 +76,7 @@ def test_a_job_generates_builds_and_downloads_the_app(
     try:
         job_id = client.submit(small_spec(pages=2))
         status = wait_until_finished(client, job_id, 480)
-        logs = _all_logs(client, job_id)
+        logs = "\n".join(entry["message"] for entry in job_logs(client, job_id))
         assert status["status"] == "completed", (status, logs, stack.log())
         assert status["progress"]["percent"] == 100
         assert status["artifact"]["sizeBytes"] > 0
@@ -137,17 +137,6 @@ def test_a_job_generates_builds_and_downloads_the_app(
         assert done.returncode == 0, done.stdout + done.stderr
     built = (app / ".next/server/app/index.html").read_text()
     assert "refined by the page agent" in built
-
-
-def _all_logs(client: ApiClient, job_id: str) -> str:
-    lines: list[str] = []
-    after = 0
-    while True:
-        page = client.logs(job_id, after=after, limit=200)
-        lines += [entry["message"] for entry in page["logs"]]
-        if not page.get("nextCursor"):
-            return "\n".join(lines)
-        after = page["nextCursor"]
 
 
 def _first_user_text(body: dict[str, Any]) -> str:

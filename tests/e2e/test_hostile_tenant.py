@@ -44,7 +44,7 @@ from appgen.client import ApiClient
 from appgen.pipeline.install_cache import lock_key
 from appgen.sandbox import BASE_ENV
 from appgen.settings import LOCAL_JWT_SECRET
-from tests.e2e.stack import INSTALL_CACHE, start_stack
+from tests.e2e.stack import INSTALL_CACHE, job_logs, start_stack
 from tests.fixtures.double import asks
 from tests.fixtures.specs import small_spec
 from tests.fixtures.starters import STARTER
@@ -228,20 +228,13 @@ class Run:
 
 def _job(client: ApiClient, job_id: str, tmp: Path) -> Job:
     status = wait_until_finished(client, job_id, 480)
-    lines: list[str] = []
-    after = 0
-    while True:
-        page = client.logs(job_id, after=after, limit=200)
-        lines += [entry["message"] for entry in page["logs"]]
-        if not page.get("nextCursor"):
-            break
-        after = page["nextCursor"]
+    logs = "\n".join(entry["message"] for entry in job_logs(client, job_id))
     files: dict[str, bytes] = {}
     if status.get("artifact"):
         archive = client.download(job_id, tmp / f"{job_id}.zip").read_bytes()
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             files = {name: zipped.read(name) for name in zipped.namelist()}
-    return Job(status, "\n".join(lines), files)
+    return Job(status, logs, files)
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ from appgen.client import ApiClient
 from appgen.pipeline.builder import INSTALL
 from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 from appgen.status import FINISHED
-from tests.e2e.stack import INSTALL_CACHE, start_stack
+from tests.e2e.stack import INSTALL_CACHE, job_logs, start_stack
 from tests.fixtures.double import asks, said
 from tests.fixtures.specs import BROKEN_HOME_PAGE, fixed_home_page, small_spec
 from tests.fixtures.starters import MISSING, STARTER, starter_copy
@@ -249,19 +249,8 @@ def _collect(ids: dict[str, tuple[ApiClient, str]], tmp: Path) -> dict[str, Job]
         archive = None
         if status.get("artifact"):
             archive = client.download(job_id, tmp / f"{job_id}.zip").read_bytes()
-        jobs[title] = Job(title, status, _logs(client, job_id), archive)
+        jobs[title] = Job(title, status, job_logs(client, job_id), archive)
     return jobs
-
-
-def _logs(client: ApiClient, job_id: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = client.logs(job_id, after=after, limit=200)
-        entries += page["logs"]
-        if not page.get("nextCursor"):
-            return entries
-        after = page["nextCursor"]
 
 
 # -- the tests ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,17 +30,8 @@ AS_ROOT = os.geteuid() == 0
 
 
 @pytest.fixture
-def root() -> Iterator[Path]:
-    """A directory the box's user can enter (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="appgen-test-sandbox-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def ws(root: Path) -> Path:
-    path = root / "ws"
+def ws(open_tmp: Path) -> Path:
+    path = open_tmp / "ws"
     path.mkdir()
     (path / "page.tsx").write_text("export default function Page() { return null; }\n")
     return path
@@ -88,15 +78,15 @@ def test_a_program_the_box_lacks_is_an_internal_error_never_a_run_outside(ws: Pa
     assert "the build sandbox could not start `no-such-program-appgen`" in failed.value.message
 
 
-def test_a_bind_that_does_not_exist_is_refused_before_anything_runs(ws: Path, root: Path) -> None:
+def test_a_bind_that_does_not_exist_is_refused_before_anything_runs(ws: Path, open_tmp: Path) -> None:
     with pytest.raises(StepFailed) as failed:
-        _box(ws, Bind(root / "missing", "/deps")).run(["true"], timeout_s=30)
+        _box(ws, Bind(open_tmp / "missing", "/deps")).run(["true"], timeout_s=30)
     assert failed.value.code == "internal" and "not a directory" in failed.value.message
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="only a root worker hands binds to another uid")
-def test_a_bind_the_box_user_cannot_reach_is_refused_with_the_fix(root: Path) -> None:
-    private = root / "private"
+def test_a_bind_the_box_user_cannot_reach_is_refused_with_the_fix(open_tmp: Path) -> None:
+    private = open_tmp / "private"
     (private / "ws").mkdir(parents=True)
     private.chmod(0o700)
     with pytest.raises(StepFailed) as failed:
@@ -127,17 +117,17 @@ def test_the_environment_holds_only_the_base_variables_and_bwrap_itself_holds_on
     assert "secret-515" not in result.output
 
 
-def test_nothing_of_the_host_is_visible_beyond_the_binds(ws: Path, root: Path) -> None:
-    (root / "internal-secret").write_text("host-secret-6060")
-    (root / "internal-secret").chmod(0o644)  # readable by anyone who can see it: only the box stops it
+def test_nothing_of_the_host_is_visible_beyond_the_binds(ws: Path, open_tmp: Path) -> None:
+    (open_tmp / "internal-secret").write_text("host-secret-6060")
+    (open_tmp / "internal-secret").chmod(0o644)  # readable by anyone who can see it: only the box stops it
     listing = _sh(_box(ws), "ls -A /").output.split()
     assert sorted(listing) == ["app", "bin", "dev", "lib", "lib64", "proc", "sbin", "tmp", "usr"] or (
         {"app", "dev", "proc", "tmp", "usr"} <= set(listing) and "etc" not in listing
     ), listing
-    script = f"cat {root}/internal-secret; ls /etc /root /home {REPO_ROOT}; cat /etc/passwd; ls /app"
+    script = f"cat {open_tmp}/internal-secret; ls /etc /root /home {REPO_ROOT}; cat /etc/passwd; ls /app"
     result = _sh(_box(ws), script)
     assert "host-secret-6060" not in result.output
-    assert f"cat: {root}/internal-secret: No such file or directory" in result.output
+    assert f"cat: {open_tmp}/internal-secret: No such file or directory" in result.output
     for path in ("/etc", "/root", "/home", str(REPO_ROOT)):
         assert f"ls: cannot access '{path}': No such file or directory" in result.output, result.output
     assert "cat: /etc/passwd: No such file or directory" in result.output
@@ -146,9 +136,9 @@ def test_nothing_of_the_host_is_visible_beyond_the_binds(ws: Path, root: Path) -
 
 # -- files ------------------------------------------------------------------------------------------------
 def test_read_only_dependencies_cannot_be_changed_and_the_root_cannot_be_written(
-    ws: Path, root: Path
+    ws: Path, open_tmp: Path
 ) -> None:
-    deps = root / "deps"
+    deps = open_tmp / "deps"
     (deps / "next").mkdir(parents=True)
     (deps / "next" / "index.js").write_text("module.exports = 'clean';\n")
     for path in (deps, deps / "next", deps / "next" / "index.js"):  # only the read-only mount stops it
