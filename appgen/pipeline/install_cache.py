@@ -16,6 +16,7 @@ Layout under its root (`APPGEN_NPM_CACHE`, default `<data dir>/npm-cache`):
 - Pruned by size, least recently used first, whenever a tree is published, down to `max_bytes` (the
   newest tree always stays). A build holds a shared lock on its tree (`lease`); pruning takes the lock
   exclusively without waiting and skips trees in use, so a running build never loses its files.
+  Pruning also removes staging directories a killed worker left behind (older than `STALE_STAGING_S`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ import fcntl
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from appgen.sandbox import hand_over
+
+STALE_STAGING_S = 2 * 3600.0  # well past the longest install (15 minutes)
 
 
 def lock_key(lockfile: bytes) -> str:
@@ -98,6 +102,7 @@ class InstallCache:
 
     def prune(self, keep: str | None = None) -> list[str]:
         """Remove least recently used trees not in use until the cache fits `max_bytes`; the keys gone."""
+        self._remove_stale_staging()
         entries = []
         for used in self.trees.glob("*.used"):
             try:
@@ -113,6 +118,13 @@ class InstallCache:
                 total -= size
                 removed.append(key)
         return removed
+
+    def _remove_stale_staging(self) -> None:
+        if not self.staging.is_dir():
+            return
+        for entry in self.staging.iterdir():
+            if time.time() - entry.lstat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(entry, ignore_errors=True)
 
     def _remove_unused(self, key: str) -> bool:
         tree = self.trees / key

@@ -1,6 +1,6 @@
 """The install cache: trees keyed by the lockfile, published atomically (one winner), handed back to the
 worker's uid, leased while a build uses them, pruned least recently used first down to its size limit
-without ever removing a tree in use."""
+without ever removing a tree in use, and rid of what killed installs left in staging."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from appgen.pipeline.install_cache import InstallCache, lock_key
+from appgen.pipeline.install_cache import STALE_STAGING_S, InstallCache, lock_key
 from appgen.sandbox import BOX_UID
 
 MB = 1024 * 1024
@@ -106,3 +106,14 @@ def test_a_tree_in_use_is_never_pruned_and_the_newest_always_stays(tmp_path: Pat
     assert cache.prune() == ["busy", "next"]  # no longer in use, no longer the newest
     with cache.lease("busy") as tree:
         assert tree is None
+
+
+def test_pruning_removes_what_killed_installs_left_in_staging(tmp_path: Path) -> None:
+    cache = InstallCache(tmp_path / "cache", 100 * MB)
+    stale, fresh = cache.staging / "stale", cache.staging / "fresh"
+    for path in (stale, fresh):
+        (path / "node_modules").mkdir(parents=True)
+    old = time.time() - STALE_STAGING_S - 60
+    os.utime(stale, (old, old))
+    cache.prune()
+    assert [p.name for p in cache.staging.iterdir()] == ["fresh"]  # maybe an install still running
