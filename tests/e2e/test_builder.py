@@ -1,10 +1,12 @@
 """`LocalBuilder` from a cold install cache, with real npm: the install runs the starter's protected files
-alone, without lifecycle scripts, and publishes a tree owned by the worker; the build then runs offline
-against it read-only; an install that fails publishes nothing and builds nothing. (npm's downloads come
-from the e2e tests' shared cache; the installed trees do not.)"""
+alone, without lifecycle scripts, and publishes a tree owned by the worker; the build box then gets that
+tree read-only. (npm's downloads come from the e2e tests' shared cache; the installed trees do not. Real
+`next build`s of the cached tree are test_scaffold_build's and the pipeline tests'; a failing install is
+test_pipeline_guardrails'.)"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -14,18 +16,22 @@ import pytest
 from appgen.pipeline.builder import INSTALL, BuildRequest, LocalBuilder
 from appgen.pipeline.install_cache import InstallCache, lock_key
 from tests.e2e.stack import INSTALL_CACHE
-from tests.fixtures.starters import MISSING, starter_copy
+from tests.fixtures.starters import starter_copy
 
 pytestmark = pytest.mark.e2e
 
 LIFECYCLE_SCRIPTS = ("preinstall", "install", "postinstall", "prepare")
+BUILD_CHECKS_THE_TREE = (
+    "node -e \"console.log('next ' + require('next/package.json').version)\" "
+    "&& ! touch node_modules/next/package.json node_modules/.planted"
+)
 
 
 def _request(ws: Path) -> BuildRequest:
     return BuildRequest(ws, lambda limit: min(limit, 300.0))
 
 
-def test_a_cold_cache_installs_the_protected_files_without_scripts_then_builds_offline(
+def test_a_cold_cache_installs_the_protected_files_without_scripts_for_a_read_only_build(
     open_tmp: Path,
 ) -> None:
     # A script that ran would leave its mark in the tree the install publishes.
@@ -34,6 +40,10 @@ def test_a_cold_cache_installs_the_protected_files_without_scripts_then_builds_o
     cache = InstallCache(open_tmp / "cache", 4096 * 1024 * 1024, npm_dir=INSTALL_CACHE / "npm")
     ws = open_tmp / "ws"
     shutil.copytree(starter, ws)
+    # The workspace's own build checks what it was given: the tree, and no way to write into it.
+    manifest = json.loads((ws / "package.json").read_text())
+    manifest["scripts"] = {"build": BUILD_CHECKS_THE_TREE}
+    (ws / "package.json").write_text(json.dumps(manifest))
 
     result = LocalBuilder(starter_dir=starter, cache=cache).build(_request(ws))
 
@@ -45,22 +55,6 @@ def test_a_cold_cache_installs_the_protected_files_without_scripts_then_builds_o
     assert (tree / "next" / "package.json").is_file()
     assert (tree / "next" / "package.json").stat().st_uid == os.getuid()  # not the box's user
     assert result.build is not None and result.build.ok, result.build.output
-    assert result.lint is not None and result.lint.ok, result.lint.output
-    assert "<html" in result.pages["index.html"]
+    assert "next 16." in result.build.output and "Read-only file system" in result.build.output
+    assert result.lint is None and result.pages == {}  # no lint script, nothing prerendered
     assert sorted(p.name for p in (ws / "node_modules").iterdir()) == []  # the tree was only mounted
-
-
-def test_an_install_that_fails_publishes_nothing_and_builds_nothing(open_tmp: Path) -> None:
-    starter = starter_copy(open_tmp / "starter", missing_dependency=True)
-    cache = InstallCache(open_tmp / "cache", 4096 * 1024 * 1024, npm_dir=INSTALL_CACHE / "npm")
-    ws = open_tmp / "ws"
-    shutil.copytree(starter, ws)
-
-    result = LocalBuilder(starter_dir=starter, cache=cache).build(_request(ws))
-
-    assert result.install is not None and not result.install.ok
-    assert "npm error 404" in result.install.output and MISSING in result.install.output
-    assert result.build is None and result.lint is None and result.pages == {}
-    assert result.failed == result.install
-    assert not cache.trees.exists() or list(cache.trees.iterdir()) == []
-    assert list(cache.staging.iterdir()) == []

@@ -39,6 +39,7 @@ from appgen.agents.standin import FINAL_TEXT, GeminiStandIn, Reply, call, text
 from appgen.auth import mint_user_token
 from appgen.client import ApiClient
 from appgen.pipeline.builder import INSTALL
+from appgen.pipeline.install_cache import lock_key
 from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 from appgen.status import FINISHED
 from tests.e2e.stack import INSTALL_CACHE, job_logs, start_stack
@@ -177,6 +178,7 @@ class Job:
 @dataclass
 class Run:
     jobs: dict[str, Job]
+    broken_key: str  # the install cache key of the broken starter's lockfile
     double: GeminiStandIn
     window: PageWindow
     stack_log: str
@@ -225,7 +227,8 @@ def run() -> Iterator[Run]:
         finally:
             codes = (stack.stop(), broken.stop())
         assert codes == (0, 0), stack.log() + broken.log()
-        yield Run(jobs, double, window, stack.log() + broken.log(), seconds)
+        broken_key = lock_key((broken_starter / "package-lock.json").read_bytes())
+        yield Run(jobs, broken_key, double, window, stack.log() + broken.log(), seconds)
     if not os.environ.get("APPGEN_TEST_KEEP"):
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -362,6 +365,7 @@ def test_a_failing_npm_install_still_delivers_the_app_with_a_warning(run: Run) -
     assert [w["code"] for w in job.status["warnings"]] == ["npm_install_failed"]
     assert f"`{' '.join(INSTALL)}` failed" in job.log_text
     assert "npm error 404" in job.log_text and MISSING in job.log_text
+    assert not (INSTALL_CACHE / "trees" / run.broken_key).exists()  # a failed install publishes nothing
     files = job.files()
     assert MISSING in files["package.json"].decode()  # the app ships with its starter's dependencies
     report = job.report()
