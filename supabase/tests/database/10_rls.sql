@@ -54,15 +54,14 @@ select is((select status::text from public.app_generation_jobs where id = curren
   'completed', 'setup: alice''s first job completed');
 
 -- ---------------------------------------------------------------------------------------------
--- anon: sees nothing, writes nothing, calls nothing
+-- anon: reads nothing, writes nothing, calls nothing
 -- ---------------------------------------------------------------------------------------------
 set local role anon;
 set local "request.jwt.claims" to '{"role": "anon"}';
 
-select is_empty('select 1 from public.' || t, 'anon sees no rows of ' || t)
+select throws_ok('select 1 from public.' || t, '42501', null, 'anon cannot read ' || t)
 from unnest(array['app_generation_jobs', 'app_generation_job_events', 'app_generation_tasks',
-                  'app_generation_artifacts', 'app_generation_logs']) t;
-select throws_ok('select 1 from public.app_generation_projects', '42501', null, 'anon cannot read projects');
+                  'app_generation_artifacts', 'app_generation_logs', 'app_generation_projects']) t;
 select throws_ok('select 1 from public.app_generation_job_summaries', '42501', null, 'anon cannot read summaries');
 select throws_ok($$select public.submit_job('{}')$$, '42501', null, 'anon cannot submit');
 select throws_ok($$select public.get_job(gen_random_uuid())$$, '42501', null, 'anon cannot call get_job');
