@@ -126,11 +126,15 @@ select is((select job_id from public.start_job(pg_temp.id('q4'))), pg_temp.id('q
 select public.app_generation_fail_job(pg_temp.id('q5'), 'build_failed', 'TS2322');
 select pg_temp.become(pg_temp.id('u2'));
 select public.cancel_job(pg_temp.id('q4'));
-select lives_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$,
-  'a job cancelled after it started is refunded too (its owner got nothing for it)');
+-- Once agents ran, the spend is real: a cancel no longer gives the slot back (it did until 2026-12-01).
 select throws_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$, 'AGQT0', null,
-  'a job failed for the user''s reasons (build_failed) still counts');
+  'a job cancelled after it started still counts: its agents ran');
 reset role;
+select results_eq(
+  $$select j.id, public.app_generation_refunded(j) from public.app_generation_jobs j
+    where j.id in (pg_temp.id('q3'), pg_temp.id('q4'), pg_temp.id('q5')) order by j.created_at$$,
+  $$values (pg_temp.id('q3'), true), (pg_temp.id('q4'), false), (pg_temp.id('q5'), false)$$,
+  'refunded: cancelled while queued (q3); counted: cancelled after it started (q4), failed for the user''s reasons (build_failed, q5)');
 
 -- =============================================================================================
 -- start_job: a running slot; at most 2 per owner; the third waits queued
