@@ -8,8 +8,9 @@ create extension if not exists pgtap;
 
 -- Tables of owners' data (every row has an owner_id) and reference tables (the same for everyone).
 create temporary view appgen_tables (name) as
-values ('app_generation_projects'), ('app_generation_jobs'), ('app_generation_job_events'),
-       ('app_generation_tasks'), ('app_generation_artifacts'), ('app_generation_logs');
+values ('app_generation_projects'), ('app_generation_jobs'), ('app_generation_job_specs'),
+       ('app_generation_job_events'), ('app_generation_tasks'), ('app_generation_artifacts'),
+       ('app_generation_logs');
 create temporary view reference_tables (name) as
 values ('app_generation_error_codes'), ('app_generation_stages');
 create temporary view all_tables (name) as
@@ -35,7 +36,7 @@ values ('submit_job'), ('cancel_job'), ('request_download'), ('get_job'), ('list
 -- Signed-in users only ever read (RLS shows them their own rows); they write through the RPCs.
 create temporary view relation_privileges (name, authenticated) as
 values ('app_generation_projects', '{SELECT}'::name[]), ('app_generation_jobs', '{SELECT}'),
-       ('app_generation_job_events', '{SELECT}'), ('app_generation_tasks', '{SELECT}'),
+       ('app_generation_job_specs', '{SELECT}'), ('app_generation_job_events', '{SELECT}'), ('app_generation_tasks', '{SELECT}'),
        ('app_generation_artifacts', '{SELECT}'), ('app_generation_logs', '{SELECT}'),
        ('app_generation_stages', '{SELECT}'), ('app_generation_error_codes', '{}'),
        ('app_generation_job_summaries', '{SELECT}');
@@ -47,7 +48,7 @@ where c.relnamespace = 'public'::regnamespace and c.relkind = 'S' and c.relname 
 
 create temporary view api_roles (role) as values ('anon'::name), ('authenticated');
 
-select plan(36
+select plan(40
             + 2 * (select count(*)::integer from relation_privileges)
             + 2 * (select count(*)::integer from appgen_sequences)
             + 2 * (select count(*)::integer from appgen_functions));
@@ -57,7 +58,7 @@ select plan(36
 -- ---------------------------------------------------------------------------------------------
 select is(array(select tablename::text from pg_tables where schemaname = 'public' and tablename like 'app\_generation\_%'
               order by 1),
-  array(select name from all_tables order by 1), 'the control plane has its six tables and two reference tables');
+  array(select name from all_tables order by 1), 'the control plane has its seven tables and two reference tables');
 select has_view('public', 'app_generation_job_summaries', 'the job summaries view exists');
 select enum_has_labels('public', 'app_generation_status',
   array['queued', 'running', 'fixing', 'completed', 'completed_with_warnings', 'failed', 'expired', 'cancelled'],
@@ -78,6 +79,7 @@ select is(
 -- ---------------------------------------------------------------------------------------------
 select policies_are('public', 'app_generation_projects', array['Owners can read their own projects']);
 select policies_are('public', 'app_generation_jobs', array['Owners can read their own jobs']);
+select policies_are('public', 'app_generation_job_specs', array['Owners can read the specs of their own jobs']);
 select policies_are('public', 'app_generation_job_events', array['Owners can read the events of their own jobs']);
 select policies_are('public', 'app_generation_tasks', array['Owners can read the tasks of their own jobs']);
 select policies_are('public', 'app_generation_artifacts', array['Owners can read their own artifacts']);
@@ -138,9 +140,12 @@ from appgen_functions f cross join api_roles a;
 
 select is(
   array(select t.name from appgen_tables t
-        where not has_table_privilege('service_role', 'public.' || t.name, 'SELECT, INSERT, UPDATE')
+        where t.name <> 'app_generation_job_specs'
+          and not has_table_privilege('service_role', 'public.' || t.name, 'SELECT, INSERT, UPDATE')
         order by 1),
-  '{}'::text[], 'the service role (workers) can read and write every table');
+  '{}'::text[], 'the service role (workers) can read and write every table but the specs');
+select table_privs_are('public', 'app_generation_job_specs', 'service_role', array['SELECT'],
+  'the service role reads the specs but cannot rewrite one: submit_job alone writes them');
 select ok((select rolbypassrls from pg_roles where rolname = 'service_role'), 'the service role bypasses RLS');
 
 -- ---------------------------------------------------------------------------------------------
@@ -202,11 +207,38 @@ select has_trigger('public', 'app_generation_jobs', 'app_generation_job_status_i
   'the first status is recorded');
 select has_trigger('public', 'app_generation_logs', 'app_generation_logs_append_only', 'logs are append-only');
 select ok((select not public from storage.buckets where id = 'generated-apps'), 'the artifact bucket is private');
+
+-- ---------------------------------------------------------------------------------------------
+-- Realtime: owners may subscribe to their job rows, which must not carry the spec (up to 2 MB)
+-- ---------------------------------------------------------------------------------------------
 select ok(
   not exists (select 1 from pg_publication where pubname = 'supabase_realtime')
   or exists (select 1 from pg_publication_tables
              where pubname = 'supabase_realtime' and schemaname = 'public' and tablename = 'app_generation_jobs'),
   'jobs are in the supabase_realtime publication when it exists');
+-- Without Supabase (locally) there is no such publication: make one in this transaction, with the jobs
+-- table as the jobs migration adds it, to see what it would publish. (The local cluster's wal_level makes
+-- CREATE PUBLICATION warn that it would not replicate: irrelevant to what it names.)
+set local client_min_messages = error;
+do $$
+begin
+  if not exists (select 1 from pg_publication where pubname = 'supabase_realtime') then
+    create publication supabase_realtime;
+    alter publication supabase_realtime add table public.app_generation_jobs;
+  end if;
+end
+$$;
+reset client_min_messages;
+select ok(
+  (select not ('generation_spec' = any (attnames)) and 'status' = any (attnames)
+   from pg_publication_tables
+   where pubname = 'supabase_realtime' and schemaname = 'public' and tablename = 'app_generation_jobs'),
+  'the published columns of the jobs carry their status but not their spec');
+select is(
+  array(select tablename::text from pg_publication_tables
+        where pubname = 'supabase_realtime' and schemaname = 'public' and tablename like 'app\_generation\_%'
+        order by 1),
+  array['app_generation_jobs'], 'of the appgen tables only the jobs are published (not their specs)');
 
 select * from finish();
 rollback;

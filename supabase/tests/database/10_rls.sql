@@ -4,7 +4,7 @@
 -- completed job. Each role is entered the way PostgREST enters it: `set local role` plus the JWT claims.
 begin;
 create extension if not exists pgtap;
-select plan(74);
+select plan(80);
 
 -- Runs a job of `owner` through every step to completed, as the workers would (service role).
 create function pg_temp.completed_job(p_owner uuid, p_project uuid) returns uuid
@@ -60,14 +60,15 @@ set local role anon;
 set local "request.jwt.claims" to '{"role": "anon"}';
 
 select throws_ok('select 1 from public.' || t, '42501', null, 'anon cannot read ' || t)
-from unnest(array['app_generation_jobs', 'app_generation_job_events', 'app_generation_tasks',
-                  'app_generation_artifacts', 'app_generation_logs', 'app_generation_projects']) t;
+from unnest(array['app_generation_jobs', 'app_generation_job_specs', 'app_generation_job_events',
+                  'app_generation_tasks', 'app_generation_artifacts', 'app_generation_logs',
+                  'app_generation_projects']) t;
 select throws_ok('select 1 from public.app_generation_job_summaries', '42501', null, 'anon cannot read summaries');
 select throws_ok($$select public.submit_job('{}')$$, '42501', null, 'anon cannot submit');
 select throws_ok($$select public.get_job(gen_random_uuid())$$, '42501', null, 'anon cannot call get_job');
 select throws_ok(
-  $$insert into public.app_generation_jobs (owner_id, project_id, generation_spec, spec_hash, page_count, page_parallelism)
-    values (gen_random_uuid(), gen_random_uuid(), '{}', 'x', 1, 1)$$,
+  $$insert into public.app_generation_jobs (owner_id, project_id, spec_hash, page_count, page_parallelism)
+    values (gen_random_uuid(), gen_random_uuid(), 'x', 1, 1)$$,
   '42501', null, 'anon cannot insert a job');
 
 reset role;
@@ -79,6 +80,7 @@ set local role authenticated;
 set local "request.jwt.claims" to '{"sub": "a11ce000-0000-4000-8000-000000000001", "role": "authenticated"}';
 
 select is((select count(*)::integer from public.app_generation_jobs), 2, 'alice sees her two jobs');
+select is((select count(*)::integer from public.app_generation_job_specs), 2, 'alice sees the specs of her two jobs');
 select is((select count(*)::integer from public.app_generation_job_events), 4, 'alice sees the 4 events of her jobs (3 + 1)');
 select is((select count(*)::integer from public.app_generation_tasks), 5, 'alice sees the 5 tasks of her job');
 select is((select count(*)::integer from public.app_generation_artifacts), 1, 'alice sees her artifact');
@@ -96,8 +98,9 @@ select is((select path from public.request_download(current_setting('test.alice_
 
 -- Every direct write to every table is refused, whatever the row.
 select throws_ok(format(s, t), '42501', null, format('alice cannot %s', format(s, t)))
-from unnest(array['app_generation_jobs', 'app_generation_job_events', 'app_generation_tasks',
-                  'app_generation_artifacts', 'app_generation_logs', 'app_generation_projects']) t
+from unnest(array['app_generation_jobs', 'app_generation_job_specs', 'app_generation_job_events',
+                  'app_generation_tasks', 'app_generation_artifacts', 'app_generation_logs',
+                  'app_generation_projects']) t
 cross join unnest(array['update public.%s set owner_id = owner_id', 'delete from public.%s',
                         'truncate public.%s']) s;
 select throws_ok(
@@ -127,8 +130,9 @@ set local role authenticated;
 set local "request.jwt.claims" to '{"sub": "b0b00000-0000-4000-8000-000000000002", "role": "authenticated"}';
 
 select is(
-  array(select t from unnest(array['app_generation_jobs', 'app_generation_job_events', 'app_generation_tasks',
-                                   'app_generation_artifacts', 'app_generation_logs', 'app_generation_projects',
+  array(select t from unnest(array['app_generation_jobs', 'app_generation_job_specs', 'app_generation_job_events',
+                                   'app_generation_tasks', 'app_generation_artifacts', 'app_generation_logs',
+                                   'app_generation_projects',
                                    'app_generation_job_summaries']) t
         where (xpath('/row/n/text()', query_to_xml(
                  format('select count(*) as n from public.%I where owner_id <> %L', t, (select auth.uid())),
@@ -178,6 +182,8 @@ select throws_ok('update public.app_generation_logs set message = ''rewritten'''
   'not even the service role rewrites a log line');
 select throws_ok('delete from public.app_generation_logs', '42501', null,
   'nor deletes one');
+select throws_ok($$update public.app_generation_job_specs set generation_spec = '{}'$$, '42501', null,
+  'the service role cannot rewrite a job''s spec (submit_job alone writes them)');
 select throws_ok($$select public.submit_job('{"projectId": "a11ce000-0000-4000-8000-00000000000a", "pages": [{}]}')$$,
   'AGNF0', null, 'the service role has no user to submit as');
 

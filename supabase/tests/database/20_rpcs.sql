@@ -4,7 +4,7 @@
 -- needs to bend time (backdating rows) runs as the session user between the two.
 begin;
 create extension if not exists pgtap;
-select plan(121);
+select plan(122);
 
 \ir helpers.psql
 
@@ -42,6 +42,10 @@ select results_eq(
   $$values (pg_temp.id('u1'), pg_temp.id('p1'), 'queued', 'queued', 3, 3, 'key-1'::text,
             encode(sha256(convert_to(pg_temp.spec(pg_temp.id('p1'), 3)::text, 'UTF8')), 'hex'))$$,
   'the job is queued, owned by the caller, with page count, window and spec hash');
+select results_eq(
+  $$select owner_id, generation_spec from public.app_generation_job_specs where job_id = pg_temp.id('j1')$$,
+  $$values (pg_temp.id('u1'), pg_temp.spec(pg_temp.id('p1'), 3))$$,
+  'the spec is stored apart from the job row (which Realtime publishes), owned by the caller');
 select results_eq(
   $$select from_status::text, to_status::text, actor from public.app_generation_job_events where job_id = pg_temp.id('j1')$$,
   $$values (null::text, 'queued'::text, 'c0000000-0000-4000-8000-000000000001'::text)$$,
