@@ -8,22 +8,25 @@ apart.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import flask
 import flask.testing
+import httpx
 import pytest
 
-from appgen import auth
-from appgen.gateway import Caller, ControlPlane
+from appgen import auth, errors
+from appgen.gateway import Caller, ControlPlane, RestTransport
 from appgen.localstack.server import create_app
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET
 from tests.fixtures.specs import small_spec
 from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
-from tests.integration.postgrest import TRANSPORTS, control_plane_over
+from tests.integration.postgrest import ANON_KEY, SUPABASE_URL, TRANSPORTS, control_plane_over
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -188,6 +191,81 @@ def test_duplicate_routes_are_refused(client: flask.testing.FlaskClient, alice: 
     assert response.json["error"]["details"] == [
         {"path": "(body)", "message": "Value error, route '/' is used by more than one page"}
     ]
+
+
+# Specs the API refuses, each broken in one place, and the field path the database names for it.
+def _broken(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(spec: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = spec
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[int(last) if isinstance(node, list) else last] = value
+
+    return change
+
+
+REFUSED_SPECS = [
+    (_broken("pages.1.pageId", "Not A Slug"), "pages[1].pageId"),
+    (_broken("pages.1.pageId", "home"), "pages[1].pageId"),
+    (_broken("pages.1.route", "/api/hook"), "pages[1].route"),
+    (_broken("pages.1.route", "/"), "pages[1].route"),
+    (_broken("pages.1.route", "/blog/[slug]"), "pages[1].route"),
+    (_broken("pages.0.selectedPreviewHtml", "x" * 300_001), "pages[0].selectedPreviewHtml"),
+    (_broken("pages.0.actions", ["signup", "signup"]), "pages[0].actions"),
+    (_broken("pages.0.actions", [f"a{i}" for i in range(11)]), "pages[0].actions"),
+    (_broken("pages.0.name", ""), "pages[0].name"),
+    (_broken("brief.title", "t" * 201), "brief.title"),
+    (_broken("globalNotes", "n" * 4001), "globalNotes"),
+    (_broken("brief", "a string"), "brief"),
+    (_broken("extra", True), "extra"),
+]
+
+
+def test_the_rpc_called_straight_refuses_what_the_api_refuses(
+    client: flask.testing.FlaskClient, control_plane: ControlPlane, alice: Caller
+) -> None:
+    """Signed-in users can call submit_job straight through Supabase's REST API, past the API's checks:
+    the database refuses the same specs, naming the field path. Over `[rest]` the spec is posted to
+    PostgREST's RPC endpoint exactly as a browser with the user's token would; over `[postgres]` the RPC is
+    called with the user's claims."""
+    token = auth_headers(alice)["Authorization"].removeprefix("Bearer ")
+    owner = Caller.user(dict(alice.claims or {}), token)
+    for change, path in REFUSED_SPECS:
+        spec = small_spec(2)
+        change(spec)
+        api = client.post(JOBS, json=spec, headers=auth_headers(alice))
+        assert api.status_code == 400 and api.json["error"]["code"] == "invalid_spec", path
+
+        if isinstance(control_plane.transport, RestTransport):
+            rpc = httpx.post(
+                f"{SUPABASE_URL}/rest/v1/rpc/submit_job",
+                json={"p_spec": spec},
+                headers={"apikey": ANON_KEY, "Authorization": f"Bearer {token}"},
+            )
+            assert rpc.status_code == 400, path
+            body = rpc.json()
+            assert body["code"] == "AGIV0" and body["message"].startswith(f"{path}: "), (path, body)
+            assert path in [problem["path"] for problem in json.loads(body["details"])]
+        with pytest.raises(errors.InvalidRequest) as refused:
+            control_plane.submit_job(owner, spec, None)
+        assert refused.value.message.startswith(f"{path}: "), (path, refused.value.message)
+    assert control_plane.list_jobs(owner, None, 100) == []
+
+
+def test_anonymous_users_cannot_submit_through_the_api_or_the_rpc(
+    client: flask.testing.FlaskClient, control_plane: ControlPlane
+) -> None:
+    user = uuid.uuid4()
+    token = auth.mint_user_token(user, LOCAL_JWT_SECRET, is_anonymous=True)
+    api = client.post(JOBS, json=small_spec(1), headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 403 and api.json["error"]["code"] == "anonymous_user"
+    claims = {"sub": str(user), "role": "authenticated", "is_anonymous": True}
+    with pytest.raises(errors.AnonymousUser) as refused:
+        control_plane.submit_job(Caller.user(claims, token), small_spec(1), None)
+    assert refused.value.message == "anonymous users may not generate apps; sign in with an account first"
+    assert refused.value.http_status == 403
+    assert control_plane.list_jobs(Caller.user(claims, token), None, 10) == []  # they may still read
 
 
 def test_body_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) -> None:

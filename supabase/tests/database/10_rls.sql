@@ -6,6 +6,8 @@ begin;
 create extension if not exists pgtap;
 select plan(80);
 
+\ir helpers.psql
+
 -- Runs a job of `owner` through every step to completed, as the workers would (service role).
 create function pg_temp.completed_job(p_owner uuid, p_project uuid) returns uuid
 language plpgsql as $$
@@ -15,8 +17,7 @@ declare
   v_claim record;
 begin
   perform set_config('request.jwt.claims', json_build_object('sub', p_owner, 'role', 'authenticated')::text, true);
-  select job_id into v_job from public.submit_job(
-    jsonb_build_object('projectId', p_project, 'pages', jsonb_build_array(jsonb_build_object('pageId', 'home'))));
+  select job_id into v_job from public.submit_job(pg_temp.spec(p_project, 1));
   perform set_config('request.jwt.claims', '{"role": "service_role"}', true);
   perform public.start_job(v_job);
   loop
@@ -45,7 +46,7 @@ begin
   perform set_config('test.bob_done', pg_temp.completed_job(v_bob, 'b0b00000-0000-4000-8000-00000000000b')::text, true);
   perform set_config('request.jwt.claims', json_build_object('sub', v_alice, 'role', 'authenticated')::text, true);
   perform set_config('test.alice_queued', (select job_id from public.submit_job(
-    '{"projectId": "a11ce000-0000-4000-8000-00000000000a", "pages": [{"pageId": "home"}]}'))::text, true);
+    pg_temp.spec('a11ce000-0000-4000-8000-00000000000a', 1)))::text, true);
   perform set_config('request.jwt.claims', '', true);
 end
 $$;
@@ -149,7 +150,7 @@ select throws_ok(format('select public.cancel_job(%L)', current_setting('test.al
 select throws_ok(format('select public.request_download(%L)', current_setting('test.alice_done')), 'AGNF0', null,
   'bob cannot download alice''s artifact');
 select throws_ok(
-  $$select public.submit_job('{"projectId": "a11ce000-0000-4000-8000-00000000000a", "pages": [{"pageId": "x"}]}')$$,
+  $$select public.submit_job(pg_temp.spec('a11ce000-0000-4000-8000-00000000000a', 1))$$,
   'AGNF0', null, 'bob cannot generate for alice''s project');
 select throws_ok(format('update public.app_generation_jobs set status = ''cancelled'' where id = %L',
                         current_setting('test.alice_queued')), '42501', null, 'bob cannot update alice''s job');
