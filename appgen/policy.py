@@ -89,6 +89,7 @@ class ErrorCode(StrEnum):
     GUARDRAIL_VIOLATION = "guardrail_violation"
     MISSING_FILES = "missing_files"
     ARTIFACT_TOO_LARGE = "artifact_too_large"
+    SPEC_UNREADABLE = "spec_unreadable"
 
     @property
     def transient(self) -> bool:
@@ -121,5 +122,6 @@ _REFUNDED = frozenset(
         ErrorCode.AGENT_CONFIG,
         ErrorCode.AGENT_QUOTA,
         ErrorCode.MODEL_UNAVAILABLE,
+        ErrorCode.SPEC_UNREADABLE,
     }
 )
