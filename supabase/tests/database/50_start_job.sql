@@ -1,4 +1,4 @@
--- start_job (20261201231000_tasks.sql): a start message counts only while its job is queued, and then
+-- start_job (20261201230200_tasks.sql): a start message counts only while its job is queued, and then
 -- hands the owner's free slots out in submission order up to and including that job. Delivery is at least
 -- once, so a duplicate start of a running job must not start any other job.
 begin;

@@ -1,4 +1,4 @@
--- submit_job refuses what the HTTP API refuses (20261201235000_jobs.sql): anonymous users (AGAN0) and
+-- submit_job refuses what the HTTP API refuses (20261201230100_jobs.sql): anonymous users (AGAN0) and
 -- specs appgen/spec.py would reject (AGIV0, the message naming the first field path, the DETAIL every
 -- problem), with the limits of app_generation_policy(). Signed-in users can call submit_job straight
 -- through Supabase's REST API, so these are the rules a spec meets whichever way it comes in.

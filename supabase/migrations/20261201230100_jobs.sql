@@ -1,5 +1,97 @@
--- appgen: submit_job refuses what the HTTP API refuses — anonymous users and specs of the wrong shape.
+-- appgen: tenant hardening of the jobs domain: exact privileges, cancelled jobs refunded only while
+-- queued, the spec in its own (unpublished) table, and submit_job refusing what the API refuses.
 --
+-- Error codes: AGNF0, AGIK0, AGQT0, AGIV0 (submit_job; the message names the field path), AGAN0 (anonymous user).
+
+-- ============================================================================================
+-- Exact privileges on projects, jobs and job events
+-- ============================================================================================
+-- Owners read their own rows (RLS) and write nothing directly: submit_job and cancel_job are the only
+-- ways in. anon holds nothing at all: before, it could select (RLS showed it no rows), reference the
+-- tables from foreign keys of its own tables, create triggers on them, and draw numbers from the events'
+-- identity sequence.
+
+revoke all on public.app_generation_projects, public.app_generation_jobs, public.app_generation_job_events
+  from anon, authenticated;
+grant select on public.app_generation_projects, public.app_generation_jobs, public.app_generation_job_events
+  to authenticated;
+
+-- The identity sequence of the events: only the trigger (as the table owner) draws from it.
+revoke all on sequence public.app_generation_job_events_id_seq from anon, authenticated;
+
+-- ============================================================================================
+-- Cancelling refunds the daily slot only while the job is queued
+-- ============================================================================================
+-- Every cancelled job used to be refunded (changelog 2026-11-25). But once a job has started, its agents
+-- have run: the model spend is real whether or not the owner waits for the ZIP, and refunding it let a
+-- user start jobs, cancel them just before packaging, and keep the generated work in scratch while the cap
+-- never moved. A job cancelled while still queued cost nothing and stays refunded.
+
+-- ============================================================================================
+-- Quota refunds
+-- ============================================================================================
+-- A job is refunded (not counted against the daily cap) when its owner got nothing for it and it was not
+-- the owner's doing: it was cancelled before it started (started_at is stamped by the queued -> running
+-- transition, so it tells whether agents ran), or it failed with an error code the error-code table marks
+-- as refunded.
+create or replace function public.app_generation_refunded(j public.app_generation_jobs) returns boolean
+language sql stable
+set search_path = ''
+as $$
+  select (j.status = 'cancelled' and j.started_at is null)
+      or (j.status = 'failed'
+          and exists (select 1 from public.app_generation_error_codes c
+                      where c.code = j.error_code and c.refunded))
+$$;
+
+-- ============================================================================================
+-- The spec moves to its own table, out of the row Realtime broadcasts
+-- ============================================================================================
+-- Jobs are in the `supabase_realtime` publication (20261201221100_jobs.sql) so that owners can follow
+-- their job rows instead of polling. Every status, stage and progress change then shipped the whole
+-- generation_spec, up to 2 MB of preview HTML, to every subscribed client, and through the WAL decoder
+-- before RLS filtered it. The spec never changes after submit, and only the worker reads it: it now lives
+-- in app_generation_job_specs, which is not published.
+--
+-- Why a table rather than a publication column list (`alter publication … add table jobs (id, …)`, PG 15+):
+-- Supabase Realtime's Postgres Changes reads the WAL through wal2json (supabase/walrus,
+-- `realtime.list_changes`), which takes the publication's table list as its `add-tables` filter but
+-- ignores column lists, so the spec would still be on the wire. A separate table that is never published
+-- keeps it off whatever the decoder, and keeps the job row small for every other reader too.
+
+-- ============================================================================================
+-- Job specs: the generation_spec of each job, written once by submit_job
+-- ============================================================================================
+create table public.app_generation_job_specs (
+  job_id uuid primary key references public.app_generation_jobs (id) on delete cascade,
+  owner_id uuid not null,
+  generation_spec jsonb not null
+);
+
+comment on table public.app_generation_job_specs is
+  'The spec of each job, apart from the job row so that Realtime does not broadcast it. Written only by submit_job.';
+
+create index app_generation_job_specs_owner_idx on public.app_generation_job_specs (owner_id);
+
+alter table public.app_generation_job_specs enable row level security;
+
+create policy "Owners can read the specs of their own jobs" on public.app_generation_job_specs
+  for select to authenticated using ((select auth.uid()) = owner_id);
+
+-- Owners read their own specs; only submit_job (as the table owner) writes them. The service role reads
+-- them (claim_task hands the spec to the worker as a definer anyway) but may not rewrite one: a job's
+-- spec_hash, which idempotent replays compare, describes the spec as submitted.
+revoke all on public.app_generation_job_specs from anon, authenticated, service_role;
+grant select on public.app_generation_job_specs to authenticated, service_role;
+
+insert into public.app_generation_job_specs (job_id, owner_id, generation_spec)
+select id, owner_id, generation_spec from public.app_generation_jobs;
+
+alter table public.app_generation_jobs drop column generation_spec;
+
+-- ============================================================================================
+-- submit_job refuses what the API refuses
+-- ============================================================================================
 -- Signed-in users can call submit_job straight through Supabase's REST API (PostgREST), past the HTTP
 -- API's checks. It used to check only a projectId and the page count, so such a call could store a spec
 -- the API would refuse (pages without ids or routes, 2 MB of HTML in one page, an anonymous user's job)

@@ -1,4 +1,4 @@
--- appgen: exact privileges on job logs (see 20261201230000_policy.sql for why).
+-- appgen: exact privileges on job logs (see the policy migration of this batch, 20261201230000, for why).
 --
 -- Owners read the lines of their own jobs (RLS, through the security-invoker list_job_logs); only
 -- append_job_log writes them. Nobody but append_job_log (as the table owner) draws from the identity

@@ -1,5 +1,5 @@
 -- appgen: the scratch sweep reads a job's page ids from app_generation_job_specs
--- (20261201233000_jobs.sql), where the spec moved so that Supabase Realtime does not broadcast it.
+-- (20261201230100_jobs.sql), where the spec moved so that Supabase Realtime does not broadcast it.
 -- Behaviour is unchanged.
 --
 -- Error codes: none raised here.

@@ -1,4 +1,4 @@
--- appgen: exact privileges on the job summaries view (see 20261201230000_policy.sql for why).
+-- appgen: exact privileges on the job summaries view (see the policy migration of this batch, 20261201230000, for why).
 --
 -- Signed-in users select from it (it runs as its caller, so RLS shows them their own jobs); nobody
 -- writes through it, and anon does not see it at all.

@@ -1,4 +1,4 @@
--- appgen: exact privileges on artifacts (see 20261201230000_policy.sql for why).
+-- appgen: exact privileges on artifacts (see the policy migration of this batch, 20261201230000, for why).
 --
 -- Owners read their own artifact rows (RLS; the summaries view shows size and checksum); only
 -- record_artifact, retention and the service role write them.
