@@ -22,6 +22,7 @@ import yaml
 
 from appgen import auth, errors, jobs
 from appgen.gateway import Caller
+from appgen.ids import parse_uuid
 from appgen.policy import POLICY
 from appgen.ratelimit import RateLimiter
 from appgen.responses import error_response, job_json, json_response, timestamp
@@ -125,16 +126,17 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
-# endpoint name -> (method, path pattern, handler). The order matters only for readability.
+# endpoint name -> (method, path pattern, handler). The order matters only for readability. Patterns are
+# applied with `fullmatch` (a `$` would also match before a trailing newline, `%0A` in the URL).
 ROUTES: dict[str, tuple[str, re.Pattern[str], Handler]] = {
-    "submit": ("POST", re.compile(rf"^{JOBS}/?$"), _submit),
-    "list_jobs": ("GET", re.compile(rf"^{JOBS}/?$"), _list),
-    "status": ("GET", re.compile(rf"^{_JOB}/?$"), _status),
-    "download": ("POST", re.compile(rf"^{_JOB}/download/?$"), _download),
-    "logs": ("GET", re.compile(rf"^{_JOB}/logs/?$"), _logs),
-    "cancel": ("POST", re.compile(rf"^{_JOB}/cancel/?$"), _cancel),
-    "healthz": ("GET", re.compile(r"^/healthz/?$"), _health),
-    "openapi": ("GET", re.compile(r"^/openapi\.json$"), _openapi),
+    "submit": ("POST", re.compile(rf"{JOBS}/?"), _submit),
+    "list_jobs": ("GET", re.compile(rf"{JOBS}/?"), _list),
+    "status": ("GET", re.compile(rf"{_JOB}/?"), _status),
+    "download": ("POST", re.compile(rf"{_JOB}/download/?"), _download),
+    "logs": ("GET", re.compile(rf"{_JOB}/logs/?"), _logs),
+    "cancel": ("POST", re.compile(rf"{_JOB}/cancel/?"), _cancel),
+    "healthz": ("GET", re.compile(r"/healthz/?"), _health),
+    "openapi": ("GET", re.compile(r"/openapi\.json"), _openapi),
 }
 
 
@@ -164,7 +166,7 @@ def _route(request: flask.Request, endpoints: frozenset[str] | None) -> tuple[Ha
     for name, (method, pattern, handler) in ROUTES.items():
         if endpoints is not None and name not in endpoints:
             continue
-        match = pattern.match(request.path)
+        match = pattern.fullmatch(request.path)
         if match:
             path_matched = True
             if request.method == method or (method == "GET" and request.method == "HEAD"):
@@ -245,26 +247,26 @@ def _depth(value: Any) -> int:
 
 
 def _job_id(params: dict[str, str]) -> UUID:
-    try:
-        return UUID(params["job_id"])
-    except ValueError:
-        raise errors.NotFound() from None  # not a job id, so certainly not one of the caller's jobs
+    job_id = parse_uuid(params["job_id"])
+    if job_id is None:
+        raise errors.NotFound()  # not a job id, so certainly not one of the caller's jobs
+    return job_id
 
 
 def _uuid(value: str, path: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
+    parsed = parse_uuid(value)
+    if parsed is None:
         raise errors.InvalidRequest(
             f"{path} must be a UUID", details=[{"path": path, "message": "not a UUID"}]
-        ) from None
+        )
+    return parsed
 
 
 def _int_arg(request: flask.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not re.fullmatch(r"\d{1,19}", raw) or not low <= int(raw) <= high:
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not low <= int(raw) <= high:  # ASCII digits: \d takes any
         raise errors.InvalidRequest(
             f"{name} must be an integer from {low} to {high}",
             details=[{"path": f"query.{name}", "message": f"got {raw!r}"}],

@@ -166,6 +166,35 @@ def test_unknown_and_malformed_job_ids_answer_404(client: flask.testing.FlaskCli
             assert response.json is not None and response.json["error"]["code"] == "not_found", path
 
 
+def test_a_trailing_newline_matches_no_route(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    # A `$` in a route pattern also matches before a final newline: "jobs%0A" used to list the jobs.
+    for path in (f"{JOBS}%0A", f"{JOBS}/%0A", "/healthz%0A", "/openapi.json%0A"):
+        response = client.get(path, headers=auth_headers(alice))
+        assert response.status_code == 404, path
+        assert response.json["error"]["code"] == "not_found", path
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x660 + d) for d in range(10)))
+
+
+def test_ids_and_numbers_take_ascii_digits_only(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    spec = small_spec(1)
+    job_id = client.post(JOBS, json=spec, headers=auth_headers(alice)).json["jobId"]
+    # `uuid.UUID` reads any Unicode digit: this spelling used to answer with the job itself.
+    for spelling in (job_id.translate(ARABIC_INDIC), job_id.replace("-", ""), f"{{{job_id}}}"):
+        for path in (f"{JOBS}/{spelling}", f"{JOBS}/{spelling}/logs"):
+            response = client.get(path, headers=auth_headers(alice))
+            assert (response.status_code, response.json["error"]["code"]) == (404, "not_found"), path
+    assert client.get(f"{JOBS}/{job_id.upper()}", headers=auth_headers(alice)).json["jobId"] == job_id
+    project = spec["projectId"].translate(ARABIC_INDIC)
+    for query, field in ((f"projectId={project}", "query.projectId"), ("limit=\u0665", "query.limit")):
+        response = client.get(f"{JOBS}?{query}", headers=auth_headers(alice))
+        assert response.status_code == 400, query
+        assert response.json["error"]["details"][0]["path"] == field
+    after = client.get(f"{JOBS}/{job_id}/logs?after=\u0661", headers=auth_headers(alice))
+    assert after.status_code == 400 and after.json["error"]["details"][0]["path"] == "query.after"
+
+
 def test_invalid_spec_names_every_failing_field(client: flask.testing.FlaskClient, alice: Caller) -> None:
     spec = small_spec(2)
     spec["pages"][0]["route"] = "no-slash"
@@ -295,6 +324,19 @@ def test_internal_endpoints_refuse_user_tokens(client: flask.testing.FlaskClient
         assert response.status_code == 403, path
         assert response.json["error"]["code"] == "forbidden"
     assert client.post("/internal/worker", json={}).status_code == 401
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "text", 7, {"taskId": ["x"]}, {"taskId": "\u0661" * 32}])
+def test_internal_endpoints_refuse_malformed_payloads_with_400(
+    client: flask.testing.FlaskClient, payload: object
+) -> None:
+    headers = {"Authorization": f"Bearer {auth.mint_internal_token('s' * 32)}"}
+    response = client.post("/internal/worker", json=payload, headers=headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"] == {
+        "code": "invalid_request",
+        "message": "the task payload needs a UUID taskId",
+    }
 
 
 def test_signed_download_urls_refuse_tampering_and_expiry(

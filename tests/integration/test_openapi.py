@@ -74,7 +74,7 @@ def test_every_route_is_documented_and_every_documented_route_exists() -> None:
         name = operation["operationId"]
         assert name in http_api.ROUTES, f"{method} {path}: operationId {name!r} is not a route"
         route_method, pattern, _ = http_api.ROUTES[name]
-        assert route_method == method and pattern.match(concrete), f"{method} {path} is not route {name}"
+        assert route_method == method and pattern.fullmatch(concrete), f"{method} {path} is not route {name}"
         documented[name] = (method, path)
     assert set(documented) == set(http_api.ROUTES)
 
