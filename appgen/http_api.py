@@ -205,7 +205,8 @@ def _limited_caller(request: flask.Request, services: Services) -> Caller:
     """The caller of a cheap endpoint, after taking one request from their rate-limit bucket."""
     caller = _caller(request, services)
     assert caller.claims is not None
-    RATE_LIMITER.take(str(caller.claims["sub"]), services.settings.rate_limit_per_minute)
+    # Keyed by the canonical id: `sub` may arrive in upper case, which is the same user.
+    RATE_LIMITER.take(str(parse_uuid(caller.claims["sub"])), services.settings.rate_limit_per_minute)
     return caller
 
 

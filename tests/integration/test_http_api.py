@@ -22,6 +22,7 @@ from appgen.localstack.server import create_app
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET
 from tests.fixtures.specs import small_spec
+from tests.fixtures.tokens import hs256, user_claims
 from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
 from tests.integration.postgrest import TRANSPORTS, control_plane_over
 
@@ -129,6 +130,27 @@ def test_every_public_route_needs_a_valid_token(
     assert response.status_code == 401
     assert response.json["error"]["code"] == code
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        hs256(user_claims(), {"alg": ["HS256"], "typ": "JWT"}),  # used to answer 500 (TypeError)
+        hs256(user_claims(sub="urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427")),  # reached Postgres' cast
+        hs256(user_claims(sub="service")),
+        hs256(user_claims(exp="4102444800")),  # PyJWT read the string as a number
+    ],
+    ids=["alg-list", "sub-urn", "sub-text", "exp-string"],
+)
+def test_validly_signed_tokens_with_malformed_claims_answer_401(
+    client: flask.testing.FlaskClient, token: str
+) -> None:
+    for method, path in (("GET", JOBS), ("POST", JOBS), ("GET", f"{JOBS}/{uuid.uuid4()}")):
+        response = client.open(
+            path, method=method, json=small_spec(1), headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401, (path, response.get_data(as_text=True))
+        assert response.json["error"]["code"] == "invalid_token"
 
 
 def test_service_role_tokens_are_not_user_tokens(client: flask.testing.FlaskClient) -> None:
