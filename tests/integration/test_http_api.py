@@ -8,19 +8,25 @@ apart.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import flask
 import flask.testing
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from appgen import auth
 from appgen.gateway import Caller, ControlPlane
 from appgen.localstack.server import create_app
+from appgen.policy import POLICY
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET
+from appgen.storage import LocalObjectStore
 from tests.fixtures.specs import small_spec
 from tests.fixtures.tokens import hs256, user_claims
 from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
@@ -378,3 +384,100 @@ def test_signed_download_urls_refuse_tampering_and_expiry(
     expired = services.artifacts.signed_url("generated-apps", "u/p/j/app.zip", ttl_seconds=-1).url
     response = client.get(expired.removeprefix("http://testserver"))
     assert response.status_code == 403 and "expired" in response.json["error"]["message"]
+
+
+def _stored_link(services: Services, tmp_path: Path) -> tuple[LocalObjectStore, str]:
+    source = tmp_path / "app.zip"
+    source.write_bytes(b"PK fake zip")
+    services.artifacts.upload("generated-apps", "u/p/j/app.zip", source)
+    store = services.artifacts
+    assert isinstance(store, LocalObjectStore)
+    return store, store.signed_url("generated-apps", "u/p/j/app.zip").url.removeprefix("http://testserver")
+
+
+def test_a_signed_link_that_outlives_the_policy_is_refused_when_served(
+    services: Services, client: flask.testing.FlaskClient, tmp_path: Path
+) -> None:
+    store, _ = _stored_link(services, tmp_path)
+    # Validly signed (as anyone holding the key, or a caller asking for a long ttl, could sign it), but
+    # expiring further ahead than the 15 minutes of the policy.
+    expires = int(time.time()) + POLICY.signed_url_ttl_seconds + 60
+    signature = store._sign("generated-apps", "u/p/j/app.zip", expires)
+    response = client.get(f"/files/generated-apps/u/p/j/app.zip?expires={expires}&signature={signature}")
+    assert response.status_code == 403
+    assert response.json["error"] == {
+        "code": "forbidden",
+        "message": "this download link claims to last longer than 15 minutes; request a new one",
+    }
+    # The stores are never asked for such a link in the first place.
+    with pytest.raises(ValueError, match="at most 900 s"):
+        store.signed_url("generated-apps", "u/p/j/app.zip", ttl_seconds=POLICY.signed_url_ttl_seconds + 1)
+
+
+@pytest.mark.parametrize(
+    ("expires", "signature"),
+    [
+        (None, "\u00e9" * 64),  # non-ASCII: compare_digest raised TypeError, Flask answered an HTML 500
+        (None, "\u0661" * 64),
+        (None, "A" * 64),
+        (None, ""),
+        ("+{expires}", None),
+        (" {expires}", None),
+        ("{expires}\n", None),
+        ("\u0661", None),
+        ("9" * 5000, None),
+        ("", None),
+    ],
+    ids=[
+        "signature-latin1",
+        "signature-arabic-digits",
+        "signature-upper-case",
+        "signature-empty",
+        "expires-plus",
+        "expires-space",
+        "expires-newline",
+        "expires-arabic-digit",
+        "expires-huge",
+        "expires-empty",
+    ],
+)
+def test_malformed_signed_links_answer_403_in_json(
+    services: Services,
+    client: flask.testing.FlaskClient,
+    tmp_path: Path,
+    expires: str | None,
+    signature: str | None,
+) -> None:
+    _, link = _stored_link(services, tmp_path)
+    path, _, query = link.partition("?")
+    args = dict(pair.split("=", 1) for pair in query.split("&"))
+    if expires is not None:
+        args["expires"] = expires.format(expires=args["expires"])
+    if signature is not None:
+        args["signature"] = signature
+    response = client.get(path, query_string=args)
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert response.json["error"] == {"code": "forbidden", "message": "this download link is not valid"}
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    path=st.text(max_size=30),
+    expires=st.none() | st.text(max_size=20) | st.integers().map(str),
+    signature=st.none() | st.text(max_size=70) | st.text("0123456789abcdef", min_size=64, max_size=64),
+)
+def test_any_download_link_gets_a_json_answer_never_a_500(
+    client: flask.testing.FlaskClient, path: str, expires: str | None, signature: str | None
+) -> None:
+    args = {k: v for k, v in (("expires", expires), ("signature", signature)) if v is not None}
+    response = client.get("/files/generated-apps/" + quote(path, safe="/"), query_string=args)
+    assert response.status_code in (400, 403, 404), response.get_data(as_text=True)
+    assert response.json is not None and response.json["error"]["code"] in (
+        "invalid_request",
+        "forbidden",
+        "not_found",
+    )
