@@ -23,7 +23,7 @@ from appgen.dispatch import InMemoryDispatcher
 from appgen.gateway import Caller, ControlPlane, Row, RpcTransport
 from appgen.localstack.server import create_app
 from appgen.services import Services
-from appgen.settings import REPO_ROOT, Settings
+from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT, Settings
 from appgen.storage import LocalObjectStore
 
 FUNCTIONS = str(REPO_ROOT / "functions" / "main.py")
@@ -82,7 +82,9 @@ def transport(tmp_path: Path) -> Iterator[RecordingTransport]:
     """Installed as the process's services, as the targets find them; logging restored afterwards (the
     worker's module configures it on import)."""
     recording = RecordingTransport()
-    settings = Settings(data_dir=tmp_path, internal_secret=SECRET, work_dir=tmp_path / "work")
+    settings = Settings(
+        data_dir=tmp_path, internal_secret=SECRET, jwt_secret=LOCAL_JWT_SECRET, work_dir=tmp_path / "work"
+    )
     store = LocalObjectStore(tmp_path / "objects", "http://testserver", SECRET)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
