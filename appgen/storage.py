@@ -133,7 +133,9 @@ class ObjectStore(ABC):
 class LocalObjectStore(ObjectStore):
     def __init__(self, root: Path, public_url: str, secret: str):
         if not secret:
-            raise errors.ConfigError("the local object store needs APPGEN_INTERNAL_SECRET to sign URLs")
+            raise errors.ConfigError(
+                "APPGEN_INTERNAL_SECRET is not set: the local object store signs its download links with it"
+            )
         self.root = root
         self.public_url = public_url.rstrip("/")
         self._key = hashlib.sha256(b"appgen-local-objects:" + secret.encode()).digest()

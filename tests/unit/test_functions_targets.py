@@ -83,7 +83,11 @@ def transport(tmp_path: Path) -> Iterator[RecordingTransport]:
     worker's module configures it on import)."""
     recording = RecordingTransport()
     settings = Settings(
-        data_dir=tmp_path, internal_secret=SECRET, jwt_secret=LOCAL_JWT_SECRET, work_dir=tmp_path / "work"
+        data_dir=tmp_path,
+        internal_secret=SECRET,
+        jwt_secret=LOCAL_JWT_SECRET,
+        work_dir=tmp_path / "work",
+        gemini_api_key="test-gemini-key",
     )
     store = LocalObjectStore(tmp_path / "objects", "http://testserver", SECRET)
     root = logging.getLogger()
@@ -101,6 +105,7 @@ def _headers() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("target", ["api", "status", "logs"])
+@pytest.mark.usefixtures("transport")
 def test_paths_flask_cannot_route_still_get_a_json_404(target: str) -> None:
     client = functions_framework.create_app(target=target, source=FUNCTIONS).test_client()
     response = client.get("/api/agentic/jobs/abc%0A/logs")
