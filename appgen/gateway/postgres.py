@@ -20,12 +20,20 @@ from appgen.gateway.base import IDENTIFIER, Caller, Row, RpcTransport, translate
 log = logging.getLogger(__name__)
 
 
+# How long a call waits for a pooled connection before answering "unavailable" (503 with Retry-After).
+# During an outage every call waits this long, so it bounds the API's answer time (2 s, with room for
+# the rest of the request); under load, 10 connections all busy for this long is overload, and a 503
+# that says when to come back beats a queue that grows.
+POOL_WAIT_S = 1.5
+
+
 class PostgresTransport(RpcTransport):
     """Direct Postgres (psycopg, pooled). Switches into the caller's role inside each transaction, the way
     PostgREST does, so RLS and `auth.uid()` behave exactly as over Supabase's REST API."""
 
-    def __init__(self, dsn: str, *, max_size: int = 10, timeout_s: float = 10.0, open_wait_s: float = 15.0):
-        # timeout_s: how long a call waits for a connection before answering "unavailable" (503).
+    def __init__(
+        self, dsn: str, *, max_size: int = 10, timeout_s: float = POOL_WAIT_S, open_wait_s: float = 15.0
+    ):
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
