@@ -9,6 +9,7 @@ trace.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -24,7 +25,6 @@ from appgen import auth, errors, jobs
 from appgen.gateway import Caller
 from appgen.ids import parse_uuid
 from appgen.policy import POLICY
-from appgen.ratelimit import RateLimiter
 from appgen.responses import error_response, job_json, json_response, timestamp
 from appgen.services import Services
 from appgen.settings import REPO_ROOT
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 3 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
-# Per-user limits of the cheap endpoints (status, logs, list, download): per instance, see appgen.ratelimit.
-RATE_LIMITER = RateLimiter()
 JOBS = "/api/agentic/jobs"
 _JOB = rf"{JOBS}/(?P<job_id>[^/]+)"
 
@@ -195,10 +193,20 @@ def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[
 
 # -- request parsing -----------------------------------------------------------------------------------
 def _caller(request: flask.Request, services: Services) -> Caller:
-    token = auth.bearer_token(request.headers.get("Authorization"))
+    """The signed-in caller. Requests without a valid token are limited per client address: an address
+    whose recent requests kept failing verification is refused before its next token is even looked
+    at, so a flood of made-up tokens costs one bucket lookup each."""
     settings = services.settings
-    verifier = auth.verifier(settings.jwt_secret, settings.supabase_jwks_url, settings.jwt_issuer)
-    return Caller.user(verifier.verify(token), token)
+    address = client_address(request, settings.behind_google_front_end)
+    services.address_limits.check(address, settings.rate_limit_per_minute)
+    try:
+        token = auth.bearer_token(request.headers.get("Authorization"))
+        verifier = auth.verifier(settings.jwt_secret, settings.supabase_jwks_url, settings.jwt_issuer)
+        claims = verifier.verify(token)
+    except (errors.MissingToken, errors.InvalidToken):
+        services.address_limits.spend(address, settings.rate_limit_per_minute)
+        raise
+    return Caller.user(claims, token)
 
 
 def _limited_caller(request: flask.Request, services: Services) -> Caller:
@@ -206,8 +214,32 @@ def _limited_caller(request: flask.Request, services: Services) -> Caller:
     caller = _caller(request, services)
     assert caller.claims is not None
     # Keyed by the canonical id: `sub` may arrive in upper case, which is the same user.
-    RATE_LIMITER.take(str(parse_uuid(caller.claims["sub"])), services.settings.rate_limit_per_minute)
+    user = str(parse_uuid(caller.claims["sub"]))
+    services.user_limits.take(user, services.settings.rate_limit_per_minute)
     return caller
+
+
+def client_address(request: flask.Request, behind_google_front_end: bool) -> str:
+    """Who sent the request, as the key of its address's rate-limit bucket.
+
+    On Cloud Run, Google's front end appends the address it received the request from to
+    X-Forwarded-For (behind an external Application Load Balancer too), so the right-most entry is the
+    client's and everything before it is whatever the client chose to send. Elsewhere (the local stack)
+    it is the connection's own address. IPv6 clients are keyed by their /64, which one host usually
+    holds whole."""
+    address = request.remote_addr or ""
+    if behind_google_front_end:
+        forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
+        address = forwarded.rsplit(",", 1)[-1].strip() or address
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64] or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def _json_body(request: flask.Request) -> Any:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from appgen.dispatch import Dispatcher, LocalDispatcher
 from appgen.errors import ConfigError
 from appgen.gateway import ControlPlane, PostgresTransport, RestTransport
+from appgen.ratelimit import RateLimiter
 from appgen.settings import Settings, check_user_verifier, load_settings
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, ObjectStore
 
@@ -28,6 +29,15 @@ class Services:
     artifacts: ObjectStore
     scratch: ObjectStore
     _runner: AgentRunner | None = field(default=None, repr=False)
+    # The public API's rate-limit buckets (appgen.http_api): per user on the cheap endpoints, and per
+    # client address for requests without a valid token. In memory, so per instance, like the services.
+    user_limits: RateLimiter = field(default_factory=RateLimiter, repr=False)
+    address_limits: RateLimiter = field(
+        default_factory=lambda: RateLimiter(
+            refusal="at most {per_minute} requests per minute without a valid access token from one address"
+        ),
+        repr=False,
+    )
 
     @cached_property
     def runner(self) -> AgentRunner:

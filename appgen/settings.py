@@ -73,6 +73,9 @@ class Settings:
     supabase_anon_key: str | None = None
     supabase_service_role_key: str | None = None
     rate_limit_per_minute: int = 120
+    # Cloud Run (it sets K_SERVICE): requests come through Google's front end, which appends the address
+    # it received them from to X-Forwarded-For. Elsewhere only the connection's own address is known.
+    behind_google_front_end: bool = False
     cors_origins: tuple[str, ...] = ()
     work_dir: Path = Path(tempfile.gettempdir()) / "appgen-work"
     starter_dir: Path = REPO_ROOT / "worker_container" / "starter"
@@ -134,6 +137,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_minute=int(
             _number(env, "APPGEN_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, zero_means="off")
         ),
+        behind_google_front_end=bool(env.get("K_SERVICE")),
         cors_origins=tuple(o.strip() for o in env.get("APPGEN_CORS_ORIGINS", "").split(",") if o.strip()),
         work_dir=Path(env.get("APPGEN_WORK_DIR", str(defaults.work_dir))),
         starter_dir=Path(env.get("APPGEN_STARTER_DIR", str(defaults.starter_dir))),

@@ -159,6 +159,63 @@ def test_validly_signed_tokens_with_malformed_claims_answer_401(
         assert response.json["error"]["code"] == "invalid_token"
 
 
+def test_requests_without_a_valid_token_are_limited_per_address_before_verification(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller
+) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=3)
+    client = create_app(lambda: services).test_client()
+    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic abc"}):
+        assert client.get(JOBS, headers=headers).status_code == 401
+    # The address spent its bucket on failures: now even a valid token is refused before it is looked at,
+    # on every route that takes a token.
+    job = f"{JOBS}/{uuid.uuid4()}"
+    for method, path in (("GET", JOBS), ("POST", JOBS), ("GET", job), ("POST", f"{job}/cancel")):
+        refused = client.open(path, method=method, json=small_spec(1), headers=auth_headers(alice))
+        assert refused.status_code == 429, (method, path)
+        assert refused.json["error"] == {
+            "code": "rate_limited",
+            "message": "at most 3 requests per minute without a valid access token from one address; "
+            "try again in 20 s",
+        }
+        assert refused.headers["Retry-After"] == "20"
+    other = client.get(JOBS, headers=auth_headers(alice), environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200, other.json
+
+
+def test_valid_tokens_do_not_spend_their_address_bucket(control_plane: ControlPlane, tmp_path: Path) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=3)
+    client = create_app(lambda: services).test_client()
+    for _ in range(8):  # many users behind one address (an office, a carrier's NAT)
+        user = Caller.user({"sub": str(uuid.uuid4())})
+        assert client.get(JOBS, headers=auth_headers(user)).status_code == 200
+
+
+def test_on_cloud_run_the_address_is_the_right_most_forwarded_entry(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=2, behind_google_front_end=True)
+    client = create_app(lambda: services).test_client()
+
+    def attempt(forwarded: str) -> int:
+        headers = {"Authorization": "Bearer not-a-jwt", "X-Forwarded-For": forwarded}
+        return client.get(JOBS, headers=headers).status_code
+
+    # Entries before the right-most are the client's own words: rotating them buys nothing.
+    assert [attempt(f"10.0.0.{i}, 203.0.113.5") for i in range(4)] == [401, 401, 429, 429]
+    assert attempt("203.0.113.6") == 401  # Google's front end saw another client
+    assert attempt("10.0.0.1,203.0.113.5") == 429
+
+
+def test_a_rate_limit_of_zero_limits_nothing(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller
+) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=0)
+    client = create_app(lambda: services).test_client()
+    for _ in range(150):  # past the default burst of 120
+        assert client.get(JOBS, headers={"Authorization": "Bearer not-a-jwt"}).status_code == 401
+        assert client.get(JOBS, headers=auth_headers(alice)).status_code == 200
+
+
 def test_service_role_tokens_are_not_user_tokens(client: flask.testing.FlaskClient) -> None:
     import jwt
 

@@ -271,3 +271,8 @@ def test_a_rate_limit_of_zero_turns_limiting_off() -> None:
     with pytest.raises(errors.ConfigError) as raised:
         load_settings({"APPGEN_AGENT_MAX_TURNS": "0"})  # zero means nothing there
     assert raised.value.message == "APPGEN_AGENT_MAX_TURNS must be positive, got '0'"
+
+
+def test_cloud_run_is_recognised_by_the_variable_it_sets() -> None:
+    assert load_settings({}).behind_google_front_end is False
+    assert load_settings({"K_SERVICE": "appgen-api"}).behind_google_front_end is True
