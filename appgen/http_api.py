@@ -37,6 +37,8 @@ OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
 JOBS = "/api/agentic/jobs"
 _JOB = rf"{JOBS}/(?P<job_id>[^/]+)"
 
+_IDEMPOTENCY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
+
 Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
 
 
@@ -44,10 +46,11 @@ Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
 def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
     caller = _caller(request, services)
     key = request.headers.get("Idempotency-Key") or None
-    if key is not None and not (1 <= len(key) <= 200):
+    # Control characters (NUL above all, which Postgres text cannot hold) are refused with the length.
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise errors.InvalidRequest(
-            "Idempotency-Key must be 1 to 200 characters",
-            details=[{"path": "header.Idempotency-Key", "message": "bad length"}],
+            "Idempotency-Key must be 1 to 200 characters, none of them a control character",
+            details=[{"path": "header.Idempotency-Key", "message": "bad length or character"}],
         )
     job_id, created = jobs.submit(services, caller, _json_body(request), key)
     return json_response({"jobId": str(job_id)}, 202 if created else 200)

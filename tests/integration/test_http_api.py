@@ -321,6 +321,21 @@ def test_body_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) 
     assert array.status_code == 400 and array.json["error"]["code"] == "invalid_spec"
 
 
+@pytest.mark.parametrize("key", ["", "k" * 201, "a\x00b", "tab\there", "\x7f"])
+def test_malformed_idempotency_keys_answer_400(
+    client: flask.testing.FlaskClient, alice: Caller, key: str
+) -> None:
+    # A NUL used to reach Postgres, which cannot store it in text: 500.
+    response = client.post(JOBS, json=small_spec(1), headers={**auth_headers(alice), "Idempotency-Key": key})
+    if key == "":
+        assert response.status_code == 202  # an empty header is no key
+        return
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["details"] == [
+        {"path": "header.Idempotency-Key", "message": "bad length or character"}
+    ]
+
+
 def test_quota_answers_429_with_retry_after(client: flask.testing.FlaskClient, alice: Caller) -> None:
     for _ in range(5):
         assert client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).status_code == 202
