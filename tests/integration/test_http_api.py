@@ -28,7 +28,7 @@ from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET
 from appgen.storage import LocalObjectStore
 from tests.fixtures.specs import small_spec
-from tests.fixtures.tokens import hs256, user_claims
+from tests.fixtures.tokens import hs256, token_claims
 from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
 from tests.integration.postgrest import TRANSPORTS, control_plane_over
 
@@ -141,10 +141,10 @@ def test_every_public_route_needs_a_valid_token(
 @pytest.mark.parametrize(
     "token",
     [
-        hs256(user_claims(), {"alg": ["HS256"], "typ": "JWT"}),  # used to answer 500 (TypeError)
-        hs256(user_claims(sub="urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427")),  # reached Postgres' cast
-        hs256(user_claims(sub="service")),
-        hs256(user_claims(exp="4102444800")),  # PyJWT read the string as a number
+        hs256(token_claims(), {"alg": ["HS256"], "typ": "JWT"}),  # used to answer 500 (TypeError)
+        hs256(token_claims(sub="urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427")),  # reached Postgres' cast
+        hs256(token_claims(sub="service")),
+        hs256(token_claims(exp="4102444800")),  # PyJWT read the string as a number
     ],
     ids=["alg-list", "sub-urn", "sub-text", "exp-string"],
 )

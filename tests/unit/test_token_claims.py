@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from appgen import auth, errors
 from appgen.settings import LOCAL_JWT_SECRET
-from tests.fixtures.tokens import b64url, hs256, user_claims
+from tests.fixtures.tokens import b64url, hs256, token_claims
 
 VERIFIER = auth.TokenVerifier(LOCAL_JWT_SECRET)
 
@@ -25,13 +25,13 @@ def _refusal(token: str) -> errors.AppgenError:
 
 
 def test_a_valid_token_is_accepted() -> None:
-    claims = user_claims()
+    claims = token_claims()
     assert VERIFIER.verify(hs256(claims)) == claims
 
 
 @pytest.mark.parametrize("alg", [["HS256"], {"HS256": 1}, None, 256, "none", "hs256"])
 def test_a_header_whose_alg_is_not_a_supported_name_is_refused(alg: Any) -> None:
-    error = _refusal(hs256(user_claims(), {"alg": alg, "typ": "JWT"}))
+    error = _refusal(hs256(token_claims(), {"alg": alg, "typ": "JWT"}))
     assert error.code == "invalid_token"
 
 
@@ -49,14 +49,14 @@ def test_a_header_whose_alg_is_not_a_supported_name_is_refused(alg: Any) -> None
     ],
 )
 def test_a_subject_that_is_not_a_canonical_user_id_is_refused(sub: Any) -> None:
-    error = _refusal(hs256(user_claims(sub=sub)))
+    error = _refusal(hs256(token_claims(sub=sub)))
     assert (error.code, error.message) == ("invalid_token", "the access token's subject is not a user id")
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
 @pytest.mark.parametrize("value", ["4102444800", "soon", True, [4102444800], {"at": 1}, None])
 def test_time_claims_must_be_numbers(claim: str, value: Any) -> None:
-    error = _refusal(hs256(user_claims(**{claim: value})))
+    error = _refusal(hs256(token_claims(**{claim: value})))
     assert error.code == "invalid_token"
     assert error.message == f"the access token's {claim} claim is not a number of seconds"
 
@@ -64,12 +64,12 @@ def test_time_claims_must_be_numbers(claim: str, value: Any) -> None:
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
 def test_time_claims_must_be_finite(value: float) -> None:
     # Python's json writes and reads these; PyJWT's int() of them raised OverflowError or ValueError.
-    assert _refusal(hs256(user_claims(exp=value))).code == "invalid_token"
+    assert _refusal(hs256(token_claims(exp=value))).code == "invalid_token"
 
 
 def test_is_anonymous_must_be_a_boolean() -> None:
-    assert _refusal(hs256(user_claims(is_anonymous="true"))).code == "invalid_token"
-    assert VERIFIER.verify(hs256(user_claims(is_anonymous=True)))["is_anonymous"] is True
+    assert _refusal(hs256(token_claims(is_anonymous="true"))).code == "invalid_token"
+    assert VERIFIER.verify(hs256(token_claims(is_anonymous=True)))["is_anonymous"] is True
 
 
 # -- fuzzing -------------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ _claim_names = st.sampled_from(["sub", "exp", "nbf", "iat", "aud", "role", "iss"
 def test_any_signed_claims_are_accepted_or_refused_with_401(
     changes: dict[str, Any], header: dict[str, Any]
 ) -> None:
-    token = hs256(user_claims(**changes), {"alg": "HS256", **header})
+    token = hs256(token_claims(**changes), {"alg": "HS256", **header})
     try:
         VERIFIER.verify(token)
     except errors.AppgenError as exc:
