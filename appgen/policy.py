@@ -80,7 +80,6 @@ class ErrorCode(StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     MODEL_REJECTED = "model_rejected"
     AGENT_INPUT = "agent_input"
-    AGENT_TURN_LIMIT = "agent_turn_limit"
     AGENT_TOOL_ERROR = "agent_tool_error"
     AGENT_UNTRUSTED_FOLDER = "agent_untrusted_folder"
     AGENT_FAILED = "agent_failed"

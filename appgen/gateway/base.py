@@ -27,7 +27,7 @@ _SQLSTATE_ERRORS: dict[str, type[errors.AppgenError]] = {
     "AGEX0": errors.Expired,
     "AGAN0": errors.AnonymousUser,
 }
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # what an RPC or argument name may be
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*\Z")  # what an RPC or argument name may be
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 -- appgen: tenant hardening of the policy domain: exact privileges on the reference tables, the
--- spec's limits in the policy, and the `spec_unreadable` error code.
+-- spec's limits in the policy, the `spec_unreadable` error code, and `agent_turn_limit` no longer one.
 --
 -- Error codes: none raised here.
 
@@ -109,3 +109,10 @@ $$;
 
 insert into public.app_generation_error_codes (code, refunded, transient, description) values
   ('spec_unreadable', true, false, 'the worker could not load the job''s stored spec');
+
+-- ============================================================================================
+-- agent_turn_limit is a warning now, not an error code
+-- ============================================================================================
+-- An agent that reaches its turn limit keeps its edits and the job carries the warning `agent_turn_limit`
+-- (the runner no longer fails the step), so no job or task fails with that code any more.
+delete from public.app_generation_error_codes where code = 'agent_turn_limit';
