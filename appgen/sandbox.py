@@ -25,8 +25,8 @@ denies, each proved by a hostile command in tests/unit/test_sandbox.py:
   timeout, a cancel or a SIGKILLed worker kills `bwrap`, whose pid namespace takes every process along.
 
 A bind whose source the box's user cannot reach, a missing `bwrap` or a kernel without unprivileged user
-namespaces fail the step with an internal error that says so; nothing ever falls back to running
-unsandboxed. Output comes back redacted and trimmed (`CommandResult`).
+namespaces fail the step with an internal error that says so (the worker checks the last two when it
+starts, `check`); nothing ever falls back to running unsandboxed. Output comes back redacted and trimmed (`CommandResult`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appgen import subprocesses
-from appgen.errors import StepFailed
+from appgen.errors import ConfigError, StepFailed
 from appgen.policy import ErrorCode
 from appgen.redact import redact
 
@@ -192,6 +192,15 @@ class Box:
         for name, value in {**BASE_ENV, "PATH": path, **self.env}.items():
             command += ["--setenv", name, value]
         return command
+
+
+def check() -> None:
+    """Start one box now: the worker's start-up check, so a missing `bwrap` or a kernel without user
+    namespaces stops the start with the reason instead of failing every validate step later."""
+    try:
+        Box().run(["true"], timeout_s=60)
+    except StepFailed as exc:
+        raise ConfigError(exc.message) from None
 
 
 def isolated_uid() -> bool:

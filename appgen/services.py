@@ -121,6 +121,9 @@ def _check_agents(settings: Settings) -> None:
         raise ConfigError(f"the Gemini CLI is not installed at {settings.gemini_bin} (APPGEN_GEMINI_BIN)")
     if not settings.starter_dir.is_dir():
         raise ConfigError(f"the starter template is not at {settings.starter_dir} (APPGEN_STARTER_DIR)")
+    from appgen import sandbox
+
+    sandbox.check()  # the validate step builds every app in a box
 
 
 def _control_plane(settings: Settings) -> ControlPlane:

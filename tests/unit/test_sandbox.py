@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from appgen import sandbox, subprocesses
-from appgen.errors import StepFailed
+from appgen.errors import ConfigError, StepFailed
 from appgen.redact import register_secret
 from appgen.sandbox import BASE_ENV, BOX_UID, Bind, Box, CommandResult
 from appgen.settings import REPO_ROOT
@@ -76,6 +76,15 @@ def test_a_program_the_box_lacks_is_an_internal_error_never_a_run_outside(ws: Pa
         _box(ws).run(["no-such-program-appgen"], timeout_s=30)
     assert failed.value.code == "internal"
     assert "the build sandbox could not start `no-such-program-appgen`" in failed.value.message
+
+
+def test_the_start_up_check_starts_a_box_and_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox.check()  # this machine can run boxes
+    monkeypatch.setattr(sandbox.shutil, "which", lambda *args, **kwargs: None)
+    with pytest.raises(ConfigError) as failed:
+        sandbox.check()
+    assert failed.value.message.startswith("bwrap is not installed, so the build sandbox cannot run")
+    assert "apt-get install bubblewrap" in failed.value.message
 
 
 def test_a_bind_that_does_not_exist_is_refused_before_anything_runs(ws: Path, open_tmp: Path) -> None:
