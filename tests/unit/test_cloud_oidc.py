@@ -3,20 +3,12 @@ with a locally generated RSA key whose certificate a fake `google.auth.transport
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import flask
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from google.auth import crypt
-from google.auth import jwt as google_jwt
 
 from appgen import errors, internal_api
 from appgen.auth import mint_internal_token
@@ -24,70 +16,7 @@ from appgen.cloud import oidc
 from appgen.cloud.oidc import CachingRequest, verify_google_oidc
 from appgen.services import Services
 from appgen.settings import Settings
-
-AUDIENCE = "https://appgen-internal.example"
-SA = "appgen-tasks@demo-project.iam.gserviceaccount.com"
-CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-
-
-def _keypair(kid: str) -> tuple[crypt.RSASigner, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-google-signer")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return crypt.RSASigner.from_string(pem, key_id=kid), cert.public_bytes(
-        serialization.Encoding.PEM
-    ).decode()
-
-
-SIGNER, CERT = _keypair("key-1")
-
-
-class FakeResponse:
-    def __init__(self, status: int, data: bytes):
-        self.status, self.data, self.headers = status, data, {}
-
-
-class FakeGoogle:
-    """Serves Google's certificate list (as `{kid: x509 PEM}`) and counts fetches."""
-
-    def __init__(self, certs: dict[str, str] | None = None, status: int = 200):
-        self.certs = certs if certs is not None else {"key-1": CERT}
-        self.status = status
-        self.fetches: list[str] = []
-
-    def __call__(self, url: str, method: str = "GET", **kwargs: Any) -> FakeResponse:
-        self.fetches.append(url)
-        return FakeResponse(self.status, json.dumps(self.certs).encode())
-
-
-def token(signer: crypt.RSASigner = SIGNER, **overrides: Any) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": "https://accounts.google.com",
-        "aud": AUDIENCE,
-        "azp": "1234567890",
-        "sub": "1234567890",
-        "email": SA,
-        "email_verified": True,
-        "iat": now,
-        "exp": now + 3600,
-    }
-    claims.update(overrides)
-    claims = {k: v for k, v in claims.items() if v is not None}
-    return google_jwt.encode(signer, claims).decode()
+from tests.fixtures.google import AUDIENCE, CERT, CERTS_URL, SA, FakeGoogle, keypair, token
 
 
 def test_a_cloud_tasks_token_of_the_service_account_is_accepted() -> None:
@@ -127,7 +56,7 @@ def test_tokens_of_other_accounts_are_refused(overrides: dict[str, Any]) -> None
 
 
 def test_a_token_signed_by_another_key_is_refused() -> None:
-    forger, _ = _keypair("key-1")  # same key id, different key
+    forger, _ = keypair("key-1")  # same key id, different key
     with pytest.raises(errors.Forbidden, match="token"):
         verify_google_oidc(token(forger), AUDIENCE, [SA], request=FakeGoogle())
 
@@ -161,7 +90,7 @@ def test_certificates_are_cached_and_refetched_once_after_a_key_rotation() -> No
     verify_google_oidc(token(), AUDIENCE, [SA], request=cached)
     assert len(google.fetches) == 1
 
-    rotated, rotated_cert = _keypair("key-2")
+    rotated, rotated_cert = keypair("key-2")
     google.certs = {"key-1": CERT, "key-2": rotated_cert}
     now[0] += 30  # too soon to suspect a rotation: the cached list stands and the token is refused
     with pytest.raises(errors.Forbidden):
