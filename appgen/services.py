@@ -19,7 +19,7 @@ from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, Ob
 
 if TYPE_CHECKING:
     from appgen.agents.runner import AgentRunner
-    from appgen.pipeline.builder import Builder
+    from appgen.pipeline.builder import Builder, LocalBuilder
 
 
 @dataclass
@@ -60,15 +60,15 @@ class Services:
 
     @cached_property
     def builder(self) -> Builder:
-        """Installs, builds and lints workspaces in sandboxes on this machine (`pipeline/builder.py`)."""
-        from appgen.pipeline.builder import LocalBuilder
-        from appgen.pipeline.install_cache import InstallCache
-
+        """Installs, builds and lints workspaces: in sandboxes on this machine (`pipeline/builder.py`), or
+        in the builder service (`APPGEN_BUILDER=remote`, `pipeline/remote_builder.py`)."""
         settings = self.settings
-        cache = InstallCache(
-            settings.npm_cache or settings.data_dir / "npm-cache", settings.install_cache_max_mb * 1024 * 1024
-        )
-        return LocalBuilder(starter_dir=settings.starter_dir, cache=cache)
+        if settings.builder == "remote":  # load_settings checked the URL
+            from appgen.pipeline.remote_builder import RemoteBuilder
+
+            url = settings.builder_url or ""
+            return RemoteBuilder(url, settings.builder_audience or url)
+        return local_builder(settings)
 
     def close(self) -> None:
         self.dispatcher.close()
@@ -116,11 +116,29 @@ def check_ready(*, serves_users: bool = False, runs_agents: bool = False) -> Non
         raise SystemExit(f"appgen cannot start: {exc.message}") from None
 
 
+def local_builder(settings: Settings, *, installs: bool = True) -> LocalBuilder:
+    """The builder that runs boxes on this machine, over the install cache the settings name."""
+    from appgen.pipeline.builder import LocalBuilder
+    from appgen.pipeline.install_cache import InstallCache
+
+    cache = InstallCache(
+        settings.npm_cache or settings.data_dir / "npm-cache", settings.install_cache_max_mb * 1024 * 1024
+    )
+    return LocalBuilder(starter_dir=settings.starter_dir, cache=cache, installs=installs)
+
+
 def _check_agents(settings: Settings) -> None:
     if not settings.gemini_bin.is_file():
         raise ConfigError(f"the Gemini CLI is not installed at {settings.gemini_bin} (APPGEN_GEMINI_BIN)")
     if not settings.starter_dir.is_dir():
         raise ConfigError(f"the starter template is not at {settings.starter_dir} (APPGEN_STARTER_DIR)")
+    if settings.builder == "remote":
+        return  # the builder service builds every app; this process runs no box
+    if settings.dispatcher == "cloud-tasks":
+        raise ConfigError(
+            "APPGEN_DISPATCHER=cloud-tasks needs APPGEN_BUILDER=remote: in the cloud the worker, which "
+            "holds the secrets, never builds an app itself but sends it to the builder service"
+        )
     from appgen import sandbox
 
     sandbox.check()  # the validate step builds every app in a box

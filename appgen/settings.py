@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from appgen.errors import ConfigError
 from appgen.policy import POLICY
@@ -48,6 +49,10 @@ _KNOWN = {
     "APPGEN_ARTIFACT_BUCKET": "GCS bucket of the artifacts when APPGEN_ARTIFACT_STORE=gcs",
     "APPGEN_SCRATCH_STORE": "where page bundles and workspace snapshots travel: local or gcs",
     "APPGEN_SCRATCH_BUCKET": "GCS bucket of the scratch objects when APPGEN_SCRATCH_STORE=gcs",
+    "APPGEN_BUILDER": "where workspaces are built: local (boxes on this machine) or remote (the builder service)",
+    "APPGEN_BUILDER_URL": "base URL of the builder service (APPGEN_BUILDER=remote)",
+    "APPGEN_BUILDER_AUDIENCE": "audience of the worker's ID token for the builder (default: APPGEN_BUILDER_URL)",
+    "APPGEN_BUILDER_CALLER": "the builder service: the one service account it accepts (the worker's)",
     "SUPABASE_JWT_SECRET": "secret of the project's HS256 access tokens",
     "SUPABASE_URL": "the Supabase project URL",
     "SUPABASE_JWKS_URL": "JWKS of the project's asymmetric signing keys (default: from SUPABASE_URL)",
@@ -105,6 +110,13 @@ class Settings:
     artifact_bucket: str | None = None
     scratch_store: str = "local"
     scratch_bucket: str | None = None
+    # Where workspaces are built (`appgen/pipeline/builder.py`): boxes on this machine, or the builder
+    # service, which the worker calls with an ID token for `builder_audience` and which accepts only
+    # `builder_caller`'s (`appgen/builder_service.py`).
+    builder: str = "local"
+    builder_url: str | None = None
+    builder_audience: str | None = None
+    builder_caller: str | None = None
 
     @property
     def objects_dir(self) -> Path:
@@ -164,6 +176,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         artifact_bucket=env.get("APPGEN_ARTIFACT_BUCKET") or None,
         scratch_store=env.get("APPGEN_SCRATCH_STORE") or defaults.scratch_store,
         scratch_bucket=env.get("APPGEN_SCRATCH_BUCKET") or None,
+        builder=env.get("APPGEN_BUILDER") or defaults.builder,
+        builder_url=(env.get("APPGEN_BUILDER_URL") or "").rstrip("/") or None,
+        builder_audience=env.get("APPGEN_BUILDER_AUDIENCE")
+        or (env.get("APPGEN_BUILDER_URL") or "").rstrip("/")
+        or None,
+        builder_caller=env.get("APPGEN_BUILDER_CALLER") or None,
     )
     if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
         raise ConfigError("SUPABASE_JWT_SECRET must be at least 32 characters (Supabase's own minimum)")
@@ -185,6 +203,7 @@ def _check_cloud(settings: Settings) -> None:
         ("APPGEN_DISPATCHER", settings.dispatcher, ("local", "cloud-tasks")),
         ("APPGEN_ARTIFACT_STORE", settings.artifact_store, ("local", "supabase", "gcs")),
         ("APPGEN_SCRATCH_STORE", settings.scratch_store, ("local", "gcs")),
+        ("APPGEN_BUILDER", settings.builder, ("local", "remote")),
     )
     for name, value, allowed in choices:
         if value not in allowed:
@@ -209,10 +228,14 @@ def _check_cloud(settings: Settings) -> None:
         needs["APPGEN_ARTIFACT_STORE=gcs"] = [("APPGEN_ARTIFACT_BUCKET", settings.artifact_bucket)]
     if settings.scratch_store == "gcs":
         needs["APPGEN_SCRATCH_STORE=gcs"] = [("APPGEN_SCRATCH_BUCKET", settings.scratch_bucket)]
+    if settings.builder == "remote":
+        needs["APPGEN_BUILDER=remote"] = [("APPGEN_BUILDER_URL", settings.builder_url)]
     for choice, required in needs.items():
         missing = [name for name, value in required if not value]
         if missing:
             raise ConfigError(f"{choice} needs {', '.join(missing)} (not set)")
+    if settings.builder_url:
+        _check_builder_url(settings.builder_url)
     if settings.dispatcher == "cloud-tasks":
         # Local files are neither shared between Cloud Run instances nor served by anything but `appgen
         # dev` (their signed links included): in the cloud they would lose every artifact and snapshot.
@@ -223,6 +246,22 @@ def _check_cloud(settings: Settings) -> None:
             if value == "local":
                 raise ConfigError(f"APPGEN_DISPATCHER=cloud-tasks needs {name}={cloud}, not local files")
         _check_private_dir("APPGEN_DATA_DIR", settings.data_dir)
+
+
+def _check_builder_url(url: str) -> None:
+    """The worker sends its ID token and the tenant's workspace there: HTTPS, or plain HTTP to this
+    machine only (tests, a builder on the same host)."""
+    parsed = urlsplit(url)
+    loopback = parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    if parsed.scheme not in ("https", "http") or not parsed.hostname or parsed.path not in ("", "/"):
+        raise ConfigError(
+            f"APPGEN_BUILDER_URL must be the builder service's base URL, like https://appgen-builder-…run.app, "
+            f"got {url!r}"
+        )
+    if parsed.scheme == "http" and not loopback:
+        raise ConfigError(
+            f"APPGEN_BUILDER_URL must use https (plain http only to 127.0.0.1 or localhost), got {url!r}"
+        )
 
 
 def _check_private_dir(name: str, path: Path) -> None:

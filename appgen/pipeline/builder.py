@@ -18,8 +18,9 @@ itself.
    read after the box is gone, regular files only: a link the build planted to make the worker read a
    file of its own is skipped.
 
-A remote implementation (planned: a Cloud Run "builder" service) satisfies the same interface by sending
-a snapshot of the workspace and receiving exactly a `BuildResult`.
+`RemoteBuilder` (`remote_builder.py`) satisfies the same interface in the cloud: it sends a snapshot of
+the workspace to the builder service (`appgen/builder_service.py`, which runs a `LocalBuilder` over an
+install cache baked into its image) and receives exactly a `BuildResult`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from appgen import sandbox
 from appgen.errors import StepFailed
 from appgen.pipeline.install_cache import InstallCache, lock_key
 from appgen.policy import ErrorCode
@@ -40,6 +42,8 @@ from appgen.sandbox import Bind, Box, CommandResult
 
 PROTECTED_FILES = ("package.json", "package-lock.json")
 INSTALL = ("npm", "ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund")
+BUILD = ("npm", "run", "build")
+LINT = ("npm", "run", "lint")
 INSTALL_TIMEOUT_S = 900.0
 BUILD_TIMEOUT_S = 900.0
 LINT_TIMEOUT_S = 300.0
@@ -61,6 +65,7 @@ class BuildResult:
     build: CommandResult | None = None  # None: not run (the install failed)
     lint: CommandResult | None = None  # None: not run (an earlier command failed, or no lint script)
     pages: dict[str, str] = field(default_factory=dict)  # "index.html", "about/team.html" -> HTML
+    sandbox: str = ""  # how and where the commands ran, for the logs
 
     @property
     def failed(self) -> CommandResult | None:
@@ -76,17 +81,31 @@ class Builder(Protocol):
 
 
 class LocalBuilder:
-    def __init__(self, *, starter_dir: Path, cache: InstallCache):
+    def __init__(self, *, starter_dir: Path, cache: InstallCache, installs: bool = True):
+        """`installs=False`: the cache already holds the starter's tree and nothing may install (the builder
+        service, whose image has it and whose boxes have no network): a missing tree is an error."""
         self.starter_dir = starter_dir
         self.cache = cache
+        self.installs = installs
+
+    @property
+    def starter_key(self) -> str:
+        """The install cache key of the starter's lockfile."""
+        return lock_key((self.starter_dir / "package-lock.json").read_bytes())
 
     def build(self, request: BuildRequest) -> BuildResult:
-        key = lock_key((self.starter_dir / "package-lock.json").read_bytes())
+        key = self.starter_key
         install = None
         if not self.cache.has(key):
+            if not self.installs:
+                raise StepFailed(
+                    f"the install cache {self.cache.root} holds no tree for the starter's lockfile, and this "
+                    "builder does not install",
+                    code=ErrorCode.INTERNAL,
+                )
             install = self._install(key, request)
             if not install.ok:
-                return BuildResult(install)
+                return BuildResult(install, sandbox=sandbox.describe())
         with self.cache.lease(key) as tree:
             if tree is None:  # pruned by a concurrent publish into a cache smaller than two trees
                 raise StepFailed(
@@ -96,13 +115,13 @@ class LocalBuilder:
             ws = request.workspace
             _mount_point(ws / "node_modules")
             box = Box((Bind(ws, APP, writable=True), Bind(tree, f"{APP}/node_modules")), cwd=APP)
-            build = self._run(box, ("npm", "run", "build"), BUILD_TIMEOUT_S, request)
+            build = self._run(box, BUILD, BUILD_TIMEOUT_S, request)
             if not build.ok:
-                return BuildResult(install, build)
+                return BuildResult(install, build, sandbox=sandbox.describe())
             lint = None
             if "lint" in _scripts(ws / "package.json"):
-                lint = self._run(box, ("npm", "run", "lint"), LINT_TIMEOUT_S, request)
-        return BuildResult(install, build, lint, _pages(ws))
+                lint = self._run(box, LINT, LINT_TIMEOUT_S, request)
+        return BuildResult(install, build, lint, _pages(ws), sandbox.describe())
 
     def _install(self, key: str, request: BuildRequest) -> CommandResult:
         """`npm ci` of the protected files alone, published into the cache when it succeeds."""

@@ -15,7 +15,6 @@ import hashlib
 import re
 from pathlib import Path
 
-from appgen import sandbox
 from appgen.pipeline import guard
 from appgen.pipeline.builder import BuildRequest, BuildResult
 from appgen.pipeline.context import StepContext, StepOutcome
@@ -64,7 +63,7 @@ def _log_commands(ctx: StepContext, built: BuildResult) -> None:
             continue
         status = "passed" if result.ok else f"failed (exit {result.exit_code})"
         ctx.log(
-            f"`{result.display}` {status} in {result.duration_s:.1f} s ({sandbox.describe()})\n{result.output}",
+            f"`{result.display}` {status} in {result.duration_s:.1f} s ({built.sandbox})\n{result.output}",
             "info" if result.ok else "error",
         )
 

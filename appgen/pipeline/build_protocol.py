@@ -1,0 +1,179 @@
+"""The builder service's wire format, written once for both sides (`remote_builder.py` sends and reads,
+`appgen/builder_service.py` receives and answers).
+
+Request: `POST /build`, `Authorization: Bearer <Google ID token of the worker's service account>`,
+`Content-Type: application/gzip`, `X-Appgen-Budget-Seconds: <seconds the build may take>`, body = the
+workspace snapshot (`snapshots.pack`: no node_modules, no .next), at most `MAX_SNAPSHOT_BYTES`.
+
+Answer: what is checked before the build starts gets its own status and an error body, as every appgen
+endpoint answers (`{"error": {"code", "message"}}`): 401/403 caller, 404/405 path and method, 400 bad
+budget or `unsafe_archive`, 413 too large, 409 a workspace of another starter, 429 busy. Then 200, and
+the body is streamed: one `HEARTBEAT` byte every `HEARTBEAT_S` while the build runs (so the caller can
+give up, and the builder notices when it does), then one JSON object, either
+
+    {"result": {"install": CMD|null, "build": CMD|null, "lint": CMD|null, "pages": {"index.html": "…"}}}
+    {"error": {"code": "command_timeout"|"timeout"|"internal", "message": "…"}}
+
+with CMD = {"argv": [...], "exitCode": int, "output": str, "durationS": number}.
+
+The builder runs hostile code, so the worker trusts nothing of the answer: `decode_answer` accepts only
+this shape, the three known commands, bounded sizes and page paths, and redacts and trims the output
+again; anything else is an internal error, never an exception of the parser or a value passed on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import PurePosixPath
+from typing import Any
+
+from appgen.errors import StepFailed
+from appgen.pipeline.builder import BUILD, BUILD_TIMEOUT_S, INSTALL, LINT, LINT_TIMEOUT_S, BuildResult
+from appgen.policy import ErrorCode
+from appgen.redact import redact
+from appgen.sandbox import MAX_OUTPUT_CHARS, CommandResult, trim_output
+
+PATH = "/build"
+CONTENT_TYPE = "application/gzip"
+BUDGET_HEADER = "X-Appgen-Budget-Seconds"
+# Cloud Run refuses HTTP/1 requests above 32 MiB; a workspace's source is far below (no node_modules).
+MAX_SNAPSHOT_BYTES = 30 * 1024 * 1024
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_MEMBERS = 50_000
+MAX_BUDGET_S = BUILD_TIMEOUT_S + LINT_TIMEOUT_S  # the builder never installs
+HEARTBEAT = b"\n"
+HEARTBEAT_S = 2.0
+MAX_PAGES = 100
+MAX_PAGES_CHARS = 16 * 1024 * 1024
+MAX_PAGE_PATH_CHARS = 300
+MAX_ANSWER_BYTES = 24 * 1024 * 1024  # pages, three outputs and JSON's escapes
+MAX_MESSAGE_CHARS = 2_000
+MAX_DURATION_S = 24 * 3600.0
+# The only failures a builder may report; any other code becomes `internal`.
+BUILDER_ERRORS = frozenset({ErrorCode.COMMAND_TIMEOUT, ErrorCode.TIMEOUT, ErrorCode.INTERNAL})
+_COMMANDS = {"install": INSTALL, "build": BUILD, "lint": LINT}
+
+
+def encode_result(result: BuildResult) -> dict[str, Any]:
+    """The answer for a finished build; pages beyond the answer's limits are left out (path order)."""
+    pages: dict[str, str] = {}
+    total = 0
+    for path, html in sorted(result.pages.items()):
+        if len(pages) == MAX_PAGES or total + len(html) > MAX_PAGES_CHARS:
+            break
+        pages[path] = html
+        total += len(html)
+    commands = {slot: _encode_command(getattr(result, slot)) for slot in _COMMANDS}
+    return {"result": {**commands, "pages": pages}}
+
+
+def encode_error(exc: StepFailed) -> dict[str, Any]:
+    code = exc.error_code if exc.error_code in BUILDER_ERRORS else ErrorCode.INTERNAL
+    return {"error": {"code": str(code), "message": trim_output(exc.message, MAX_MESSAGE_CHARS)}}
+
+
+def decode_answer(body: bytes, sandbox: str) -> BuildResult:
+    """The `BuildResult` of a builder's 200 answer (heartbeats included); StepFailed for a failure it
+    reported, and `internal` for anything that is not exactly the format above."""
+    if len(body) > MAX_ANSWER_BYTES:
+        raise _invalid(f"it is larger than {MAX_ANSWER_BYTES} bytes")
+    try:
+        answer = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise _invalid(f"it is not JSON ({type(exc).__name__})") from None
+    if not isinstance(answer, dict) or len(answer) != 1:
+        raise _invalid("it is not one object with `result` or `error`")
+    if "error" in answer:
+        raise remote_failure(answer["error"])
+    result = answer.get("result")
+    if not isinstance(result, dict) or set(result) != {*_COMMANDS, "pages"}:
+        raise _invalid("`result` does not hold exactly install, build, lint and pages")
+    install, build, lint = (_decode_command(slot, result[slot]) for slot in _COMMANDS)
+    if (install is not None and not install.ok and build is not None) or (build is None and lint is not None):
+        raise _invalid("it ran a command after one that failed or did not run")
+    return BuildResult(install, build, lint, _decode_pages(result["pages"]), sandbox)
+
+
+def remote_failure(error: object, default: ErrorCode = ErrorCode.INTERNAL) -> StepFailed:
+    """A failure the builder reported (`{"code", "message"}`): its code if it is one a builder may
+    report, else `default`; the message redacted and trimmed."""
+    code, message = default, "the builder failed without saying why"
+    if isinstance(error, dict):
+        if isinstance(error.get("message"), str):
+            message = trim_output(error["message"], MAX_MESSAGE_CHARS)
+        reported = error.get("code")
+        if isinstance(reported, str) and reported in BUILDER_ERRORS:
+            code = ErrorCode(reported)
+    return StepFailed(f"the builder: {message}", code=code)
+
+
+def _encode_command(result: CommandResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {
+        "argv": list(result.argv),
+        "exitCode": result.exit_code,
+        "output": result.output,
+        "durationS": round(result.duration_s, 3),
+    }
+
+
+def _decode_command(slot: str, value: object) -> CommandResult | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"argv", "exitCode", "output", "durationS"}:
+        raise _invalid(f"`{slot}` is not a command result")
+    if value["argv"] != list(_COMMANDS[slot]):
+        raise _invalid(f"`{slot}` is not the command appgen runs there")
+    exit_code, output, duration = value["exitCode"], value["output"], value["durationS"]
+    if type(exit_code) is not int or not -1024 <= exit_code <= 1024:
+        raise _invalid(f"`{slot}.exitCode` is not an exit code")
+    if not isinstance(output, str) or len(output) > 2 * MAX_OUTPUT_CHARS:
+        raise _invalid(f"`{slot}.output` is not a string of at most {2 * MAX_OUTPUT_CHARS} characters")
+    if type(duration) not in (int, float) or not 0 <= duration <= MAX_DURATION_S:
+        raise _invalid(f"`{slot}.durationS` is not a duration")
+    return CommandResult(_COMMANDS[slot], exit_code, trim_output(output), float(duration))
+
+
+def _decode_pages(value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or len(value) > MAX_PAGES:
+        raise _invalid(f"`pages` is not an object of at most {MAX_PAGES} pages")
+    total = 0
+    for path, html in value.items():
+        parts = PurePosixPath(path).parts
+        if (
+            len(path) > MAX_PAGE_PATH_CHARS
+            or not path.endswith(".html")
+            or not path.isprintable()
+            or path.startswith("/")
+            or any(part in ("..", ".") for part in parts)
+            or "/".join(parts) != path
+        ):
+            raise _invalid(f"the page path {redact(path[:80])!r} is not a relative path of an .html file")
+        if not isinstance(html, str):
+            raise _invalid(f"the page {path!r} is not text")
+        total += len(html)
+    if total > MAX_PAGES_CHARS:
+        raise _invalid(f"its pages hold more than {MAX_PAGES_CHARS} characters")
+    return dict(value)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _invalid(reason: str) -> StepFailed:
+    return StepFailed(f"the builder's answer is not valid: {reason}", code=ErrorCode.INTERNAL)
+
+
+def budget_seconds(raw: str | None) -> float | None:
+    """The budget a request carries, or None when it is not a positive number of seconds; capped at
+    what one build may take."""
+    try:
+        value = float(raw or "")
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return min(value, MAX_BUDGET_S)
