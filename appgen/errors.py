@@ -34,6 +34,12 @@ class InvalidRequest(AppgenError):
     http_status = 400
 
 
+class UnsafeArchive(InvalidRequest):
+    """The archive holds a path leaving the workspace, a link or a device."""
+
+    code = "unsafe_archive"
+
+
 class InvalidSpec(InvalidRequest):
     """The generation spec is not valid."""
 

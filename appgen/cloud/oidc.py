@@ -1,8 +1,9 @@
 """Google OIDC tokens on internal endpoints (cloud mode).
 
 Cloud Tasks and Cloud Scheduler call the orchestrate and worker services with a Google-signed ID token
-for a service account. Cloud Run IAM checks it first; the handler checks it again (audience and caller
-email), so a service made public by mistake still refuses everyone else.
+for a service account, and the worker calls the builder service with one of its own. Cloud Run IAM
+checks it first; the handler checks it again (audience and caller email), so a service made public by
+mistake still refuses everyone else.
 """
 
 from __future__ import annotations
@@ -85,11 +86,13 @@ def verify_google_oidc(
     allowed_emails: Collection[str],
     *,
     request: Callable[..., Any] | None = None,
+    refusal: str = "internal endpoints accept only the task queue's",
 ) -> Mapping[str, Any]:
     """Claims of a Google-signed ID token for `audience` whose verified `email` is one of `allowed_emails`.
 
-    Forbidden for any other token; DependencyUnavailable when Google's certificates cannot be fetched
-    (the caller retries); ConfigError when there is nothing to check against.
+    Forbidden for any other token (its message starts with `refusal`, followed by "service account" or
+    "token (reason)"); DependencyUnavailable when Google's certificates cannot be fetched (the caller
+    retries); ConfigError when there is nothing to check against.
     """
     if not audience or not allowed_emails:
         raise errors.ConfigError(
@@ -97,24 +100,24 @@ def verify_google_oidc(
         )
     request = request or _default_request()
     try:
-        claims = _verify(token, request, audience)
+        claims = _verify(token, request, audience, refusal)
     except ValueError as exc:
         # An unknown key id after Google rotated its keys looks like a bad signature: refetch once.
         if not (
             isinstance(request, CachingRequest) and request.forget_older_than(CERTS_REFRESH_AFTER_SECONDS)
         ):
-            raise _refused(exc) from exc
+            raise _refused(exc, refusal) from exc
         try:
-            claims = _verify(token, request, audience)
+            claims = _verify(token, request, audience, refusal)
         except ValueError as again:
-            raise _refused(again) from again
+            raise _refused(again, refusal) from again
     email = claims.get("email")
     if claims.get("email_verified") is not True or email not in allowed_emails:
-        raise errors.Forbidden("internal endpoints accept only the task queue's service account")
+        raise errors.Forbidden(f"{refusal} service account")
     return claims
 
 
-def _verify(token: str, request: Callable[..., Any], audience: str) -> Mapping[str, Any]:
+def _verify(token: str, request: Callable[..., Any], audience: str, refusal: str) -> Mapping[str, Any]:
     """The token's claims; ValueError for a bad signature, Forbidden for other invalid tokens."""
     try:
         return id_token.verify_oauth2_token(
@@ -125,9 +128,9 @@ def _verify(token: str, request: Callable[..., Any], audience: str) -> Mapping[s
     except ValueError:
         raise
     except (gauth_exc.GoogleAuthError, jwt.PyJWTError) as exc:  # wrong issuer, unusable key set
-        raise _refused(exc) from exc
+        raise _refused(exc, refusal) from exc
 
 
-def _refused(exc: Exception) -> errors.Forbidden:
+def _refused(exc: Exception, refusal: str) -> errors.Forbidden:
     reason = redact(str(exc))[:200] or type(exc).__name__
-    return errors.Forbidden(f"internal endpoints accept only the task queue's token ({reason})")
+    return errors.Forbidden(f"{refusal} token ({reason})")

@@ -27,8 +27,9 @@ DOC = http_api.openapi_document()
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 # Codes of AppgenError subclasses the documented routes never send: worker-side (`step_failed`), the CLI
 # client's own (`http_error`), an abstract base (`conflict`: its subclasses are sent), and `forbidden`,
-# which only internal endpoints and signed download links (Supabase Storage in the cloud) answer.
-NOT_PUBLIC = {"http_error", "conflict", "forbidden"}
+# which only internal endpoints and signed download links (Supabase Storage in the cloud) answer, and
+# `unsafe_archive`, which only the builder service answers (to the worker).
+NOT_PUBLIC = {"http_error", "conflict", "forbidden", "unsafe_archive"}
 SPEC_MODELS = ("GenerationSpec", "Brief", "Style", "PaletteColor", "FontChoice", "Page")
 
 

@@ -1,4 +1,4 @@
-"""The Functions Framework targets and the worker started as Cloud Run starts them (`functions-framework
+"""The Functions Framework targets, the worker and the builder started as Cloud Run starts them (`functions-framework
 --source … --target …` in a fresh process with only the given environment): an incomplete or unsafe
 configuration stops the start with the reason, instead of a server that answers every request with 500
 `config_error`; a complete one serves."""
@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from appgen.settings import REPO_ROOT
+from tests.fixtures.starters import builder_env
 
 FRAMEWORK = REPO_ROOT / ".venv" / "bin" / "functions-framework"
 FUNCTIONS = REPO_ROOT / "functions" / "main.py"
@@ -171,5 +172,26 @@ def test_the_worker_starts_only_when_it_can_run_agents(env: dict[str, str], tmp_
     assert "appgen cannot start: the Gemini CLI is not installed at /nowhere/gemini" in no_cli.stderr
 
     serving = start(WORKER, "run_task", {**env, "GEMINI_API_KEY": "k"}, probe, tmp_path)
+    assert serving.answer is not None, serving.stderr
+    assert serving.answer.status_code == 401 and serving.answer.json()["error"]["code"] == "missing_token"
+
+
+BUILDER = REPO_ROOT / "builder_container" / "main.py"
+
+
+def test_the_builder_serves_only_the_worker_and_refuses_to_start_holding_a_secret(tmp_path: Path) -> None:
+    env = builder_env(tmp_path)
+    probe = ("POST", "/build")
+    for secret in ("GEMINI_API_KEY", "APPGEN_DATABASE_URL"):
+        refused = start(
+            BUILDER, "build", {**env, secret: "a-value-the-builder-must-not-hold"}, probe, tmp_path
+        )
+        assert refused.exit_code == 1, refused.stderr
+        assert (
+            f"appgen cannot start: the builder service holds no secret, but {secret} is set" in refused.stderr
+        )
+        assert "a-value-the-builder-must-not-hold" not in refused.stderr and "Traceback" not in refused.stderr
+
+    serving = start(BUILDER, "build", env, probe, tmp_path)
     assert serving.answer is not None, serving.stderr
     assert serving.answer.status_code == 401 and serving.answer.json()["error"]["code"] == "missing_token"
