@@ -5,6 +5,7 @@ configuration stops the start with the reason, instead of a server that answers 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,17 +33,26 @@ class Outcome:
     answer: httpx.Response | None = None  # what `probe` answered, when it served
 
 
-def start(source: Path, target: str, env: dict[str, str], probe: tuple[str, str], tmp: Path) -> Outcome:
-    """Start the target; return how it exited, or, once it serves, its answer to `probe` (then stop it)."""
+def start(
+    source: Path,
+    target: str,
+    env: dict[str, str],
+    probe: tuple[str, str],
+    tmp: Path,
+    command: list[str] | None = None,
+) -> Outcome:
+    """Start the target (or an image's `command`, run from the repository as from the image's WORKDIR,
+    on $PORT); return how it exited, or, once it serves, its answer to `probe` (then stop it)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     stderr_path = tmp / f"{target}.stderr"
+    argv = [str(FRAMEWORK), "--source", str(source), "--target", target, "--port", str(port)]
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
-            [str(FRAMEWORK), "--source", str(source), "--target", target, "--port", str(port)],
-            env={"PATH": os.environ["PATH"], "HOME": str(tmp), "HOST": "127.0.0.1", **env},
-            cwd=tmp,
+            command or argv,
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp), "HOST": "127.0.0.1", "PORT": str(port), **env},
+            cwd=REPO_ROOT if command else tmp,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
@@ -179,19 +189,28 @@ def test_the_worker_starts_only_when_it_can_run_agents(env: dict[str, str], tmp_
 BUILDER = REPO_ROOT / "builder_container" / "main.py"
 
 
-def test_the_builder_serves_only_the_worker_and_refuses_to_start_holding_a_secret(tmp_path: Path) -> None:
+def _image_command(dockerfile: Path) -> list[str]:
+    """The image's CMD, with this checkout's virtualenv for the image's /opt/venv."""
+    (line,) = [line for line in dockerfile.read_text().splitlines() if line.startswith("CMD ")]
+    argv = json.loads(line.removeprefix("CMD "))
+    return [str(FRAMEWORK.parent / Path(argv[0]).name), *argv[1:]]
+
+
+def test_the_builder_image_command_serves_only_the_worker_and_refuses_to_start_holding_a_secret(
+    tmp_path: Path,
+) -> None:
     env = builder_env(tmp_path)
     probe = ("POST", "/build")
+    command = _image_command(BUILDER.parent / "Dockerfile")
     for secret in ("GEMINI_API_KEY", "APPGEN_DATABASE_URL"):
-        refused = start(
-            BUILDER, "build", {**env, secret: "a-value-the-builder-must-not-hold"}, probe, tmp_path
-        )
+        leaked = {**env, secret: "a-value-the-builder-must-not-hold"}
+        refused = start(BUILDER, "build", leaked, probe, tmp_path, command)
         assert refused.exit_code == 1, refused.stderr
         assert (
             f"appgen cannot start: the builder service holds no secret, but {secret} is set" in refused.stderr
         )
         assert "a-value-the-builder-must-not-hold" not in refused.stderr and "Traceback" not in refused.stderr
 
-    serving = start(BUILDER, "build", env, probe, tmp_path)
+    serving = start(BUILDER, "build", env, probe, tmp_path, command)
     assert serving.answer is not None, serving.stderr
     assert serving.answer.status_code == 401 and serving.answer.json()["error"]["code"] == "missing_token"
