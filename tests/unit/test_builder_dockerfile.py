@@ -14,23 +14,13 @@ import sys
 from appgen import builder_service
 from appgen.pipeline.install_cache import lock_key
 from appgen.settings import REPO_ROOT
+from tests.unit.test_dockerfiles import instructions
 
 DOCKERFILE = REPO_ROOT / "builder_container" / "Dockerfile"
 
 
-def _instructions() -> list[tuple[str, str]]:
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    result = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            result.append((keyword.upper(), rest.strip()))
-    return result
-
-
 def _all(keyword: str) -> list[str]:
-    return [rest for word, rest in _instructions() if word == keyword]
+    return [rest for word, rest in instructions(DOCKERFILE) if word == keyword]
 
 
 def _env() -> dict[str, str]:
@@ -54,11 +44,11 @@ def test_node_lts_bubblewrap_and_a_non_root_user_after_installing() -> None:
     (base,) = _all("FROM")
     assert re.fullmatch(r"node:(22|24)-bookworm-slim", base), base
     assert "bubblewrap" in " ".join(_all("RUN"))
-    instructions = _instructions()
+    steps = instructions(DOCKERFILE)
     (user,) = _all("USER")
     assert user.split(":")[0] not in ("root", "0")
-    last_user = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "USER")
-    assert all(keyword != "RUN" for keyword, _ in instructions[last_user:]), "RUN after USER"
+    last_user = max(i for i, (keyword, _) in enumerate(steps) if keyword == "USER")
+    assert all(keyword != "RUN" for keyword, _ in steps[last_user:]), "RUN after USER"
 
 
 def test_the_starter_is_installed_without_scripts_into_the_cache_the_service_reads() -> None:
