@@ -228,25 +228,40 @@ class _Run:
 
     def _build(self, ws: Path) -> None:
         started = time.monotonic()
-        answer: dict[str, Any]
         try:
-            result = self.service.builder.build(BuildRequest(ws, self._budget, self.stop.is_set))
-            answer = protocol.encode_result(result)
-        except StepFailed as exc:
-            answer = protocol.encode_error(exc)
-        except Exception:
-            log.exception("build crashed", extra={"action": "builder.build_crash"})
-            answer = protocol.encode_error(StepFailed("the build crashed", code=ErrorCode.INTERNAL))
-        finally:
+            answer = self._answer(ws)
+            if self.stop.is_set():
+                outcome = "abandoned by its caller"
+            else:
+                outcome = answer.get("error", {}).get("code") or ("failed" if _failed(answer) else "passed")
+            self.answer = json.dumps(answer).encode()
+        except Exception:  # the answer itself is broken: say so rather than send nothing
+            log.exception("build answer crashed", extra={"action": "builder.build_crash"})
+            outcome = str(ErrorCode.INTERNAL)
+            self.answer = json.dumps(_crashed()).encode()
+        finally:  # whatever happened, the next build finds the builder empty and free
             shutil.rmtree(self.root, ignore_errors=True)
-        outcome = answer.get("error", {}).get("code") or ("failed" if _failed(answer) else "passed")
+            self.service.busy.release()
+            self.done.set()
         log.info(
             f"build {outcome} in {time.monotonic() - started:.1f} s",
-            extra={"action": "builder.build", "outcome": outcome, "stopped": self.stop.is_set()},
+            extra={"action": "builder.build", "outcome": outcome},
         )
-        self.answer = json.dumps(answer).encode()
-        self.service.busy.release()
-        self.done.set()
+
+    def _answer(self, ws: Path) -> dict[str, Any]:
+        """The build's result, or the error that ended it."""
+        try:
+            result = self.service.builder.build(BuildRequest(ws, self._budget, self.stop.is_set))
+            return protocol.encode_result(result)
+        except StepFailed as exc:
+            return protocol.encode_error(exc)
+        except Exception:
+            log.exception("build crashed", extra={"action": "builder.build_crash"})
+            return _crashed()
+
+
+def _crashed() -> dict[str, Any]:
+    return protocol.encode_error(StepFailed("the build crashed", code=ErrorCode.INTERNAL))
 
 
 def _failed(answer: dict[str, Any]) -> bool:

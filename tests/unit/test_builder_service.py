@@ -7,6 +7,7 @@ And it refuses to start holding a secret. (Real builds through it: tests/e2e/tes
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tarfile
 from collections.abc import Iterator
@@ -235,3 +236,28 @@ def test_the_builder_refuses_to_start_without_its_caller_or_its_starters_tree(op
         "holds no tree for the starter's lockfile: the builder never installs, its image does "
         "(builder_container/Dockerfile)"
     )
+
+
+@pytest.mark.parametrize("where", ["in-the-build", "encoding-its-result", "serializing-the-answer"])
+def test_a_build_that_crashes_answers_an_internal_error_and_leaves_the_builder_empty_and_free(
+    client: flask.testing.FlaskClient,
+    service: builder_service.BuilderService,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    def build(request: BuildRequest) -> object:
+        (request.workspace / "left-by-the-build").write_text("x")
+        if where == "in-the-build":
+            raise RuntimeError("the build blew up")
+        return object()  # not a BuildResult: encoding it fails
+
+    monkeypatch.setattr(service.builder, "build", build)
+    if where == "serializing-the-answer":
+        monkeypatch.setattr(protocol, "encode_result", lambda result: {"error": {"code": object()}})
+    response = client.post("/build", data=_snapshot(), headers=_headers())
+    assert response.status_code == 200
+    body = json.loads(response.get_data().lstrip(protocol.HEARTBEAT))
+    assert body == {"error": {"code": "internal", "message": "the build crashed"}}
+    assert _left_behind(service) == []
+    assert service.busy.acquire(blocking=False), "the next build would be refused"
+    service.busy.release()
