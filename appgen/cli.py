@@ -19,6 +19,7 @@ import httpx
 
 from appgen import auth
 from appgen.client import ApiClient, ApiError
+from appgen.deploy.command import deploy
 from appgen.errors import AppgenError
 from appgen.settings import load_settings
 from appgen.status import FINISHED, SUCCEEDED
@@ -96,6 +97,9 @@ def cleanup() -> None:
         click.echo(json.dumps(sweep(services())))
     except AppgenError as exc:
         raise click.ClickException(exc.message) from None
+
+
+main.add_command(deploy)
 
 
 # -- API client ----------------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ import shlex
 import pytest
 
 from appgen.deploy.images import context_files
+from appgen.deploy.plan import DOCKERFILES
 from appgen.settings import REPO_ROOT
 
-IMAGES = {"worker": "worker_container/Dockerfile", "functions": "functions/Dockerfile"}
+IMAGES = {name: path for name, path in DOCKERFILES.items() if (REPO_ROOT / path).is_file()}
 BASES = {
     "worker": r"node:(22|24)-bookworm-slim",  # a supported Node LTS: the Gemini CLI runs on it
     "functions": r"python:3\.1[1-3]-slim-bookworm",
