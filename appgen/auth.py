@@ -8,6 +8,7 @@ token yields the claims the control plane runs under (`sub` becomes `auth.uid()`
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ import httpx
 import jwt
 
 from appgen import errors
+from appgen.ids import parse_uuid
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +137,21 @@ class TokenVerifier:
             raise errors.InvalidToken("the access token is too long")
         try:
             header = jwt.get_unverified_header(token)
+            # Types first, on the unverified claims: PyJWT reads a numeric string `exp` as a number and
+            # fails with TypeError/OverflowError on some others, and the control plane casts `sub` to uuid.
+            _check_claim_types(jwt.decode(token, options={"verify_signature": False}))
         except jwt.PyJWTError as exc:
             raise errors.InvalidToken(f"the access token is not valid: {_reason(exc)}") from exc
         alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise errors.InvalidToken("the access token's header names no signing algorithm")
         key = self._key(alg, header.get("kid"))
         required = ["sub", "exp", "aud", "role"] + (["iss"] if self.issuer else [])
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
-                algorithms=[str(alg)],
+                algorithms=[alg],
                 audience=AUDIENCE,
                 issuer=self.issuer,
                 options={"require": required},
@@ -155,10 +162,6 @@ class TokenVerifier:
             raise errors.InvalidToken(f"the access token is not valid: {_reason(exc)}") from exc
         if claims.get("role") != "authenticated":
             raise errors.InvalidToken("the access token is not a signed-in user's token")
-        try:
-            uuid.UUID(str(claims["sub"]))
-        except ValueError as exc:
-            raise errors.InvalidToken("the access token's subject is not a user id") from exc
         return claims
 
     def _key(self, alg: Any, kid: Any) -> Any:
@@ -178,6 +181,20 @@ class TokenVerifier:
                 raise errors.InvalidToken("the access token's algorithm does not match its signing key")
             return jwk.key
         raise errors.InvalidToken(f"access tokens signed with {alg!r} are not accepted")
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """Claims the API and the control plane read must have the types Supabase issues them with."""
+    for name in ("exp", "nbf", "iat"):  # NumericDate: a JSON number, never a string or a boolean
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+        ):
+            raise errors.InvalidToken(f"the access token's {name} claim is not a number of seconds")
+    if "sub" in claims and parse_uuid(claims["sub"]) is None:
+        raise errors.InvalidToken("the access token's subject is not a user id")
+    if "is_anonymous" in claims and not isinstance(claims["is_anonymous"], bool):
+        raise errors.InvalidToken("the access token's is_anonymous claim is not a boolean")
 
 
 _verifiers: dict[tuple[str | None, str | None, str | None], TokenVerifier] = {}

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,8 @@ from appgen import auth
 from appgen.client import ApiClient, ApiError
 from appgen.deploy.command import deploy
 from appgen.errors import AppgenError
-from appgen.settings import load_settings
+from appgen.ids import parse_uuid
+from appgen.settings import LOCAL_JWT_SECRET, load_settings
 from appgen.status import FINISHED, SUCCEEDED
 
 
@@ -64,12 +64,11 @@ def dev(port: int, data_dir: Path | None) -> None:
 @click.option("--user", "user_id", required=True, help="The user id (UUID) the token is for.")
 @click.option("--ttl", default=3600, show_default=True, help="Seconds the token stays valid.")
 def token(user_id: str, ttl: int) -> None:
-    """Print a Supabase-style access token signed with SUPABASE_JWT_SECRET."""
-    try:
-        uuid.UUID(user_id)
-    except ValueError:
-        raise click.BadParameter("must be a UUID", param_hint="--user") from None
-    click.echo(auth.mint_user_token(user_id, _settings().jwt_secret, ttl))
+    """Print a Supabase-style access token signed with SUPABASE_JWT_SECRET (default: the Supabase CLI's
+    public local secret, which only `appgen dev` accepts)."""
+    if parse_uuid(user_id) is None:
+        raise click.BadParameter("must be a UUID", param_hint="--user")
+    click.echo(auth.mint_user_token(user_id, _settings().jwt_secret or LOCAL_JWT_SECRET, ttl))
 
 
 @main.command()

@@ -1,10 +1,10 @@
 """Task dispatch port. The database says what to run next (`Dispatch` rows); a dispatcher enqueues it on
 the right queue for the right service, the way Cloud Tasks does: at least once, ids only in the payload.
 
-`LocalDispatcher` is the real local implementation: named-task dedup, `schedule_time` (delays), a dispatch
-deadline per delivery, retries of non-2xx answers with doubling backoff, the `X-CloudTasks-*` headers and a
-signed token the internal endpoints verify. Deliveries run on their own threads, so one hung handler never
-blocks the others.
+`LocalDispatcher` is the real local implementation: named-task dedup (for an hour, in bounded memory),
+`schedule_time` (delays), a dispatch deadline per delivery, retries of non-2xx answers with doubling
+backoff, the `X-CloudTasks-*` headers and a signed token the internal endpoints verify. Deliveries run on
+their own threads, so one hung handler never blocks the others.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,12 @@ QUEUE_OF_KIND = {
 }
 # Cloud Tasks' maximum dispatch deadline for HTTP targets: every step must finish within it.
 DISPATCH_DEADLINE_SECONDS = 30 * 60
+# Cloud Tasks refuses a task name for about an hour after a task of that name was created; the local
+# dispatcher remembers names as long (and at most this many, oldest forgotten first), so its memory stays
+# bounded in a process that runs for months. A duplicate arriving later still runs nothing twice: the
+# database's claim_task and finish_task are what make delivery at least once safe.
+DEDUP_WINDOW_SECONDS = 60 * 60
+DEDUP_MAX_NAMES = 100_000
 
 
 @dataclass(frozen=True)
@@ -102,13 +109,17 @@ class LocalDispatcher(Dispatcher):
         min_backoff: float = 1.0,
         max_backoff: float = 60.0,
         max_attempts: int = 10,
+        dedup_window_s: float = DEDUP_WINDOW_SECONDS,
+        dedup_max_names: int = DEDUP_MAX_NAMES,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.base_url = base_url.rstrip("/")
         self._secret = secret
         self._deadline = deadline_seconds
         self._min_backoff, self._max_backoff, self._max_attempts = min_backoff, max_backoff, max_attempts
         self._heap: list[_Scheduled] = []
-        self._names: set[str] = set()
+        self._names: OrderedDict[str, float] = OrderedDict()  # task name -> when first enqueued, oldest first
+        self._dedup_window_s, self._dedup_max_names, self._clock = dedup_window_s, dedup_max_names, clock
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
@@ -118,18 +129,28 @@ class LocalDispatcher(Dispatcher):
 
     def enqueue(self, message: TaskMessage) -> None:
         with self._cond:
-            if message.name is not None:
-                if message.name in self._names:
-                    log.info(
-                        "duplicate task name ignored",
-                        extra={"action": "dispatch.dedup", "task": message.name},
-                    )
-                    return
-                self._names.add(message.name)
+            if message.name is not None and not self._remember(message.name):
+                log.info(
+                    "duplicate task name ignored", extra={"action": "dispatch.dedup", "task": message.name}
+                )
+                return
             heapq.heappush(
                 self._heap, _Scheduled(time.time() + message.delay_seconds, next(self._seq), message)
             )
             self._cond.notify()
+
+    def _remember(self, name: str) -> bool:
+        """False when `name` was enqueued within the dedup window; otherwise remember it (forgetting the
+        names past the window, and the oldest beyond the maximum count)."""
+        now = self._clock()
+        while self._names and now - next(iter(self._names.values())) >= self._dedup_window_s:
+            self._names.popitem(last=False)
+        if name in self._names:
+            return False
+        if len(self._names) >= self._dedup_max_names:
+            self._names.popitem(last=False)
+        self._names[name] = now
+        return True
 
     def idle(self) -> bool:
         """True when nothing is scheduled or being delivered (tests and shutdown use it)."""

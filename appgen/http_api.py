@@ -9,6 +9,7 @@ trace.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import re
@@ -22,8 +23,8 @@ import yaml
 
 from appgen import auth, errors, jobs
 from appgen.gateway import Caller
+from appgen.ids import parse_uuid
 from appgen.policy import POLICY
-from appgen.ratelimit import RateLimiter
 from appgen.responses import error_response, job_json, json_response, timestamp
 from appgen.services import Services
 from appgen.settings import REPO_ROOT
@@ -33,10 +34,10 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 3 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
-# Per-user limits of the cheap endpoints (status, logs, list, download): per instance, see appgen.ratelimit.
-RATE_LIMITER = RateLimiter()
 JOBS = "/api/agentic/jobs"
 _JOB = rf"{JOBS}/(?P<job_id>[^/]+)"
+
+_IDEMPOTENCY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
 
@@ -45,10 +46,11 @@ Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
 def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
     caller = _caller(request, services)
     key = request.headers.get("Idempotency-Key") or None
-    if key is not None and not (1 <= len(key) <= 200):
+    # Control characters (NUL above all, which Postgres text cannot hold) are refused with the length.
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise errors.InvalidRequest(
-            "Idempotency-Key must be 1 to 200 characters",
-            details=[{"path": "header.Idempotency-Key", "message": "bad length"}],
+            "Idempotency-Key must be 1 to 200 characters, none of them a control character",
+            details=[{"path": "header.Idempotency-Key", "message": "bad length or character"}],
         )
     job_id, created = jobs.submit(services, caller, _json_body(request), key)
     return json_response({"jobId": str(job_id)}, 202 if created else 200)
@@ -125,16 +127,17 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
-# endpoint name -> (method, path pattern, handler). The order matters only for readability.
+# endpoint name -> (method, path pattern, handler). The order matters only for readability. Patterns are
+# applied with `fullmatch` (a `$` would also match before a trailing newline, `%0A` in the URL).
 ROUTES: dict[str, tuple[str, re.Pattern[str], Handler]] = {
-    "submit": ("POST", re.compile(rf"^{JOBS}/?$"), _submit),
-    "list_jobs": ("GET", re.compile(rf"^{JOBS}/?$"), _list),
-    "status": ("GET", re.compile(rf"^{_JOB}/?$"), _status),
-    "download": ("POST", re.compile(rf"^{_JOB}/download/?$"), _download),
-    "logs": ("GET", re.compile(rf"^{_JOB}/logs/?$"), _logs),
-    "cancel": ("POST", re.compile(rf"^{_JOB}/cancel/?$"), _cancel),
-    "healthz": ("GET", re.compile(r"^/healthz/?$"), _health),
-    "openapi": ("GET", re.compile(r"^/openapi\.json$"), _openapi),
+    "submit": ("POST", re.compile(rf"{JOBS}/?"), _submit),
+    "list_jobs": ("GET", re.compile(rf"{JOBS}/?"), _list),
+    "status": ("GET", re.compile(rf"{_JOB}/?"), _status),
+    "download": ("POST", re.compile(rf"{_JOB}/download/?"), _download),
+    "logs": ("GET", re.compile(rf"{_JOB}/logs/?"), _logs),
+    "cancel": ("POST", re.compile(rf"{_JOB}/cancel/?"), _cancel),
+    "healthz": ("GET", re.compile(r"/healthz/?"), _health),
+    "openapi": ("GET", re.compile(r"/openapi\.json"), _openapi),
 }
 
 
@@ -164,7 +167,7 @@ def _route(request: flask.Request, endpoints: frozenset[str] | None) -> tuple[Ha
     for name, (method, pattern, handler) in ROUTES.items():
         if endpoints is not None and name not in endpoints:
             continue
-        match = pattern.match(request.path)
+        match = pattern.fullmatch(request.path)
         if match:
             path_matched = True
             if request.method == method or (method == "GET" and request.method == "HEAD"):
@@ -193,18 +196,53 @@ def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[
 
 # -- request parsing -----------------------------------------------------------------------------------
 def _caller(request: flask.Request, services: Services) -> Caller:
-    token = auth.bearer_token(request.headers.get("Authorization"))
+    """The signed-in caller. Requests without a valid token are limited per client address: an address
+    whose recent requests kept failing verification is refused before its next token is even looked
+    at, so a flood of made-up tokens costs one bucket lookup each."""
     settings = services.settings
-    verifier = auth.verifier(settings.jwt_secret, settings.supabase_jwks_url, settings.jwt_issuer)
-    return Caller.user(verifier.verify(token), token)
+    address = client_address(request, settings.behind_google_front_end)
+    services.address_limits.check(address, settings.rate_limit_per_minute)
+    try:
+        token = auth.bearer_token(request.headers.get("Authorization"))
+        verifier = auth.verifier(settings.jwt_secret, settings.supabase_jwks_url, settings.jwt_issuer)
+        claims = verifier.verify(token)
+    except (errors.MissingToken, errors.InvalidToken):
+        services.address_limits.spend(address, settings.rate_limit_per_minute)
+        raise
+    return Caller.user(claims, token)
 
 
 def _limited_caller(request: flask.Request, services: Services) -> Caller:
     """The caller of a cheap endpoint, after taking one request from their rate-limit bucket."""
     caller = _caller(request, services)
     assert caller.claims is not None
-    RATE_LIMITER.take(str(caller.claims["sub"]), services.settings.rate_limit_per_minute)
+    # Keyed by the canonical id: `sub` may arrive in upper case, which is the same user.
+    user = str(parse_uuid(caller.claims["sub"]))
+    services.user_limits.take(user, services.settings.rate_limit_per_minute)
     return caller
+
+
+def client_address(request: flask.Request, behind_google_front_end: bool) -> str:
+    """Who sent the request, as the key of its address's rate-limit bucket.
+
+    On Cloud Run, Google's front end appends the address it received the request from to
+    X-Forwarded-For (behind an external Application Load Balancer too), so the right-most entry is the
+    client's and everything before it is whatever the client chose to send. Elsewhere (the local stack)
+    it is the connection's own address. IPv6 clients are keyed by their /64, which one host usually
+    holds whole."""
+    address = request.remote_addr or ""
+    if behind_google_front_end:
+        forwarded = ",".join(request.headers.getlist("X-Forwarded-For"))
+        address = forwarded.rsplit(",", 1)[-1].strip() or address
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64] or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def _json_body(request: flask.Request) -> Any:
@@ -245,26 +283,26 @@ def _depth(value: Any) -> int:
 
 
 def _job_id(params: dict[str, str]) -> UUID:
-    try:
-        return UUID(params["job_id"])
-    except ValueError:
-        raise errors.NotFound() from None  # not a job id, so certainly not one of the caller's jobs
+    job_id = parse_uuid(params["job_id"])
+    if job_id is None:
+        raise errors.NotFound()  # not a job id, so certainly not one of the caller's jobs
+    return job_id
 
 
 def _uuid(value: str, path: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
+    parsed = parse_uuid(value)
+    if parsed is None:
         raise errors.InvalidRequest(
             f"{path} must be a UUID", details=[{"path": path, "message": "not a UUID"}]
-        ) from None
+        )
+    return parsed
 
 
 def _int_arg(request: flask.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not re.fullmatch(r"\d{1,19}", raw) or not low <= int(raw) <= high:
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not low <= int(raw) <= high:  # ASCII digits: \d takes any
         raise errors.InvalidRequest(
             f"{name} must be an integer from {low} to {high}",
             details=[{"path": f"query.{name}", "message": f"got {raw!r}"}],

@@ -16,6 +16,7 @@ from uuid import UUID
 import flask
 
 from appgen import auth, errors, jobs
+from appgen.ids import parse_uuid
 from appgen.logs import bind
 from appgen.responses import error_response
 from appgen.services import Services
@@ -65,7 +66,7 @@ def _verify_caller(authorization: str | None, services: Services) -> None:
         auth.verify_internal_token(authorization, settings.internal_secret)
 
 
-def _dispatch(path: str, payload: dict[str, Any], services: Services, endpoint: str | None) -> dict[str, Any]:
+def _dispatch(path: str, payload: Any, services: Services, endpoint: str | None) -> dict[str, Any]:
     from appgen import worker
     from appgen.sweepers import sweep
 
@@ -81,8 +82,8 @@ def _dispatch(path: str, payload: dict[str, Any], services: Services, endpoint: 
     raise errors.NotFound(f"no internal endpoint {path}")
 
 
-def _id(payload: dict[str, Any], key: str) -> UUID:
-    try:
-        return UUID(str(payload[key]))
-    except (KeyError, ValueError):
-        raise errors.InvalidRequest(f"the task payload needs a UUID {key}") from None
+def _id(payload: Any, key: str) -> UUID:
+    parsed = parse_uuid(payload.get(key)) if isinstance(payload, dict) else None
+    if parsed is None:
+        raise errors.InvalidRequest(f"the task payload needs a UUID {key}")
+    return parsed

@@ -1,7 +1,7 @@
 """The plan's numbers and the error codes, mirrored from the policy migration
 (`supabase/migrations/*_policy.sql`), where SQL enforces them from. Python uses the mirror where it applies
-a number itself (the ZIP size, signed URL lifetimes, leases, page sizes, spec limits) and types every
-error code it reports; tests/integration/test_policy_mirror.py fails when the two drift apart.
+a number itself (the ZIP size, signed URL lifetimes, leases, page sizes, the spec's limits and patterns)
+and types every error code it reports; tests/integration/test_policy_mirror.py fails when the two drift apart.
 
 Whether a failed step is retried is decided by its error code alone (`ErrorCode.transient`): `fail_task`
 reads the same flag from the error-code table, and the worker only logs it.
@@ -35,6 +35,25 @@ class Policy:
     scratch_settle_seconds: int = 60
     jobs_page_max: int = 100
     logs_page_max: int = 500
+    # The spec's limits: appgen/spec.py builds its model from these, submit_job checks them in SQL.
+    max_preview_html_bytes: int = 300_000
+    max_total_preview_html_bytes: int = 2_000_000
+    max_actions_per_page: int = 10
+    max_palette_entries: int = 24
+    max_typography_entries: int = 8
+    max_tree_node_bytes: int = 20_000
+    max_note_chars: int = 4_000
+    max_text_chars: int = 2_000
+    max_title_chars: int = 200
+    max_name_chars: int = 100
+    max_label_chars: int = 40
+    max_color_chars: int = 60
+    slug_pattern: str = r"^[a-z][a-z0-9-]{0,39}$"
+    # Static routes only: "/" or "/segment[/segment…]" of lowercase slugs. Dynamic segments would need data
+    # the spec does not carry (generateStaticParams), so they are refused instead of half-supported.
+    route_pattern: str = r"^/(?:[a-z0-9][a-z0-9-]{0,39}(?:/[a-z0-9][a-z0-9-]{0,39}){0,4})?$"
+    # Route segments Next.js or the generated app reserve for themselves.
+    reserved_route_segments: tuple[str, ...] = ("api", "_next", "components", "lib", "public")
 
     @property
     def job_time_limit_text(self) -> str:
@@ -61,7 +80,6 @@ class ErrorCode(StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     MODEL_REJECTED = "model_rejected"
     AGENT_INPUT = "agent_input"
-    AGENT_TURN_LIMIT = "agent_turn_limit"
     AGENT_TOOL_ERROR = "agent_tool_error"
     AGENT_UNTRUSTED_FOLDER = "agent_untrusted_folder"
     AGENT_FAILED = "agent_failed"
@@ -70,6 +88,7 @@ class ErrorCode(StrEnum):
     GUARDRAIL_VIOLATION = "guardrail_violation"
     MISSING_FILES = "missing_files"
     ARTIFACT_TOO_LARGE = "artifact_too_large"
+    SPEC_UNREADABLE = "spec_unreadable"
 
     @property
     def transient(self) -> bool:
@@ -102,5 +121,6 @@ _REFUNDED = frozenset(
         ErrorCode.AGENT_CONFIG,
         ErrorCode.AGENT_QUOTA,
         ErrorCode.MODEL_UNAVAILABLE,
+        ErrorCode.SPEC_UNREADABLE,
     }
 )

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from appgen.dispatch import Dispatcher, LocalDispatcher
 from appgen.errors import ConfigError
 from appgen.gateway import ControlPlane, PostgresTransport, RestTransport
-from appgen.settings import Settings, load_settings
+from appgen.ratelimit import RateLimiter
+from appgen.settings import Settings, check_user_verifier, load_settings
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, ObjectStore
 
 if TYPE_CHECKING:
@@ -28,6 +29,15 @@ class Services:
     artifacts: ObjectStore
     scratch: ObjectStore
     _runner: AgentRunner | None = field(default=None, repr=False)
+    # The public API's rate-limit buckets (appgen.http_api): per user on the cheap endpoints, and per
+    # client address for requests without a valid token. In memory, so per instance, like the services.
+    user_limits: RateLimiter = field(default_factory=RateLimiter, repr=False)
+    address_limits: RateLimiter = field(
+        default_factory=lambda: RateLimiter(
+            refusal="at most {per_minute} requests per minute without a valid access token from one address"
+        ),
+        repr=False,
+    )
 
     @cached_property
     def runner(self) -> AgentRunner:
@@ -53,15 +63,51 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    control_plane = _control_plane(settings)
+    """Every port, or a ConfigError naming what is missing (then nothing is left running)."""
     artifacts, scratch = _stores(settings)
+    dispatcher = _dispatcher(settings)
+    try:
+        control_plane = _control_plane(settings)
+    except BaseException:
+        dispatcher.close()
+        raise
     return Services(
         settings=settings,
         control_plane=control_plane,
-        dispatcher=_dispatcher(settings),
+        dispatcher=dispatcher,
         artifacts=artifacts,
         scratch=scratch,
     )
+
+
+def check_ready(*, serves_users: bool = False, runs_agents: bool = False) -> None:
+    """Build the process's services now, at start-up: entry points call this when they are imported, so
+    configuration that is incomplete or unsafe stops the process with the reason instead of answering
+    every request with 500 `config_error`. `serves_users`: the process verifies users' access tokens;
+    `runs_agents`: it runs the pipeline's Gemini CLI agents.
+
+    A database that cannot be reached is not a configuration error: the process starts, its requests
+    answer 503 and the connection pool keeps trying (see `PostgresTransport`)."""
+    try:
+        with _lock:
+            settings = _current.settings if _current is not None else None
+        settings = settings or load_settings()
+        if serves_users:
+            check_user_verifier(settings)
+        if runs_agents:
+            _check_agents(settings)
+        built = services()
+        if runs_agents:
+            built.runner  # noqa: B018 - built now, so a missing key fails the start
+    except ConfigError as exc:
+        raise SystemExit(f"appgen cannot start: {exc.message}") from None
+
+
+def _check_agents(settings: Settings) -> None:
+    if not settings.gemini_bin.is_file():
+        raise ConfigError(f"the Gemini CLI is not installed at {settings.gemini_bin} (APPGEN_GEMINI_BIN)")
+    if not settings.starter_dir.is_dir():
+        raise ConfigError(f"the starter template is not at {settings.starter_dir} (APPGEN_STARTER_DIR)")
 
 
 def _control_plane(settings: Settings) -> ControlPlane:
@@ -89,6 +135,11 @@ def _dispatcher(settings: Settings) -> Dispatcher:
             service_account_email=settings.tasks_service_account or "",
             audience=settings.tasks_audience or "",
             target_urls={"orchestrate": settings.orchestrate_url or "", "worker": settings.worker_url or ""},
+        )
+    if not settings.internal_secret:
+        raise ConfigError(
+            "APPGEN_INTERNAL_SECRET is not set: the local dispatcher signs its task tokens with it "
+            "(`appgen dev` keeps one per data dir; in the cloud set APPGEN_DISPATCHER=cloud-tasks)"
         )
     return LocalDispatcher(settings.public_url, settings.internal_secret)
 

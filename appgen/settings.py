@@ -4,7 +4,9 @@ say what to fix. Nothing else in appgen reads `os.environ` for configuration."""
 from __future__ import annotations
 
 import difflib
+import math
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -16,7 +18,8 @@ from appgen.redact import register_secret
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# The Supabase CLI's well-known local JWT secret: only ever right for a local stack.
+# The Supabase CLI's well-known local JWT secret: public, so only ever right for a local stack. Nothing
+# falls back to it; `appgen dev` and `appgen token` opt in to it when no verifier is configured.
 LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 
 _KNOWN = {
@@ -63,13 +66,16 @@ class Settings:
     data_dir: Path = REPO_ROOT / ".appgen"
     public_url: str = "http://127.0.0.1:8080"
     internal_secret: str = ""
-    jwt_secret: str = LOCAL_JWT_SECRET
+    jwt_secret: str | None = None
     supabase_url: str | None = None
     supabase_jwks_url: str | None = None
     jwt_issuer: str | None = None
     supabase_anon_key: str | None = None
     supabase_service_role_key: str | None = None
     rate_limit_per_minute: int = 120
+    # Cloud Run (it sets K_SERVICE): requests come through Google's front end, which appends the address
+    # it received them from to X-Forwarded-For. Elsewhere only the connection's own address is known.
+    behind_google_front_end: bool = False
     cors_origins: tuple[str, ...] = ()
     work_dir: Path = Path(tempfile.gettempdir()) / "appgen-work"
     starter_dir: Path = REPO_ROOT / "worker_container" / "starter"
@@ -117,7 +123,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         public_url=env.get("APPGEN_PUBLIC_URL", defaults.public_url).rstrip("/"),
         internal_secret=env.get("APPGEN_INTERNAL_SECRET", ""),
-        jwt_secret=env.get("SUPABASE_JWT_SECRET", LOCAL_JWT_SECRET),
+        jwt_secret=env.get("SUPABASE_JWT_SECRET") or None,
         supabase_url=(env.get("SUPABASE_URL") or "").rstrip("/") or None,
         supabase_jwks_url=env.get("SUPABASE_JWKS_URL")
         or (
@@ -129,8 +135,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         supabase_anon_key=env.get("SUPABASE_ANON_KEY") or None,
         supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY") or None,
         rate_limit_per_minute=int(
-            _number(env, "APPGEN_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute)
+            _number(env, "APPGEN_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, zero_means="off")
         ),
+        behind_google_front_end=bool(env.get("K_SERVICE")),
         cors_origins=tuple(o.strip() for o in env.get("APPGEN_CORS_ORIGINS", "").split(",") if o.strip()),
         work_dir=Path(env.get("APPGEN_WORK_DIR", str(defaults.work_dir))),
         starter_dir=Path(env.get("APPGEN_STARTER_DIR", str(defaults.starter_dir))),
@@ -155,7 +162,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         scratch_store=env.get("APPGEN_SCRATCH_STORE") or defaults.scratch_store,
         scratch_bucket=env.get("APPGEN_SCRATCH_BUCKET") or None,
     )
-    if len(settings.jwt_secret) < 32:
+    if settings.jwt_secret is not None and len(settings.jwt_secret) < 32:
         raise ConfigError("SUPABASE_JWT_SECRET must be at least 32 characters (Supabase's own minimum)")
     _check_cloud(settings)
     for secret in (
@@ -203,9 +210,56 @@ def _check_cloud(settings: Settings) -> None:
         missing = [name for name, value in required if not value]
         if missing:
             raise ConfigError(f"{choice} needs {', '.join(missing)} (not set)")
+    if settings.dispatcher == "cloud-tasks":
+        # Local files are neither shared between Cloud Run instances nor served by anything but `appgen
+        # dev` (their signed links included): in the cloud they would lose every artifact and snapshot.
+        for name, value, cloud in (
+            ("APPGEN_ARTIFACT_STORE", settings.artifact_store, "supabase or gcs"),
+            ("APPGEN_SCRATCH_STORE", settings.scratch_store, "gcs"),
+        ):
+            if value == "local":
+                raise ConfigError(f"APPGEN_DISPATCHER=cloud-tasks needs {name}={cloud}, not local files")
+        _check_private_dir("APPGEN_DATA_DIR", settings.data_dir)
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _check_private_dir(name: str, path: Path) -> None:
+    """Cloud mode: the data dir (the npm cache, unless APPGEN_NPM_CACHE moves it) may be written by this
+    service's user only: not by every user, not by a group other than its own, not owned by another
+    user (who could change that) — so neither the unprivileged user builds run as (`nobody`) nor anyone
+    else can plant files in it. A directory that does not exist yet is created by the service itself."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    where = f"{name} ({path})"
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{where} is not a directory")
+    if info.st_uid != os.geteuid():
+        raise ConfigError(
+            f"{where} belongs to uid {info.st_uid}, not to this service's user (uid {os.geteuid()})"
+        )
+    if info.st_mode & stat.S_IWOTH:
+        raise ConfigError(f"{where} is writable by every user (mode {info.st_mode & 0o7777:o}): chmod o-w it")
+    if info.st_mode & stat.S_IWGRP and info.st_gid != os.getegid():
+        raise ConfigError(
+            f"{where} is writable by group {info.st_gid}, not only by this service's user: chmod g-w it"
+        )
+
+
+def check_user_verifier(settings: Settings) -> None:
+    """A process that serves users must be able to verify their access tokens with the project's own
+    secret or keys; the Supabase CLI's public local secret is never a silent default (anyone could sign
+    tokens with it)."""
+    if not settings.jwt_secret and not settings.supabase_jwks_url:
+        raise ConfigError(
+            "no way to verify users' access tokens: set SUPABASE_JWT_SECRET (the project's JWT secret) "
+            "and/or SUPABASE_URL or SUPABASE_JWKS_URL (its signing keys); only `appgen dev` falls back "
+            "to the Supabase CLI's public local secret"
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, zero_means: str | None = None) -> float:
+    """A positive number; 0 too when `zero_means` says what it does (e.g. "off")."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -213,8 +267,9 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and zero_means is None):
+        allowed = f"positive or 0 ({zero_means})" if zero_means else "positive"
+        raise ConfigError(f"{name} must be {allowed}, got {raw!r}")
     return value
 
 

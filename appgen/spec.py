@@ -1,9 +1,11 @@
 """The `generation_spec` contract: what a frontend sends to start a job.
 
 Field names on the wire are camelCase (as in the plan); Python attributes are snake_case. Every limit
-is a named constant so the README, the OpenAPI document and the validator cannot disagree. `parse_spec`
-turns a request body into a `GenerationSpec` or an `InvalidSpec` error naming every failing field path
-(`pages[0].route`), refusing values Postgres `jsonb` could not store.
+is a named constant read from the policy (`appgen/policy.py`, the mirror of `app_generation_policy()`,
+against which `submit_job` checks the same spec in SQL), so the README, the OpenAPI document, this
+validator and the database cannot disagree. `parse_spec` turns a request body into a `GenerationSpec` or
+an `InvalidSpec` error naming every failing field path (`pages[0].route`), refusing values Postgres
+`jsonb` could not store.
 """
 
 from __future__ import annotations
@@ -26,22 +28,25 @@ from pydantic.alias_generators import to_camel
 from appgen import errors
 from appgen.policy import POLICY
 
+# Every limit is the policy's (app_generation_policy(), mirrored by appgen/policy.py), which submit_job
+# checks in SQL too: a spec sent straight to the RPC meets the same rules.
 MAX_PAGES = POLICY.max_pages
-MAX_PREVIEW_HTML_BYTES = 300_000
-MAX_TOTAL_PREVIEW_HTML_BYTES = 2_000_000
-MAX_ACTIONS_PER_PAGE = 10
-MAX_PALETTE_ENTRIES = 24
-MAX_TYPOGRAPHY_ENTRIES = 8
-MAX_NOTE_CHARS = 4_000
-MAX_TEXT_CHARS = 2_000
-MAX_TREE_NODE_BYTES = 20_000
+MAX_PREVIEW_HTML_BYTES = POLICY.max_preview_html_bytes
+MAX_TOTAL_PREVIEW_HTML_BYTES = POLICY.max_total_preview_html_bytes
+MAX_ACTIONS_PER_PAGE = POLICY.max_actions_per_page
+MAX_PALETTE_ENTRIES = POLICY.max_palette_entries
+MAX_TYPOGRAPHY_ENTRIES = POLICY.max_typography_entries
+MAX_NOTE_CHARS = POLICY.max_note_chars
+MAX_TEXT_CHARS = POLICY.max_text_chars
+MAX_TITLE_CHARS = POLICY.max_title_chars
+MAX_NAME_CHARS = POLICY.max_name_chars
+MAX_LABEL_CHARS = POLICY.max_label_chars
+MAX_COLOR_CHARS = POLICY.max_color_chars
+MAX_TREE_NODE_BYTES = POLICY.max_tree_node_bytes
 
-SLUG_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
-# Static routes only: "/" or "/segment[/segment…]" of lowercase slugs. Dynamic segments would need data
-# the spec does not carry (generateStaticParams), so they are refused instead of half-supported.
-ROUTE_PATTERN = r"^/(?:[a-z0-9][a-z0-9-]{0,39}(?:/[a-z0-9][a-z0-9-]{0,39}){0,4})?$"
-# Route segments Next.js or the generated app reserve for themselves.
-RESERVED_ROUTE_SEGMENTS = frozenset({"api", "_next", "components", "lib", "public"})
+SLUG_PATTERN = POLICY.slug_pattern
+ROUTE_PATTERN = POLICY.route_pattern
+RESERVED_ROUTE_SEGMENTS = frozenset(POLICY.reserved_route_segments)
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
@@ -55,30 +60,30 @@ class _Model(BaseModel):
 
 
 class Brief(_Model):
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TITLE_CHARS)]
     details: Note = ""
     audience: ShortText = ""
     goals: ShortText = ""
 
 
 class PaletteColor(_Model):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    value: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_CHARS)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=MAX_COLOR_CHARS)]
 
 
 class FontChoice(_Model):
-    role: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    family: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    role: Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL_CHARS)]
+    family: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
 
 
 class Style(_Model):
     """Palette and typography entries are either plain strings ("#0f172a", "Inter") or named entries."""
 
-    name: Annotated[str, StringConstraints(max_length=100)] = ""
-    palette: list[PaletteColor | Annotated[str, StringConstraints(max_length=60)]] = Field(
+    name: Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS)] = ""
+    palette: list[PaletteColor | Annotated[str, StringConstraints(max_length=MAX_COLOR_CHARS)]] = Field(
         default_factory=list, max_length=MAX_PALETTE_ENTRIES
     )
-    typography: list[FontChoice | Annotated[str, StringConstraints(max_length=100)]] = Field(
+    typography: list[FontChoice | Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS)]] = Field(
         default_factory=list, max_length=MAX_TYPOGRAPHY_ENTRIES
     )
     notes: Note = ""
@@ -87,7 +92,7 @@ class Style(_Model):
 class Page(_Model):
     page_id: Slug
     route: Annotated[str, StringConstraints(pattern=ROUTE_PATTERN)]
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
     tree_node: dict[str, Any] = Field(default_factory=dict)
     selected_preview_html: Annotated[str, StringConstraints(min_length=1)]
     actions: list[Slug] = Field(default_factory=list, max_length=MAX_ACTIONS_PER_PAGE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import re
 import shutil
 import time
 from abc import ABC, abstractmethod
@@ -21,6 +22,9 @@ from urllib.parse import quote, urlencode
 
 from appgen import errors
 from appgen.policy import POLICY, ErrorCode
+
+_EXPIRES = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 ARTIFACT_BUCKET = "generated-apps"
 SCRATCH_BUCKET = "appgen-scratch"
@@ -111,16 +115,27 @@ class ObjectStore(ABC):
     def delete(self, bucket: str, paths: list[str]) -> None:
         """Remove objects; paths that do not exist are not an error (deletion is retried)."""
 
-    @abstractmethod
     def signed_url(
         self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
-    ) -> SignedUrl: ...
+    ) -> SignedUrl:
+        """A link to one object that works for `ttl_seconds`: never longer than the policy's maximum (a
+        longer request is a bug of the caller, so no store is ever asked for one)."""
+        if ttl_seconds > POLICY.signed_url_ttl_seconds:
+            raise ValueError(
+                f"signed links last at most {POLICY.signed_url_ttl_seconds} s, not {ttl_seconds} s"
+            )
+        return self._signed_url(bucket, path, ttl_seconds)
+
+    @abstractmethod
+    def _signed_url(self, bucket: str, path: str, ttl_seconds: int) -> SignedUrl: ...
 
 
 class LocalObjectStore(ObjectStore):
     def __init__(self, root: Path, public_url: str, secret: str):
         if not secret:
-            raise errors.ConfigError("the local object store needs APPGEN_INTERNAL_SECRET to sign URLs")
+            raise errors.ConfigError(
+                "APPGEN_INTERNAL_SECRET is not set: the local object store signs its download links with it"
+            )
         self.root = root
         self.public_url = public_url.rstrip("/")
         self._key = hashlib.sha256(b"appgen-local-objects:" + secret.encode()).digest()
@@ -154,24 +169,31 @@ class LocalObjectStore(ObjectStore):
         for path in paths:
             self._file(bucket, path).unlink(missing_ok=True)
 
-    def signed_url(
-        self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
-    ) -> SignedUrl:
+    def _signed_url(self, bucket: str, path: str, ttl_seconds: int) -> SignedUrl:
         expires = int(time.time()) + ttl_seconds
         query = urlencode({"expires": expires, "signature": self._sign(bucket, path, expires)})
         url = f"{self.public_url}/files/{quote(bucket)}/{quote(path)}?{query}"
         return SignedUrl(url, datetime.fromtimestamp(expires, UTC))
 
     def open_signed(self, bucket: str, path: str, expires: str | None, signature: str | None) -> Path:
-        """The file behind a signed URL; Forbidden when the URL was tampered with or has expired."""
-        try:
-            expires_at = int(expires or "")
-        except ValueError:
-            raise errors.Forbidden("this download link is not valid") from None
-        if not signature or not hmac.compare_digest(signature, self._sign(bucket, path, expires_at)):
+        """The file behind a signed URL; Forbidden when the URL was tampered with, has expired, or claims
+        a lifetime longer than the policy allows. The last is checked here, where links are served, so
+        a link minted with a longer ttl (by a bug, or by anyone holding the key) never works."""
+        # Exactly what _signed_url writes: int() would also read "+1", " 1", "1_0" and other scripts'
+        # digits, and compare_digest raises TypeError on non-ASCII text.
+        if not (expires and _EXPIRES.fullmatch(expires) and signature and _SIGNATURE.fullmatch(signature)):
             raise errors.Forbidden("this download link is not valid")
-        if expires_at < time.time():
+        expires_at = int(expires)
+        if not hmac.compare_digest(signature, self._sign(bucket, path, expires_at)):
+            raise errors.Forbidden("this download link is not valid")
+        now = time.time()
+        if expires_at < now:
             raise errors.Forbidden("this download link has expired; request a new one")
+        if expires_at - now > POLICY.signed_url_ttl_seconds:
+            raise errors.Forbidden(
+                f"this download link claims to last longer than {POLICY.signed_url_ttl_seconds // 60} "
+                "minutes; request a new one"
+            )
         file = self._file(bucket, path)
         if not file.is_file():
             raise errors.NotFound("the object behind this link no longer exists")

@@ -2,8 +2,8 @@
 
 This is the one place that decides between success, retry and failure of a step: a `StepFailed` carries
 an error code, `fail_task` retries it with the policy's backoff when the error-code table marks it
-transient, anything unexpected is an internal error the owner sees as such (details stay in the service's
-own logs).
+transient, a stored spec the model cannot load fails the job at once (`spec_unreadable`), anything
+unexpected is an internal error the owner sees as such (details stay in the service's own logs).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from appgen.errors import AppgenError, DependencyUnavailable, StepFailed
 from appgen.gateway import ClaimedTask, Dispatch
 from appgen.logs import bind
@@ -23,7 +25,7 @@ from appgen.pipeline.context import StepContext
 from appgen.pipeline.steps import STEPS
 from appgen.policy import ErrorCode
 from appgen.services import Services
-from appgen.spec import GenerationSpec
+from appgen.spec import GenerationSpec, field_path
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,11 @@ def run_task(task_id: UUID, services: Services) -> str:
 
 def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str, list[Dispatch]]:
     control_plane = services.control_plane
-    ctx = StepContext(task, GenerationSpec.model_validate(task.generation_spec), services, workdir)
+    try:
+        spec = GenerationSpec.model_validate(task.generation_spec)
+    except ValidationError as exc:
+        return _spec_unreadable(task, services, exc)
+    ctx = StepContext(task, spec, services, workdir)
     log.info("step started", extra={"action": "task.start"})
     try:
         ctx.check_stop()
@@ -86,6 +92,22 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
         task.task_id, task.attempt, result.result, result.tokens_input, result.tokens_output
     )
     return "succeeded", next_steps
+
+
+def _spec_unreadable(
+    task: ClaimedTask, services: Services, exc: ValidationError
+) -> tuple[str, list[Dispatch]]:
+    """The database accepted a spec the model refuses (the two validators disagree, or a row was written by
+    hand). Retrying cannot help and the owner did nothing wrong: the job fails now, refunded, and its
+    running slot goes to the owner's next queued job instead of being held until the deadline."""
+    errors = exc.errors(include_input=False)
+    problems = "; ".join(f"{field_path(e['loc'])}: {e['msg']}" for e in errors[:3])
+    more = f" and {len(errors) - 3} more" if len(errors) > 3 else ""
+    message = f"The job's stored spec cannot be loaded ({problems}{more})."
+    log.error("stored spec cannot be loaded: %s", problems, extra={"action": "task.spec_unreadable"})
+    control_plane = services.control_plane
+    control_plane.append_job_log(task.job_id, task.task_id, "error", task.stage, message)
+    return "failed", control_plane.fail_task(task.task_id, task.attempt, ErrorCode.SPEC_UNREADABLE, message)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import functions_framework
 
 from appgen import http_api, internal_api
 from appgen.responses import answer_unrouted_paths_in_json
-from appgen.services import services
+from appgen.services import check_ready, services
 
 
 def _public(*endpoints: str):  # type: ignore[no-untyped-def]
@@ -47,3 +47,8 @@ def cleanup(request: flask.Request) -> flask.Response:
 
 
 answer_unrouted_paths_in_json()
+
+# Incomplete configuration stops the start with the reason. The framework imports this module inside
+# its app's context, which is named after the target it serves: the internal ones verify no user tokens.
+_TARGET = flask.current_app.name if flask.has_app_context() else None
+check_ready(serves_users=_TARGET not in ("orchestrate", "cleanup"))

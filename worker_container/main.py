@@ -13,7 +13,7 @@ import functions_framework
 from appgen import internal_api
 from appgen.logs import configure
 from appgen.responses import answer_unrouted_paths_in_json
-from appgen.services import services
+from appgen.services import check_ready, services
 
 configure()
 
@@ -24,3 +24,4 @@ def run_task(request: flask.Request) -> flask.Response:
 
 
 answer_unrouted_paths_in_json()
+check_ready(runs_agents=True)  # incomplete configuration stops the start with the reason

@@ -22,7 +22,9 @@ waited out by the CLI, and daily quotas fail at once. Network failures ("fetch f
 same way (`general.retryFetchErrors`).
 
 Exit codes: 0 success, 1 API or other error (the JSON output carries `error.message`), 41 auth, 42 input,
-52 config, 53 turn limit, 54 tool execution, 55 untrusted folder, 130 cancelled.
+52 config, 53 turn limit, 54 tool execution, 55 untrusted folder, 130 cancelled. The turn limit is not a
+failure: the agent stopped early, and what it wrote so far is the step's result (`AgentResult.turn_limit`;
+the step adds a warning), as it would be had the agent simply said it was done.
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ from appgen.redact import REDACTED, redact
 POLL_SECONDS = 0.5
 KILL_GRACE_SECONDS = 2.0
 PROMPT_SUFFIX = "Carry out the task above."
+TURN_LIMIT_EXIT = 53
 _EXIT_CODES = {
     41: (ErrorCode.AGENT_AUTH, "the Gemini CLI could not authenticate"),
     42: (ErrorCode.AGENT_INPUT, "the Gemini CLI rejected its input"),
     52: (ErrorCode.AGENT_CONFIG, "the Gemini CLI configuration is not valid"),
-    53: (ErrorCode.AGENT_TURN_LIMIT, "the agent reached its turn limit"),
     54: (ErrorCode.AGENT_TOOL_ERROR, "a tool call of the agent failed"),
     55: (ErrorCode.AGENT_UNTRUSTED_FOLDER, "the Gemini CLI does not trust the workspace"),
 }
@@ -71,6 +73,7 @@ class AgentResult:
     usage: AgentUsage
     exit_code: int
     duration_s: float
+    turn_limit: bool = False  # the session ended at its turn limit; its edits stand
 
 
 @dataclass
@@ -164,6 +167,9 @@ class GeminiCliRunner:
         if not output:  # on failure the CLI writes its JSON document to stderr, after its log lines
             output, stderr = _split_json(stderr)
         error = output.get("error") if isinstance(output.get("error"), dict) else None
+        if exit_code == TURN_LIMIT_EXIT:
+            # The CLI reports no stats then: the session's tokens are unknown, counted as 0.
+            return AgentResult(str(output.get("response") or ""), _usage(output), exit_code, duration, True)
         if exit_code != 0 or error is not None:
             raise self._failure(task, exit_code, error, before + stderr)
         return AgentResult(str(output.get("response") or ""), _usage(output), exit_code, duration)

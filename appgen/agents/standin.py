@@ -32,7 +32,7 @@ Script = list[Reply] | Callable[[dict[str, Any]], Reply | None]
 
 FINAL_TEXT = "Done."
 OFFLINE_TEXT = "Offline stand-in: no Gemini API key is configured, so no changes were made."
-_MODEL_PATH = re.compile(r"^/v1(?:beta|alpha)?/models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)$")
+_MODEL_PATH = re.compile(r"^/v1(?:beta|alpha)?/models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)\Z")
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",

@@ -29,7 +29,7 @@ from google.cloud.storage import exceptions as gcs_exc
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from appgen import errors
-from appgen.policy import POLICY, ErrorCode
+from appgen.policy import ErrorCode
 from appgen.redact import redact
 from appgen.storage import (
     ObjectStore,
@@ -128,9 +128,7 @@ class GcsStore(ObjectStore):
             with _mapped(f"delete {bucket}/{path}"), contextlib.suppress(gexc.NotFound):
                 blob.delete(timeout=60, retry=self._retry)
 
-    def signed_url(
-        self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
-    ) -> SignedUrl:
+    def _signed_url(self, bucket: str, path: str, ttl_seconds: int) -> SignedUrl:
         expires_at = datetime.fromtimestamp(int(time.time()) + ttl_seconds, UTC)
         blob = self._blob(bucket, path)
         options: dict[str, Any] = {

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx
 
 from appgen import errors
-from appgen.policy import POLICY, ErrorCode
+from appgen.policy import ErrorCode
 from appgen.redact import redact, register_secret
 from appgen.storage import (
     ObjectStore,
@@ -96,9 +96,7 @@ class SupabaseStorage(ObjectStore):
                 "DELETE", f"/object/{_q(bucket)}", f"remove objects from {bucket}", json={"prefixes": batch}
             )
 
-    def signed_url(
-        self, bucket: str, path: str, ttl_seconds: int = POLICY.signed_url_ttl_seconds
-    ) -> SignedUrl:
+    def _signed_url(self, bucket: str, path: str, ttl_seconds: int) -> SignedUrl:
         expires_at = datetime.fromtimestamp(int(time.time()) + ttl_seconds, UTC)
         response = self._call(
             "POST",

@@ -25,8 +25,9 @@ _SQLSTATE_ERRORS: dict[str, type[errors.AppgenError]] = {
     "AGIV0": errors.InvalidRequest,
     "AGNR0": errors.NotReady,
     "AGEX0": errors.Expired,
+    "AGAN0": errors.AnonymousUser,
 }
-IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")  # what an RPC or argument name may be
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*\Z")  # what an RPC or argument name may be
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ and of any deployment given `APPGEN_DATABASE_URL`."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -16,13 +17,23 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from appgen import errors
 from appgen.gateway.base import IDENTIFIER, Caller, Row, RpcTransport, translate_db_error
 
+log = logging.getLogger(__name__)
+
+
+# How long a call waits for a pooled connection before answering "unavailable" (503 with Retry-After).
+# During an outage every call waits this long, so it bounds the API's answer time (2 s, with room for
+# the rest of the request); under load, 10 connections all busy for this long is overload, and a 503
+# that says when to come back beats a queue that grows.
+POOL_WAIT_S = 1.5
+
 
 class PostgresTransport(RpcTransport):
     """Direct Postgres (psycopg, pooled). Switches into the caller's role inside each transaction, the way
     PostgREST does, so RLS and `auth.uid()` behave exactly as over Supabase's REST API."""
 
-    def __init__(self, dsn: str, *, max_size: int = 10, timeout_s: float = 10.0):
-        # timeout_s: how long a call waits for a connection before answering "unavailable" (503).
+    def __init__(
+        self, dsn: str, *, max_size: int = 10, timeout_s: float = POOL_WAIT_S, open_wait_s: float = 15.0
+    ):
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -31,11 +42,18 @@ class PostgresTransport(RpcTransport):
             open=False,
             timeout=timeout_s,
         )
+        # A database that is down when the process starts is an outage, not a configuration error: the
+        # pool keeps connecting in the background (with backoff) and calls answer 503 until it is back.
+        # (Not pool.wait(): it closes the pool when it times out.)
+        self._pool.open(wait=False)
         try:
-            self._pool.open(wait=True, timeout=15)
-        except PoolTimeout as exc:
-            self._pool.close()
-            raise errors.DependencyUnavailable("the control-plane database is unreachable") from exc
+            with self._pool.connection(timeout=open_wait_s):
+                pass
+        except (PoolTimeout, psycopg.OperationalError):
+            log.warning(
+                "the control-plane database is not reachable yet; calls answer 503 until it is",
+                extra={"action": "db.unreachable"},
+            )
 
     def call(self, function: str, args: dict[str, Any], caller: Caller) -> list[Row]:
         if not IDENTIFIER.match(function) or not all(IDENTIFIER.match(k) for k in args):

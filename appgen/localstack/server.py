@@ -3,8 +3,8 @@ port, as separate Cloud Run services and Supabase Storage would serve them in th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from urllib.parse import unquote
 
 import flask
 
@@ -12,6 +12,8 @@ from appgen import errors, http_api, internal_api
 from appgen.responses import error_response
 from appgen.services import Services
 from appgen.storage import LocalObjectStore
+
+log = logging.getLogger(__name__)
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -26,7 +28,7 @@ def create_app(get_services: Callable[[], Services]) -> flask.Flask:
         if request.path.startswith("/internal/"):
             return internal_api.handle(request, get_services)
         if request.path.startswith("/files/"):
-            return _serve_file(request, get_services())
+            return _serve_file(request, get_services)
         return http_api.handle(request, get_services)
 
     @app.errorhandler(404)
@@ -38,14 +40,18 @@ def create_app(get_services: Callable[[], Services]) -> flask.Flask:
     return app
 
 
-def _serve_file(request: flask.Request, services: Services) -> flask.Response:
+def _serve_file(request: flask.Request, get_services: Callable[[], Services]) -> flask.Response:
     """A signed download link of the local object store (Supabase Storage serves these in the cloud)."""
     try:
-        store = services.artifacts
+        store = get_services().artifacts
         if not isinstance(store, LocalObjectStore) or request.method not in ("GET", "HEAD"):
             raise errors.NotFound()
-        bucket, _, path = unquote(request.path.removeprefix("/files/")).partition("/")
+        # request.path is already percent-decoded, exactly once, as the signer quoted it.
+        bucket, _, path = request.path.removeprefix("/files/").partition("/")
         file = store.open_signed(bucket, path, request.args.get("expires"), request.args.get("signature"))
     except errors.AppgenError as exc:
         return error_response(exc)
+    except Exception:
+        log.exception("download crashed", extra={"action": "files.crash", "path": request.path})
+        return error_response(errors.AppgenError())
     return flask.send_file(file, mimetype="application/zip", as_attachment=True, download_name=file.name)

@@ -20,7 +20,7 @@ from appgen.localstack.server import create_app
 from appgen.migrate import migrate
 from appgen.redact import register_secret
 from appgen.services import Services, install
-from appgen.settings import Settings
+from appgen.settings import LOCAL_JWT_SECRET, Settings
 from appgen.storage import LocalObjectStore
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,14 @@ class LocalStack:
             database_url=self.database_dsn,
             internal_secret=settings.internal_secret or self._local_secret(),
         )
+        if not settings.jwt_secret and not settings.supabase_jwks_url:
+            # The one place the public local secret is used: `appgen token` signs with it by default.
+            log.info(
+                "verifying access tokens with the Supabase CLI's public local secret "
+                "(set SUPABASE_JWT_SECRET or SUPABASE_URL to use a project's)",
+                extra={"action": "dev.local_jwt_secret"},
+            )
+            settings = settings.with_overrides(jwt_secret=LOCAL_JWT_SECRET)
         register_secret(settings.internal_secret)
         settings = self._model_settings(settings)
 

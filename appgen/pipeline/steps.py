@@ -147,6 +147,17 @@ def _run_agent(ctx: StepContext, ws: Path, prompt: str, limit_s: float, label: s
         should_stop=ctx.should_stop,
     )
     result = ctx.services.runner.run(task)
+    if result.turn_limit:
+        # Not a failure: what the agent wrote so far is saved and validated like any other edit, and a
+        # build it left broken goes to the fix loop.
+        ctx.log(
+            f"{label} agent stopped at its turn limit ({task.max_turns} turns) after {result.duration_s:.1f} s"
+        )
+        ctx.warn(
+            "agent_turn_limit",
+            "An agent reached its turn limit and stopped early; the edits it had made are kept.",
+        )
+        return result
     ctx.log(
         f"{label} agent finished in {result.duration_s:.1f} s "
         f"({result.usage.input_tokens} input, {result.usage.output_tokens} output tokens)"

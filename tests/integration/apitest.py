@@ -12,7 +12,7 @@ import psycopg
 from appgen.dispatch import InMemoryDispatcher
 from appgen.gateway import Caller, ControlPlane, Dispatch
 from appgen.services import Services
-from appgen.settings import Settings
+from appgen.settings import LOCAL_JWT_SECRET, Settings
 from appgen.storage import LocalObjectStore
 from tests.conftest import token_for
 
@@ -25,6 +25,7 @@ def make_services(control_plane: ControlPlane, tmp_path: Path, **settings: Any) 
         database_url="unused",
         data_dir=tmp_path,
         internal_secret="s" * 32,
+        jwt_secret=LOCAL_JWT_SECRET,
         cors_origins=("https://app.example.com",),
         **settings,
     )

@@ -30,6 +30,7 @@ from appgen.localstack.server import create_app
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET, load_settings
 from tests.fixtures.specs import small_spec
+from tests.fixtures.tokens import token_claims
 from tests.integration.apitest import JOBS, make_services
 
 JWKS_PATH = "/auth/v1/.well-known/jwks.json"
@@ -48,16 +49,7 @@ class SigningKey:
         return {**document, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
     def token(self, ttl: int = 3600, headers: dict[str, Any] | None = None, **claims: Any) -> str:
-        now = int(time.time())
-        body = {
-            "sub": str(uuid.uuid4()),
-            "role": "authenticated",
-            "aud": "authenticated",
-            "iss": ISSUER,
-            "iat": now,
-            "exp": now + ttl,
-            **claims,
-        }
+        body = token_claims(ttl, **{"iss": ISSUER, **claims})
         return jwt.encode(
             body, self.private, algorithm=self.alg, headers={"kid": self.kid, **(headers or {})}
         )

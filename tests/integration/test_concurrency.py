@@ -259,8 +259,8 @@ def _try_transition(conn: psycopg.Connection[dict[str, Any]], from_status: str, 
         "insert into app_generation_projects (project_id, owner_id) values (%s, %s)", (project, owner)
     )
     job = conn.execute(
-        "insert into app_generation_jobs (owner_id, project_id, status, error_code, generation_spec, spec_hash,"
-        " page_count, page_parallelism) values (%s, %s, %s, %s, '{}', 'x', 1, 1) returning id",
+        "insert into app_generation_jobs (owner_id, project_id, status, error_code, spec_hash,"
+        " page_count, page_parallelism) values (%s, %s, %s, %s, 'x', 1, 1) returning id",
         (owner, project, from_status, "internal" if from_status == "failed" else None),
     ).fetchone()["id"]  # type: ignore[index]
     events_before = _events(conn, job)

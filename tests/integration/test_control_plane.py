@@ -285,6 +285,7 @@ def _as(dsn: str, caller: Caller, query: str, *params: Any) -> list[dict[str, An
 
 TABLES = [
     "app_generation_jobs",
+    "app_generation_job_specs",
     "app_generation_tasks",
     "app_generation_artifacts",
     "app_generation_logs",
@@ -312,8 +313,9 @@ def test_users_see_none_of_another_users_rows(
 @pytest.mark.parametrize(
     "statement",
     [
-        "insert into app_generation_jobs (owner_id, project_id, generation_spec, spec_hash, page_count, "
-        "page_parallelism) values (auth.uid(), gen_random_uuid(), '{}', 'x', 1, 1)",
+        "insert into app_generation_jobs (owner_id, project_id, spec_hash, page_count, page_parallelism) "
+        "values (auth.uid(), gen_random_uuid(), 'x', 1, 1)",
+        "update app_generation_job_specs set generation_spec = '{}'",
         "update app_generation_jobs set status = 'completed'",
         "delete from app_generation_jobs",
         "insert into app_generation_logs (job_id, owner_id, level, stage, message) "

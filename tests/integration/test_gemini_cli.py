@@ -258,17 +258,19 @@ def test_an_unreachable_api_fails_as_transient_model_unavailable(workspace: Path
     assert "could not be reached" in failed.value.message
 
 
-def test_the_turn_limit_maps_to_its_own_error(
+def test_an_agent_at_its_turn_limit_keeps_its_edits(
     standin: GeminiStandIn, workspace: Path, tmp_path: Path
 ) -> None:
-    standin.script = [call("list_directory", {"dir_path": str(workspace)})] * 10
+    # An agent that writes, then keeps looking around until its turns run out (the CLI exits 53).
+    standin.script = [call("write_file", {"file_path": str(workspace / "page.tsx"), "content": "edited"})]
+    standin.script += [call("list_directory", {"dir_path": str(workspace)})] * 10
 
-    with pytest.raises(StepFailed) as failed:
-        make_runner(standin, tmp_path / "homes").run(make_task(workspace, max_turns=2))
+    result = make_runner(standin, tmp_path / "homes").run(make_task(workspace, max_turns=2))
 
-    assert (failed.value.code, failed.value.transient) == ("agent_turn_limit", False)
-    assert "turn limit (exit 53)" in failed.value.message
+    assert (result.turn_limit, result.exit_code) == (True, 53)
+    assert (workspace / "page.tsx").read_text() == "edited"
     assert len(standin.requests) == 2
+    assert gemini_processes(tmp_path / "homes") == []
 
 
 # -- timeouts, cancels and the environment -----------------------------------------------------------

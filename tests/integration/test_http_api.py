@@ -8,22 +8,32 @@ apart.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import flask
 import flask.testing
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from appgen import auth
-from appgen.gateway import Caller, ControlPlane
+from appgen import auth, errors
+from appgen.gateway import Caller, ControlPlane, RestTransport
 from appgen.localstack.server import create_app
+from appgen.policy import POLICY
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET
+from appgen.storage import LocalObjectStore
 from tests.fixtures.specs import small_spec
+from tests.fixtures.tokens import hs256, token_claims
 from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
-from tests.integration.postgrest import TRANSPORTS, control_plane_over
+from tests.integration.postgrest import ANON_KEY, SUPABASE_URL, TRANSPORTS, control_plane_over
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -131,6 +141,84 @@ def test_every_public_route_needs_a_valid_token(
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize(
+    "token",
+    [
+        hs256(token_claims(), {"alg": ["HS256"], "typ": "JWT"}),  # used to answer 500 (TypeError)
+        hs256(token_claims(sub="urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427")),  # reached Postgres' cast
+        hs256(token_claims(sub="service")),
+        hs256(token_claims(exp="4102444800")),  # PyJWT read the string as a number
+    ],
+    ids=["alg-list", "sub-urn", "sub-text", "exp-string"],
+)
+def test_validly_signed_tokens_with_malformed_claims_answer_401(
+    client: flask.testing.FlaskClient, token: str
+) -> None:
+    for method, path in (("GET", JOBS), ("POST", JOBS), ("GET", f"{JOBS}/{uuid.uuid4()}")):
+        response = client.open(
+            path, method=method, json=small_spec(1), headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 401, (path, response.get_data(as_text=True))
+        assert response.json["error"]["code"] == "invalid_token"
+
+
+def test_requests_without_a_valid_token_are_limited_per_address_before_verification(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller
+) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=3)
+    client = create_app(lambda: services).test_client()
+    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic abc"}):
+        assert client.get(JOBS, headers=headers).status_code == 401
+    # The address spent its bucket on failures: now even a valid token is refused before it is looked at,
+    # on every route that takes a token.
+    job = f"{JOBS}/{uuid.uuid4()}"
+    for method, path in (("GET", JOBS), ("POST", JOBS), ("GET", job), ("POST", f"{job}/cancel")):
+        refused = client.open(path, method=method, json=small_spec(1), headers=auth_headers(alice))
+        assert refused.status_code == 429, (method, path)
+        assert refused.json["error"] == {
+            "code": "rate_limited",
+            "message": "at most 3 requests per minute without a valid access token from one address; "
+            "try again in 20 s",
+        }
+        assert refused.headers["Retry-After"] == "20"
+    other = client.get(JOBS, headers=auth_headers(alice), environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200, other.json
+
+
+def test_valid_tokens_do_not_spend_their_address_bucket(control_plane: ControlPlane, tmp_path: Path) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=3)
+    client = create_app(lambda: services).test_client()
+    for _ in range(8):  # many users behind one address (an office, a carrier's NAT)
+        user = Caller.user({"sub": str(uuid.uuid4())})
+        assert client.get(JOBS, headers=auth_headers(user)).status_code == 200
+
+
+def test_on_cloud_run_the_address_is_the_right_most_forwarded_entry(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=2, behind_google_front_end=True)
+    client = create_app(lambda: services).test_client()
+
+    def attempt(forwarded: str) -> int:
+        headers = {"Authorization": "Bearer not-a-jwt", "X-Forwarded-For": forwarded}
+        return client.get(JOBS, headers=headers).status_code
+
+    # Entries before the right-most are the client's own words: rotating them buys nothing.
+    assert [attempt(f"10.0.0.{i}, 203.0.113.5") for i in range(4)] == [401, 401, 429, 429]
+    assert attempt("203.0.113.6") == 401  # Google's front end saw another client
+    assert attempt("10.0.0.1,203.0.113.5") == 429
+
+
+def test_a_rate_limit_of_zero_limits_nothing(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller
+) -> None:
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=0)
+    client = create_app(lambda: services).test_client()
+    for _ in range(150):  # past the default burst of 120
+        assert client.get(JOBS, headers={"Authorization": "Bearer not-a-jwt"}).status_code == 401
+        assert client.get(JOBS, headers=auth_headers(alice)).status_code == 200
+
+
 def test_service_role_tokens_are_not_user_tokens(client: flask.testing.FlaskClient) -> None:
     import jwt
 
@@ -166,6 +254,35 @@ def test_unknown_and_malformed_job_ids_answer_404(client: flask.testing.FlaskCli
             assert response.json is not None and response.json["error"]["code"] == "not_found", path
 
 
+def test_a_trailing_newline_matches_no_route(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    # A `$` in a route pattern also matches before a final newline: "jobs%0A" used to list the jobs.
+    for path in (f"{JOBS}%0A", f"{JOBS}/%0A", "/healthz%0A", "/openapi.json%0A"):
+        response = client.get(path, headers=auth_headers(alice))
+        assert response.status_code == 404, path
+        assert response.json["error"]["code"] == "not_found", path
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x660 + d) for d in range(10)))
+
+
+def test_ids_and_numbers_take_ascii_digits_only(client: flask.testing.FlaskClient, alice: Caller) -> None:
+    spec = small_spec(1)
+    job_id = client.post(JOBS, json=spec, headers=auth_headers(alice)).json["jobId"]
+    # `uuid.UUID` reads any Unicode digit: this spelling used to answer with the job itself.
+    for spelling in (job_id.translate(ARABIC_INDIC), job_id.replace("-", ""), f"{{{job_id}}}"):
+        for path in (f"{JOBS}/{spelling}", f"{JOBS}/{spelling}/logs"):
+            response = client.get(path, headers=auth_headers(alice))
+            assert (response.status_code, response.json["error"]["code"]) == (404, "not_found"), path
+    assert client.get(f"{JOBS}/{job_id.upper()}", headers=auth_headers(alice)).json["jobId"] == job_id
+    project = spec["projectId"].translate(ARABIC_INDIC)
+    for query, field in ((f"projectId={project}", "query.projectId"), ("limit=\u0665", "query.limit")):
+        response = client.get(f"{JOBS}?{query}", headers=auth_headers(alice))
+        assert response.status_code == 400, query
+        assert response.json["error"]["details"][0]["path"] == field
+    after = client.get(f"{JOBS}/{job_id}/logs?after=\u0661", headers=auth_headers(alice))
+    assert after.status_code == 400 and after.json["error"]["details"][0]["path"] == "query.after"
+
+
 def test_invalid_spec_names_every_failing_field(client: flask.testing.FlaskClient, alice: Caller) -> None:
     spec = small_spec(2)
     spec["pages"][0]["route"] = "no-slash"
@@ -190,6 +307,81 @@ def test_duplicate_routes_are_refused(client: flask.testing.FlaskClient, alice: 
     ]
 
 
+# Specs the API refuses, each broken in one place, and the field path the database names for it.
+def _broken(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(spec: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = spec
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[int(last) if isinstance(node, list) else last] = value
+
+    return change
+
+
+REFUSED_SPECS = [
+    (_broken("pages.1.pageId", "Not A Slug"), "pages[1].pageId"),
+    (_broken("pages.1.pageId", "home"), "pages[1].pageId"),
+    (_broken("pages.1.route", "/api/hook"), "pages[1].route"),
+    (_broken("pages.1.route", "/"), "pages[1].route"),
+    (_broken("pages.1.route", "/blog/[slug]"), "pages[1].route"),
+    (_broken("pages.0.selectedPreviewHtml", "x" * 300_001), "pages[0].selectedPreviewHtml"),
+    (_broken("pages.0.actions", ["signup", "signup"]), "pages[0].actions"),
+    (_broken("pages.0.actions", [f"a{i}" for i in range(11)]), "pages[0].actions"),
+    (_broken("pages.0.name", ""), "pages[0].name"),
+    (_broken("brief.title", "t" * 201), "brief.title"),
+    (_broken("globalNotes", "n" * 4001), "globalNotes"),
+    (_broken("brief", "a string"), "brief"),
+    (_broken("extra", True), "extra"),
+]
+
+
+def test_the_rpc_called_straight_refuses_what_the_api_refuses(
+    client: flask.testing.FlaskClient, control_plane: ControlPlane, alice: Caller
+) -> None:
+    """Signed-in users can call submit_job straight through Supabase's REST API, past the API's checks:
+    the database refuses the same specs, naming the field path. Over `[rest]` the spec is posted to
+    PostgREST's RPC endpoint exactly as a browser with the user's token would; over `[postgres]` the RPC is
+    called with the user's claims."""
+    token = auth_headers(alice)["Authorization"].removeprefix("Bearer ")
+    owner = Caller.user(dict(alice.claims or {}), token)
+    for change, path in REFUSED_SPECS:
+        spec = small_spec(2)
+        change(spec)
+        api = client.post(JOBS, json=spec, headers=auth_headers(alice))
+        assert api.status_code == 400 and api.json["error"]["code"] == "invalid_spec", path
+
+        if isinstance(control_plane.transport, RestTransport):
+            rpc = httpx.post(
+                f"{SUPABASE_URL}/rest/v1/rpc/submit_job",
+                json={"p_spec": spec},
+                headers={"apikey": ANON_KEY, "Authorization": f"Bearer {token}"},
+            )
+            assert rpc.status_code == 400, path
+            body = rpc.json()
+            assert body["code"] == "AGIV0" and body["message"].startswith(f"{path}: "), (path, body)
+            assert path in [problem["path"] for problem in json.loads(body["details"])]
+        with pytest.raises(errors.InvalidRequest) as refused:
+            control_plane.submit_job(owner, spec, None)
+        assert refused.value.message.startswith(f"{path}: "), (path, refused.value.message)
+    assert control_plane.list_jobs(owner, None, 100) == []
+
+
+def test_anonymous_users_cannot_submit_through_the_api_or_the_rpc(
+    client: flask.testing.FlaskClient, control_plane: ControlPlane
+) -> None:
+    user = uuid.uuid4()
+    token = auth.mint_user_token(user, LOCAL_JWT_SECRET, is_anonymous=True)
+    api = client.post(JOBS, json=small_spec(1), headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 403 and api.json["error"]["code"] == "anonymous_user"
+    claims = {"sub": str(user), "role": "authenticated", "is_anonymous": True}
+    with pytest.raises(errors.AnonymousUser) as refused:
+        control_plane.submit_job(Caller.user(claims, token), small_spec(1), None)
+    assert refused.value.message == "anonymous users may not generate apps; sign in with an account first"
+    assert refused.value.http_status == 403
+    assert control_plane.list_jobs(Caller.user(claims, token), None, 10) == []  # they may still read
+
+
 def test_body_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) -> None:
     not_json = client.post(
         JOBS, data="{", headers={**auth_headers(alice), "Content-Type": "application/json"}
@@ -205,6 +397,21 @@ def test_body_errors_are_json(client: flask.testing.FlaskClient, alice: Caller) 
     assert too_big.status_code == 413 and too_big.json["error"]["code"] == "payload_too_large"
     array = client.post(JOBS, json=[1, 2], headers=auth_headers(alice))
     assert array.status_code == 400 and array.json["error"]["code"] == "invalid_spec"
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201, "a\x00b", "tab\there", "\x7f"])
+def test_malformed_idempotency_keys_answer_400(
+    client: flask.testing.FlaskClient, alice: Caller, key: str
+) -> None:
+    # A NUL used to reach Postgres, which cannot store it in text: 500.
+    response = client.post(JOBS, json=small_spec(1), headers={**auth_headers(alice), "Idempotency-Key": key})
+    if key == "":
+        assert response.status_code == 202  # an empty header is no key
+        return
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["details"] == [
+        {"path": "header.Idempotency-Key", "message": "bad length or character"}
+    ]
 
 
 def test_quota_answers_429_with_retry_after(client: flask.testing.FlaskClient, alice: Caller) -> None:
@@ -297,6 +504,19 @@ def test_internal_endpoints_refuse_user_tokens(client: flask.testing.FlaskClient
     assert client.post("/internal/worker", json={}).status_code == 401
 
 
+@pytest.mark.parametrize("payload", [[1, 2], "text", 7, {"taskId": ["x"]}, {"taskId": "\u0661" * 32}])
+def test_internal_endpoints_refuse_malformed_payloads_with_400(
+    client: flask.testing.FlaskClient, payload: object
+) -> None:
+    headers = {"Authorization": f"Bearer {auth.mint_internal_token('s' * 32)}"}
+    response = client.post("/internal/worker", json=payload, headers=headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["error"] == {
+        "code": "invalid_request",
+        "message": "the task payload needs a UUID taskId",
+    }
+
+
 def test_signed_download_urls_refuse_tampering_and_expiry(
     services: Services, client: flask.testing.FlaskClient, tmp_path: Path
 ) -> None:
@@ -314,3 +534,100 @@ def test_signed_download_urls_refuse_tampering_and_expiry(
     expired = services.artifacts.signed_url("generated-apps", "u/p/j/app.zip", ttl_seconds=-1).url
     response = client.get(expired.removeprefix("http://testserver"))
     assert response.status_code == 403 and "expired" in response.json["error"]["message"]
+
+
+def _stored_link(services: Services, tmp_path: Path) -> tuple[LocalObjectStore, str]:
+    source = tmp_path / "app.zip"
+    source.write_bytes(b"PK fake zip")
+    services.artifacts.upload("generated-apps", "u/p/j/app.zip", source)
+    store = services.artifacts
+    assert isinstance(store, LocalObjectStore)
+    return store, store.signed_url("generated-apps", "u/p/j/app.zip").url.removeprefix("http://testserver")
+
+
+def test_a_signed_link_that_outlives_the_policy_is_refused_when_served(
+    services: Services, client: flask.testing.FlaskClient, tmp_path: Path
+) -> None:
+    store, _ = _stored_link(services, tmp_path)
+    # Validly signed (as anyone holding the key, or a caller asking for a long ttl, could sign it), but
+    # expiring further ahead than the 15 minutes of the policy.
+    expires = int(time.time()) + POLICY.signed_url_ttl_seconds + 60
+    signature = store._sign("generated-apps", "u/p/j/app.zip", expires)
+    response = client.get(f"/files/generated-apps/u/p/j/app.zip?expires={expires}&signature={signature}")
+    assert response.status_code == 403
+    assert response.json["error"] == {
+        "code": "forbidden",
+        "message": "this download link claims to last longer than 15 minutes; request a new one",
+    }
+    # The stores are never asked for such a link in the first place.
+    with pytest.raises(ValueError, match="at most 900 s"):
+        store.signed_url("generated-apps", "u/p/j/app.zip", ttl_seconds=POLICY.signed_url_ttl_seconds + 1)
+
+
+@pytest.mark.parametrize(
+    ("expires", "signature"),
+    [
+        (None, "\u00e9" * 64),  # non-ASCII: compare_digest raised TypeError, Flask answered an HTML 500
+        (None, "\u0661" * 64),
+        (None, "A" * 64),
+        (None, ""),
+        ("+{expires}", None),
+        (" {expires}", None),
+        ("{expires}\n", None),
+        ("\u0661", None),
+        ("9" * 5000, None),
+        ("", None),
+    ],
+    ids=[
+        "signature-latin1",
+        "signature-arabic-digits",
+        "signature-upper-case",
+        "signature-empty",
+        "expires-plus",
+        "expires-space",
+        "expires-newline",
+        "expires-arabic-digit",
+        "expires-huge",
+        "expires-empty",
+    ],
+)
+def test_malformed_signed_links_answer_403_in_json(
+    services: Services,
+    client: flask.testing.FlaskClient,
+    tmp_path: Path,
+    expires: str | None,
+    signature: str | None,
+) -> None:
+    _, link = _stored_link(services, tmp_path)
+    path, _, query = link.partition("?")
+    args = dict(pair.split("=", 1) for pair in query.split("&"))
+    if expires is not None:
+        args["expires"] = expires.format(expires=args["expires"])
+    if signature is not None:
+        args["signature"] = signature
+    response = client.get(path, query_string=args)
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert response.json["error"] == {"code": "forbidden", "message": "this download link is not valid"}
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    path=st.text(max_size=30),
+    expires=st.none() | st.text(max_size=20) | st.integers().map(str),
+    signature=st.none() | st.text(max_size=70) | st.text("0123456789abcdef", min_size=64, max_size=64),
+)
+def test_any_download_link_gets_a_json_answer_never_a_500(
+    client: flask.testing.FlaskClient, path: str, expires: str | None, signature: str | None
+) -> None:
+    args = {k: v for k, v in (("expires", expires), ("signature", signature)) if v is not None}
+    response = client.get("/files/generated-apps/" + quote(path, safe="/"), query_string=args)
+    assert response.status_code in (400, 403, 404), response.get_data(as_text=True)
+    assert response.json is not None and response.json["error"]["code"] in (
+        "invalid_request",
+        "forbidden",
+        "not_found",
+    )

@@ -104,6 +104,12 @@ def run_image(db_dsn: str) -> Iterator[Start]:
         root = Path(tempfile.mkdtemp(prefix=f"appgen-image-{image}-"))
         roots.append(root)
         app = _stage(dockerfile, root / "app")
+        if "npm ci --prefix worker_container" in (REPO_ROOT / dockerfile).read_text():
+            # What that RUN leaves in the image: the Gemini CLI of the lockfile, which `make deps` also
+            # installed here (the worker checks for it when it starts).
+            (app / "worker_container" / "node_modules").symlink_to(
+                REPO_ROOT / "worker_container" / "node_modules"
+            )
         deployed = services[service]
         secrets = {
             "APPGEN_DATABASE_URL": db_dsn,

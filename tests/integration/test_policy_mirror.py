@@ -1,16 +1,20 @@
-"""The Python mirrors of the policy migration stay equal to it: the plan's numbers (`POLICY`), the error
-codes with their refund and retry flags (`ErrorCode`), and the stages, whose steps the worker must know
-how to run and the dispatcher where to send."""
+"""The Python mirrors of the policy migration stay equal to it: the plan's numbers and the spec's limits
+(`POLICY`), the error codes with their refund and retry flags (`ErrorCode`), and the stages, whose steps
+the worker must know how to run and the dispatcher where to send. The spec's two patterns also mean the
+same to both regular-expression engines that apply them (tests/integration/test_spec_mirror.py checks
+the rest of the spec's rules on both sides)."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from appgen.dispatch import QUEUE_OF_KIND
 from appgen.http_api import openapi_document
@@ -68,3 +72,70 @@ def test_the_readme_lists_every_error_code_with_its_rules(db_dsn: str) -> None:
     }
 
     assert listed == {row["code"]: (row["description"], row["transient"], row["refunded"]) for row in rows}
+
+
+SLUGS = [
+    "a",
+    "home",
+    "page-1",
+    "a" * 40,
+    "a" * 41,
+    "1a",
+    "-a",
+    "a_b",
+    "Home",
+    "a b",
+    "",
+    "home\n",
+    "\nhome",
+    "\uff48ome",  # a fullwidth h
+    "é",
+    "a-",
+    "a--b",
+]
+ROUTES = [
+    "/",
+    "/a",
+    "/a-b/c1",
+    "/a/b/c/d/e",
+    "/a/b/c/d/e/f",
+    "/" + "a" * 40,
+    "/" + "a" * 41,
+    "//",
+    "/a/",
+    "a",
+    "/A",
+    "/-a",
+    "/[id]",
+    "/a\n",
+    "/a b",
+    "/é",
+    "/api",
+    "/_next",
+    "",
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "samples"), [("slug_pattern", SLUGS), ("route_pattern", ROUTES)], ids=["slug", "route"]
+)
+def test_both_regex_engines_read_the_patterns_alike(db_dsn: str, pattern: str, samples: list[str]) -> None:
+    """pydantic (Rust `regex`) checks the API's specs, Postgres (ARE) submit_job's: the same verdicts."""
+    regex = getattr(POLICY, pattern)
+    adapter: TypeAdapter[str] = TypeAdapter(Annotated[str, StringConstraints(pattern=regex)])
+
+    def python(value: str) -> bool:
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            return False
+        return True
+
+    with psycopg.connect(db_dsn) as conn:
+        row = conn.execute(
+            f"select array(select s ~ (public.app_generation_policy()).{pattern} from unnest(%s::text[]) s)",
+            (samples,),
+        ).fetchone()
+    assert row is not None
+    assert dict(zip(samples, row[0], strict=True)) == {s: python(s) for s in samples}
+    assert any(row[0]) and not all(row[0])

@@ -290,3 +290,64 @@ def _lease_is_live(db_dsn: str, task_id: UUID) -> bool:
             "select lease_expires_at > now() from app_generation_tasks where id = %s", (task_id,)
         ).fetchone()
     return row == (True,)
+
+
+def test_a_stored_spec_the_worker_cannot_load_fails_its_job_at_once_refunded_and_frees_its_slot(
+    services: Services,
+    control_plane: ControlPlane,
+    alice: Caller,
+    db_dsn: str,
+    calls: list[tuple[str, str]],
+) -> None:
+    """The database and the API check a spec alike; should they ever disagree (or a row be written by
+    hand), the first step fails the job with `spec_unreadable` instead of crashing on every delivery while
+    the job holds one of its owner's two running slots until its deadline."""
+    broken, running, waiting = (control_plane.submit_job(alice, small_spec(1), None)[0] for _ in range(3))
+    for job_id in (broken, running, waiting):
+        jobs.start(services, job_id)
+    dispatcher = services.dispatcher
+    assert isinstance(dispatcher, InMemoryDispatcher)
+    assert control_plane.get_job(alice, waiting)["status"] == "queued"  # two running: the third waits
+    execute(
+        db_dsn,
+        "update app_generation_job_specs set generation_spec ="
+        " jsonb_set(generation_spec, '{pages,0,route}', '\"no-slash\"') where job_id = %s",
+        str(broken),
+    )
+    (scaffold,) = [m for m in dispatcher.messages if m.target == "worker" and _job_of(db_dsn, m) == broken]
+
+    assert worker.run_task(scaffold.payload["taskId"], services) == "failed"
+
+    job = control_plane.get_job(alice, broken)
+    assert (job["status"], job["error_code"]) == ("failed", "spec_unreadable")
+    assert job["error_message"].startswith("The job's stored spec cannot be loaded (pages[0].route: ")
+    assert calls == []  # no step ran on it
+    with psycopg.connect(db_dsn) as conn:
+        task_status = conn.execute(
+            "select status::text from app_generation_tasks where id = %s", (scaffold.payload["taskId"],)
+        ).fetchone()
+        refunded = conn.execute(
+            "select app_generation_refunded(j) from app_generation_jobs j where id = %s", (broken,)
+        ).fetchone()
+        logged = conn.execute(
+            "select level, message from app_generation_logs where job_id = %s", (broken,)
+        ).fetchall()
+    assert task_status == ("failed",)
+    assert refunded == (True,)
+    assert logged == [("error", job["error_message"])]
+    # The freed slot goes to the owner's queued job at once, and it starts.
+    start = dispatcher.messages[-1]
+    assert (start.target, start.payload) == ("orchestrate", {"jobId": str(waiting)})
+    _deliver(services, start)
+    assert control_plane.get_job(alice, waiting)["status"] == "running"
+    assert control_plane.get_job(alice, running)["status"] == "running"
+    assert worker.run_task(scaffold.payload["taskId"], services) == "noop"  # a redelivery changes nothing
+
+
+def _job_of(db_dsn: str, message: TaskMessage) -> UUID:
+    with psycopg.connect(db_dsn) as conn:
+        row = conn.execute(
+            "select job_id from app_generation_tasks where id = %s", (message.payload["taskId"],)
+        ).fetchone()
+    assert row is not None
+    return UUID(str(row[0]))

@@ -3,6 +3,7 @@ registered for redaction, and the wiring picks the adapter the settings ask for.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from appgen.dispatch import LocalDispatcher
 from appgen.gateway import RestTransport
 from appgen.redact import redact
 from appgen.services import _control_plane, _dispatcher, _stores
-from appgen.settings import load_settings
+from appgen.settings import check_user_verifier, load_settings
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore
 
 CLOUD_TASKS = {
@@ -26,6 +27,13 @@ CLOUD_TASKS = {
     "APPGEN_TASKS_AUDIENCE": "https://appgen-internal.example",
     "APPGEN_ORCHESTRATE_URL": "https://orchestrate-abc-ew.a.run.app/",
     "APPGEN_WORKER_URL": "https://worker-abc-ew.a.run.app",
+}
+# What cloud mode needs besides the queue: stores every instance shares.
+CLOUD_STORES = {
+    "APPGEN_ARTIFACT_STORE": "gcs",
+    "APPGEN_ARTIFACT_BUCKET": "acme-appgen-artifacts",
+    "APPGEN_SCRATCH_STORE": "gcs",
+    "APPGEN_SCRATCH_BUCKET": "acme-appgen-scratch",
 }
 SERVICE_KEY = "sb_secret_settings-test-service-key-42"
 
@@ -40,7 +48,7 @@ def test_the_defaults_stay_local() -> None:
 
 
 def test_cloud_tasks_settings_build_the_cloud_tasks_dispatcher() -> None:
-    settings = load_settings(CLOUD_TASKS)
+    settings = load_settings({**CLOUD_TASKS, **CLOUD_STORES})
     dispatcher = _dispatcher(settings)
     assert isinstance(dispatcher, CloudTasksDispatcher)
     assert (dispatcher.project, dispatcher.location) == ("demo-project", "europe-west1")
@@ -179,3 +187,92 @@ def test_without_a_database_url_the_control_plane_is_supabase_rest() -> None:
         errors.ConfigError, match=r"APPGEN_DATABASE_URL .* or SUPABASE_URL, SUPABASE_ANON_KEY"
     ):
         _control_plane(load_settings({"SUPABASE_URL": "https://abc.supabase.co"}))
+
+
+# -- configuration that cannot be left unsafe -----------------------------------------------------------
+def test_no_verifier_is_configured_by_default_and_serving_users_then_refuses_to_start() -> None:
+    settings = load_settings({})
+    assert settings.jwt_secret is None and settings.supabase_jwks_url is None
+    with pytest.raises(errors.ConfigError) as raised:
+        check_user_verifier(settings)
+    assert raised.value.message.startswith("no way to verify users' access tokens: set SUPABASE_JWT_SECRET")
+    check_user_verifier(load_settings({"SUPABASE_JWT_SECRET": "p" * 40}))
+    check_user_verifier(load_settings({"SUPABASE_URL": "https://abc.supabase.co"}))
+    check_user_verifier(load_settings({"SUPABASE_JWKS_URL": "https://keys.example/jwks.json"}))
+
+
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        (
+            {"APPGEN_ARTIFACT_STORE": "local"},
+            "APPGEN_DISPATCHER=cloud-tasks needs APPGEN_ARTIFACT_STORE=supabase or gcs, not local files",
+        ),
+        (
+            {"APPGEN_SCRATCH_STORE": "local"},
+            "APPGEN_DISPATCHER=cloud-tasks needs APPGEN_SCRATCH_STORE=gcs, not local files",
+        ),
+    ],
+)
+def test_cloud_mode_refuses_local_stores(store: dict[str, str], message: str) -> None:
+    with pytest.raises(errors.ConfigError) as raised:
+        load_settings({**CLOUD_TASKS, **CLOUD_STORES, **store})
+    assert raised.value.message == message
+
+
+def _cloud_with_data_dir(path: Path) -> None:
+    load_settings({**CLOUD_TASKS, **CLOUD_STORES, "APPGEN_DATA_DIR": str(path)})
+
+
+def test_cloud_mode_refuses_a_data_dir_others_can_write(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _cloud_with_data_dir(data)  # not there yet: the service creates it itself
+    data.mkdir(mode=0o700)
+    _cloud_with_data_dir(data)
+    data.chmod(0o777)
+    with pytest.raises(errors.ConfigError) as raised:
+        _cloud_with_data_dir(data)
+    assert (
+        raised.value.message == f"APPGEN_DATA_DIR ({data}) is writable by every user (mode 777): chmod o-w it"
+    )
+    data.chmod(0o1733)  # sticky does not help: anyone may still plant new files
+    with pytest.raises(errors.ConfigError, match="writable by every user"):
+        _cloud_with_data_dir(data)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(errors.ConfigError, match="is not a directory"):
+        _cloud_with_data_dir(tmp_path / "file")
+    load_settings({"APPGEN_DATA_DIR": str(data)})  # outside cloud mode the local stack decides
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a directory's owner needs root")
+def test_cloud_mode_refuses_a_data_dir_of_another_user_or_group(tmp_path: Path) -> None:
+    nobody = 65534
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    os.chown(data, nobody, -1)
+    with pytest.raises(errors.ConfigError) as raised:
+        _cloud_with_data_dir(data)
+    assert raised.value.message == (
+        f"APPGEN_DATA_DIR ({data}) belongs to uid {nobody}, not to this service's user (uid 0)"
+    )
+    os.chown(data, 0, nobody)
+    data.chmod(0o775)
+    with pytest.raises(errors.ConfigError, match=f"is writable by group {nobody}, not only by this service"):
+        _cloud_with_data_dir(data)
+    data.chmod(0o755)
+    _cloud_with_data_dir(data)  # the group may read and enter, not write
+
+
+def test_a_rate_limit_of_zero_turns_limiting_off() -> None:
+    assert load_settings({"APPGEN_RATE_LIMIT_PER_MINUTE": "0"}).rate_limit_per_minute == 0
+    for bad in ("-1", "nan", "inf", "many"):
+        with pytest.raises(errors.ConfigError, match="APPGEN_RATE_LIMIT_PER_MINUTE must be"):
+            load_settings({"APPGEN_RATE_LIMIT_PER_MINUTE": bad})
+    with pytest.raises(errors.ConfigError) as raised:
+        load_settings({"APPGEN_AGENT_MAX_TURNS": "0"})  # zero means nothing there
+    assert raised.value.message == "APPGEN_AGENT_MAX_TURNS must be positive, got '0'"
+
+
+def test_cloud_run_is_recognised_by_the_variable_it_sets() -> None:
+    assert load_settings({}).behind_google_front_end is False
+    assert load_settings({"K_SERVICE": "appgen-api"}).behind_google_front_end is True

@@ -28,7 +28,7 @@ from appgen.deploy.plan import (
 )
 from appgen.deploy.resources import Scope
 from appgen.deploy.runner import DeployError, Runner
-from appgen.settings import REPO_ROOT, load_settings
+from appgen.settings import REPO_ROOT, check_user_verifier, load_settings
 
 SCOPE = Scope("demo-proj", "123456789012", "europe-west1")
 REF = "abcdefghijklmnopqrst"
@@ -66,6 +66,8 @@ def test_every_service_of_appgen_starts_with_the_settings_it_is_deployed_with(
         assert settings.worker_url == SCOPE.service_url("agent-worker")
         assert settings.tasks_audience in services["agent-worker"].audiences
         assert settings.database_url, service.name
+        if service.public:  # it verifies users' tokens with the project's own secret or keys
+            check_user_verifier(settings)
     assert "GEMINI_API_KEY" in services["agent-worker"].secrets
     assert not [s for s in services.values() if s.name != "agent-worker" and "GEMINI_API_KEY" in s.secrets]
     assert [s.name for s in services.values() if s.public] == ["appgen-api"]

@@ -23,7 +23,7 @@ from appgen.dispatch import InMemoryDispatcher
 from appgen.gateway import Caller, ControlPlane, Row, RpcTransport
 from appgen.localstack.server import create_app
 from appgen.services import Services
-from appgen.settings import REPO_ROOT, Settings
+from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT, Settings
 from appgen.storage import LocalObjectStore
 
 FUNCTIONS = str(REPO_ROOT / "functions" / "main.py")
@@ -82,7 +82,13 @@ def transport(tmp_path: Path) -> Iterator[RecordingTransport]:
     """Installed as the process's services, as the targets find them; logging restored afterwards (the
     worker's module configures it on import)."""
     recording = RecordingTransport()
-    settings = Settings(data_dir=tmp_path, internal_secret=SECRET, work_dir=tmp_path / "work")
+    settings = Settings(
+        data_dir=tmp_path,
+        internal_secret=SECRET,
+        jwt_secret=LOCAL_JWT_SECRET,
+        work_dir=tmp_path / "work",
+        gemini_api_key="test-gemini-key",
+    )
     store = LocalObjectStore(tmp_path / "objects", "http://testserver", SECRET)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -99,6 +105,7 @@ def _headers() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("target", ["api", "status", "logs"])
+@pytest.mark.usefixtures("transport")
 def test_paths_flask_cannot_route_still_get_a_json_404(target: str) -> None:
     client = functions_framework.create_app(target=target, source=FUNCTIONS).test_client()
     response = client.get("/api/agentic/jobs/abc%0A/logs")

@@ -90,6 +90,12 @@ def test_a_client_holding_a_key_signs_with_it() -> None:
     assert query["X-Goog-Expires"] == "60"
 
 
+def test_a_link_longer_than_15_minutes_is_never_signed() -> None:
+    store = GcsStore(_client(CREDENTIALS), {ARTIFACT_BUCKET: "acme-appgen-artifacts"})
+    with pytest.raises(ValueError, match="at most 900 s, not 86400 s"):
+        store.signed_url(ARTIFACT_BUCKET, OBJECT, ttl_seconds=86400)
+
+
 def test_a_tampered_url_does_not_verify() -> None:
     store = GcsStore(_client(), signing_credentials=CREDENTIALS)
     url = store.signed_url(ARTIFACT_BUCKET, OBJECT).url.replace("job-1", "job-2")

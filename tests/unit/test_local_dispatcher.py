@@ -116,6 +116,42 @@ def test_a_repeated_name_is_delivered_once_and_a_delay_is_honoured(endpoint: tup
     assert state.deliveries[0].at - enqueued >= 1.0
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_names_are_remembered_for_an_hour_in_bounded_memory(endpoint: tuple[Endpoint, str]) -> None:
+    state, url = endpoint
+    clock = Clock()
+    dispatcher = _dispatcher(url, dedup_max_names=3, clock=clock)
+
+    def enqueue(name: str) -> None:
+        dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {"name": name}, name=name))
+
+    try:
+        enqueue("old")
+        clock.now += 3599
+        enqueue("old")  # within the hour: a duplicate
+        clock.now += 2
+        enqueue("old")  # past it: Cloud Tasks would take the name again, and so does this dispatcher
+        for name in ("a", "b", "c"):  # three more names: only the newest three are remembered
+            enqueue(name)
+        assert list(dispatcher._names) == ["a", "b", "c"]
+        enqueue("c")
+        enqueue("old")  # forgotten to make room, so taken again
+        assert list(dispatcher._names) == ["b", "c", "old"]
+        wait_for(lambda: len(state.deliveries) == 6 and dispatcher.idle(), 10, "six deliveries", every=0.02)
+        time.sleep(0.2)
+    finally:
+        dispatcher.close()
+    assert [d.payload["name"] for d in state.deliveries].count("old") == 3
+    assert sorted(d.payload["name"] for d in state.deliveries) == ["a", "b", "c", "old", "old", "old"]
+
+
 def test_failed_answers_are_retried_until_one_succeeds(endpoint: tuple[Endpoint, str]) -> None:
     state, url = endpoint
     state.script["flaky"] = [503, 500]

@@ -247,6 +247,17 @@ def test_signed_url_asks_for_15_minutes_and_returns_an_absolute_url(
     assert json.loads(request.content) == {"expiresIn": 900}
 
 
+def test_a_link_longer_than_15_minutes_is_never_asked_for(
+    mock: respx.MockRouter, store: SupabaseStorage
+) -> None:
+    sign = mock.post(f"{URL}/storage/v1/object/sign/{ARTIFACT_BUCKET}/{OBJECT}").respond(
+        200, json={"signedURL": "/object/sign/x?token=t"}
+    )
+    with pytest.raises(ValueError, match="at most 900 s, not 901 s"):
+        store.signed_url(ARTIFACT_BUCKET, OBJECT, ttl_seconds=901)
+    assert not sign.called
+
+
 @pytest.mark.parametrize(
     "answer",
     [

@@ -5,12 +5,12 @@
 -- new RPC is covered the day it is added while a frontend's own functions in the same project are not. Run by `supabase test db` and, locally, by tests/integration/test_pgtap.py through pg_prove.
 begin;
 create extension if not exists pgtap;
-select plan(43);
 
 -- Tables of owners' data (every row has an owner_id) and reference tables (the same for everyone).
 create temporary view appgen_tables (name) as
-values ('app_generation_projects'), ('app_generation_jobs'), ('app_generation_job_events'),
-       ('app_generation_tasks'), ('app_generation_artifacts'), ('app_generation_logs');
+values ('app_generation_projects'), ('app_generation_jobs'), ('app_generation_job_specs'),
+       ('app_generation_job_events'), ('app_generation_tasks'), ('app_generation_artifacts'),
+       ('app_generation_logs');
 create temporary view reference_tables (name) as
 values ('app_generation_error_codes'), ('app_generation_stages');
 create temporary view all_tables (name) as
@@ -18,7 +18,9 @@ select name from appgen_tables union all select name from reference_tables;
 
 create temporary view appgen_functions as
 select p.oid, p.proname, p.oid::regprocedure::text as signature, p.prosecdef, p.proconfig, p.proacl,
-       p.proowner
+       p.proowner,
+       array(select format_type(a.type, null) from unnest(p.proargtypes::oid[]) with ordinality a(type, n)
+             order by a.n)::name[] as argtypes
 from pg_proc p
 where p.pronamespace = 'public'::regnamespace
   and not exists (select 1 from pg_depend d
@@ -30,12 +32,33 @@ create temporary view user_rpcs (proname) as
 values ('submit_job'), ('cancel_job'), ('request_download'), ('get_job'), ('list_jobs'), ('list_job_logs'),
        ('app_generation_policy');
 
+-- The complete privileges of `authenticated` on every appgen table and view; `anon` holds none on any.
+-- Signed-in users only ever read (RLS shows them their own rows); they write through the RPCs.
+create temporary view relation_privileges (name, authenticated) as
+values ('app_generation_projects', '{SELECT}'::name[]), ('app_generation_jobs', '{SELECT}'),
+       ('app_generation_job_specs', '{SELECT}'), ('app_generation_job_events', '{SELECT}'), ('app_generation_tasks', '{SELECT}'),
+       ('app_generation_artifacts', '{SELECT}'), ('app_generation_logs', '{SELECT}'),
+       ('app_generation_stages', '{SELECT}'), ('app_generation_error_codes', '{}'),
+       ('app_generation_job_summaries', '{SELECT}');
+
+-- The identity sequences behind the tables' ids: only the RPCs (as the tables' owner) draw from them.
+create temporary view appgen_sequences (name) as
+select c.relname::text from pg_class c
+where c.relnamespace = 'public'::regnamespace and c.relkind = 'S' and c.relname like 'app\_generation\_%';
+
+create temporary view api_roles (role) as values ('anon'::name), ('authenticated');
+
+select plan(40
+            + 2 * (select count(*)::integer from relation_privileges)
+            + 2 * (select count(*)::integer from appgen_sequences)
+            + 2 * (select count(*)::integer from appgen_functions));
+
 -- ---------------------------------------------------------------------------------------------
 -- Tables, enum, RLS
 -- ---------------------------------------------------------------------------------------------
 select is(array(select tablename::text from pg_tables where schemaname = 'public' and tablename like 'app\_generation\_%'
               order by 1),
-  array(select name from all_tables order by 1), 'the control plane has its six tables and two reference tables');
+  array(select name from all_tables order by 1), 'the control plane has its seven tables and two reference tables');
 select has_view('public', 'app_generation_job_summaries', 'the job summaries view exists');
 select enum_has_labels('public', 'app_generation_status',
   array['queued', 'running', 'fixing', 'completed', 'completed_with_warnings', 'failed', 'expired', 'cancelled'],
@@ -56,6 +79,7 @@ select is(
 -- ---------------------------------------------------------------------------------------------
 select policies_are('public', 'app_generation_projects', array['Owners can read their own projects']);
 select policies_are('public', 'app_generation_jobs', array['Owners can read their own jobs']);
+select policies_are('public', 'app_generation_job_specs', array['Owners can read the specs of their own jobs']);
 select policies_are('public', 'app_generation_job_events', array['Owners can read the events of their own jobs']);
 select policies_are('public', 'app_generation_tasks', array['Owners can read the tasks of their own jobs']);
 select policies_are('public', 'app_generation_artifacts', array['Owners can read their own artifacts']);
@@ -63,13 +87,6 @@ select policies_are('public', 'app_generation_logs', array['Owners can read the 
 select policies_are('public', 'app_generation_stages', array['Signed-in users can read the stages']);
 select is((select count(*)::integer from pg_policies where tablename = 'app_generation_error_codes'), 0,
   'no policy opens the error codes to users');
-select ok(has_table_privilege('authenticated', 'public.app_generation_stages', 'SELECT')
-          and not has_table_privilege('anon', 'public.app_generation_stages', 'SELECT'),
-  'signed-in users (not anon) read the stages, which the summaries view computes progress from');
-select ok(not has_table_privilege('authenticated', 'public.app_generation_error_codes', 'SELECT')
-          and not has_table_privilege('anon', 'public.app_generation_error_codes', 'SELECT'),
-  'users cannot read the error-code table');
-
 select is(
   array(select p.tablename || ': ' || p.policyname from pg_policies p
         where p.schemaname = 'public' and p.tablename in (select name from appgen_tables)
@@ -90,25 +107,45 @@ select is(
   '{}'::text[], 'owner_id, which the policies filter on, leads an index on every table');
 
 -- ---------------------------------------------------------------------------------------------
--- Table grants: users never write tables; only RPCs and the service role do
+-- Privileges: the complete set each API role holds on every appgen table, view, sequence and function.
+-- Supabase grants ALL on everything new in `public` to anon and authenticated (supabase_compat.sql
+-- mirrors it), so anything not revoked explicitly would show up here.
 -- ---------------------------------------------------------------------------------------------
 select is(
-  array(select t.name || ' (' || r.role || ')' from all_tables t
-        cross join (values ('anon'), ('authenticated')) r(role)
-        where has_table_privilege(r.role, 'public.' || t.name, 'INSERT, UPDATE, DELETE, TRUNCATE')
-        order by 1),
-  '{}'::text[], 'anon and authenticated can insert, update, delete or truncate no table');
-select ok(not has_table_privilege('anon', 'public.app_generation_projects', 'SELECT'),
-  'anon cannot even select projects');
-select ok(not has_table_privilege('anon', 'public.app_generation_job_summaries', 'SELECT'),
-  'anon cannot select the summaries view');
-select ok(not has_table_privilege('authenticated', 'public.app_generation_job_summaries', 'INSERT, UPDATE, DELETE'),
-  'authenticated cannot write through the summaries view');
+  array(select c.relname::text from pg_class c
+        where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'v', 'm', 'p', 'f')
+          and c.relname like 'app\_generation\_%' order by 1),
+  array(select name from relation_privileges order by 1),
+  'the privilege table names every appgen table and view');
+select table_privs_are('public', r.name, a.role,
+  case when a.role = 'authenticated' then r.authenticated else '{}'::name[] end,
+  format('%s holds exactly %s on %s', a.role,
+         case when a.role = 'authenticated' then r.authenticated else '{}'::name[] end, r.name))
+from relation_privileges r cross join api_roles a;
+
+select is(array(select name from appgen_sequences order by 1),
+  array['app_generation_job_events_id_seq', 'app_generation_logs_id_seq'],
+  'the appgen sequences are the identity sequences of the events and the logs');
+select sequence_privs_are('public', s.name, a.role, '{}'::name[],
+  format('%s holds no privilege on the sequence %s', a.role, s.name))
+from appgen_sequences s cross join api_roles a;
+
+select function_privs_are('public', f.proname, f.argtypes, a.role,
+  case when a.role = 'authenticated' and f.proname in (select proname from user_rpcs)
+       then '{EXECUTE}'::name[] else '{}'::name[] end,
+  format('%s %s %s', a.role,
+         case when a.role = 'authenticated' and f.proname in (select proname from user_rpcs)
+              then 'may execute' else 'may not execute' end, f.signature))
+from appgen_functions f cross join api_roles a;
+
 select is(
   array(select t.name from appgen_tables t
-        where not has_table_privilege('service_role', 'public.' || t.name, 'SELECT, INSERT, UPDATE')
+        where t.name <> 'app_generation_job_specs'
+          and not has_table_privilege('service_role', 'public.' || t.name, 'SELECT, INSERT, UPDATE')
         order by 1),
-  '{}'::text[], 'the service role (workers) can read and write every table');
+  '{}'::text[], 'the service role (workers) can read and write every table but the specs');
+select table_privs_are('public', 'app_generation_job_specs', 'service_role', array['SELECT'],
+  'the service role reads the specs but cannot rewrite one: submit_job alone writes them');
 select ok((select rolbypassrls from pg_roles where rolname = 'service_role'), 'the service role bypasses RLS');
 
 -- ---------------------------------------------------------------------------------------------
@@ -124,21 +161,6 @@ select is(
         where prosecdef and not ('search_path=""' = any (coalesce(proconfig, '{}'))) order by 1),
   '{}'::text[], 'in particular every security definer function does');
 
-select is(
-  array(select signature from appgen_functions where has_function_privilege('anon', oid, 'EXECUTE') order by 1),
-  '{}'::text[], 'anon can execute no appgen function');
-select is(
-  array(select signature from appgen_functions f
-        where has_function_privilege('authenticated', f.oid, 'EXECUTE')
-          and f.proname not in (select proname from user_rpcs)
-        order by 1),
-  '{}'::text[], 'authenticated can execute only the user RPCs');
-select is(
-  array(select signature from appgen_functions f
-        where f.proname in (select proname from user_rpcs)
-          and not has_function_privilege('authenticated', f.oid, 'EXECUTE')
-        order by 1),
-  '{}'::text[], 'authenticated can execute every user RPC');
 select is(
   array(select signature from appgen_functions f
         where exists (select 1 from aclexplode(coalesce(f.proacl, acldefault('f', f.proowner))) a
@@ -185,11 +207,38 @@ select has_trigger('public', 'app_generation_jobs', 'app_generation_job_status_i
   'the first status is recorded');
 select has_trigger('public', 'app_generation_logs', 'app_generation_logs_append_only', 'logs are append-only');
 select ok((select not public from storage.buckets where id = 'generated-apps'), 'the artifact bucket is private');
+
+-- ---------------------------------------------------------------------------------------------
+-- Realtime: owners may subscribe to their job rows, which must not carry the spec (up to 2 MB)
+-- ---------------------------------------------------------------------------------------------
 select ok(
   not exists (select 1 from pg_publication where pubname = 'supabase_realtime')
   or exists (select 1 from pg_publication_tables
              where pubname = 'supabase_realtime' and schemaname = 'public' and tablename = 'app_generation_jobs'),
   'jobs are in the supabase_realtime publication when it exists');
+-- Without Supabase (locally) there is no such publication: make one in this transaction, with the jobs
+-- table as the jobs migration adds it, to see what it would publish. (The local cluster's wal_level makes
+-- CREATE PUBLICATION warn that it would not replicate: irrelevant to what it names.)
+set local client_min_messages = error;
+do $$
+begin
+  if not exists (select 1 from pg_publication where pubname = 'supabase_realtime') then
+    create publication supabase_realtime;
+    alter publication supabase_realtime add table public.app_generation_jobs;
+  end if;
+end
+$$;
+reset client_min_messages;
+select ok(
+  (select not ('generation_spec' = any (attnames)) and 'status' = any (attnames)
+   from pg_publication_tables
+   where pubname = 'supabase_realtime' and schemaname = 'public' and tablename = 'app_generation_jobs'),
+  'the published columns of the jobs carry their status but not their spec');
+select is(
+  array(select tablename::text from pg_publication_tables
+        where pubname = 'supabase_realtime' and schemaname = 'public' and tablename like 'app\_generation\_%'
+        order by 1),
+  array['app_generation_jobs'], 'of the appgen tables only the jobs are published (not their specs)');
 
 select * from finish();
 rollback;

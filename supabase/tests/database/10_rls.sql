@@ -4,7 +4,9 @@
 -- completed job. Each role is entered the way PostgREST enters it: `set local role` plus the JWT claims.
 begin;
 create extension if not exists pgtap;
-select plan(74);
+select plan(80);
+
+\ir helpers.psql
 
 -- Runs a job of `owner` through every step to completed, as the workers would (service role).
 create function pg_temp.completed_job(p_owner uuid, p_project uuid) returns uuid
@@ -15,8 +17,7 @@ declare
   v_claim record;
 begin
   perform set_config('request.jwt.claims', json_build_object('sub', p_owner, 'role', 'authenticated')::text, true);
-  select job_id into v_job from public.submit_job(
-    jsonb_build_object('projectId', p_project, 'pages', jsonb_build_array(jsonb_build_object('pageId', 'home'))));
+  select job_id into v_job from public.submit_job(pg_temp.spec(p_project, 1));
   perform set_config('request.jwt.claims', '{"role": "service_role"}', true);
   perform public.start_job(v_job);
   loop
@@ -45,7 +46,7 @@ begin
   perform set_config('test.bob_done', pg_temp.completed_job(v_bob, 'b0b00000-0000-4000-8000-00000000000b')::text, true);
   perform set_config('request.jwt.claims', json_build_object('sub', v_alice, 'role', 'authenticated')::text, true);
   perform set_config('test.alice_queued', (select job_id from public.submit_job(
-    '{"projectId": "a11ce000-0000-4000-8000-00000000000a", "pages": [{"pageId": "home"}]}'))::text, true);
+    pg_temp.spec('a11ce000-0000-4000-8000-00000000000a', 1)))::text, true);
   perform set_config('request.jwt.claims', '', true);
 end
 $$;
@@ -54,21 +55,21 @@ select is((select status::text from public.app_generation_jobs where id = curren
   'completed', 'setup: alice''s first job completed');
 
 -- ---------------------------------------------------------------------------------------------
--- anon: sees nothing, writes nothing, calls nothing
+-- anon: reads nothing, writes nothing, calls nothing
 -- ---------------------------------------------------------------------------------------------
 set local role anon;
 set local "request.jwt.claims" to '{"role": "anon"}';
 
-select is_empty('select 1 from public.' || t, 'anon sees no rows of ' || t)
-from unnest(array['app_generation_jobs', 'app_generation_job_events', 'app_generation_tasks',
-                  'app_generation_artifacts', 'app_generation_logs']) t;
-select throws_ok('select 1 from public.app_generation_projects', '42501', null, 'anon cannot read projects');
+select throws_ok('select 1 from public.' || t, '42501', null, 'anon cannot read ' || t)
+from unnest(array['app_generation_jobs', 'app_generation_job_specs', 'app_generation_job_events',
+                  'app_generation_tasks', 'app_generation_artifacts', 'app_generation_logs',
+                  'app_generation_projects']) t;
 select throws_ok('select 1 from public.app_generation_job_summaries', '42501', null, 'anon cannot read summaries');
 select throws_ok($$select public.submit_job('{}')$$, '42501', null, 'anon cannot submit');
 select throws_ok($$select public.get_job(gen_random_uuid())$$, '42501', null, 'anon cannot call get_job');
 select throws_ok(
-  $$insert into public.app_generation_jobs (owner_id, project_id, generation_spec, spec_hash, page_count, page_parallelism)
-    values (gen_random_uuid(), gen_random_uuid(), '{}', 'x', 1, 1)$$,
+  $$insert into public.app_generation_jobs (owner_id, project_id, spec_hash, page_count, page_parallelism)
+    values (gen_random_uuid(), gen_random_uuid(), 'x', 1, 1)$$,
   '42501', null, 'anon cannot insert a job');
 
 reset role;
@@ -80,6 +81,7 @@ set local role authenticated;
 set local "request.jwt.claims" to '{"sub": "a11ce000-0000-4000-8000-000000000001", "role": "authenticated"}';
 
 select is((select count(*)::integer from public.app_generation_jobs), 2, 'alice sees her two jobs');
+select is((select count(*)::integer from public.app_generation_job_specs), 2, 'alice sees the specs of her two jobs');
 select is((select count(*)::integer from public.app_generation_job_events), 4, 'alice sees the 4 events of her jobs (3 + 1)');
 select is((select count(*)::integer from public.app_generation_tasks), 5, 'alice sees the 5 tasks of her job');
 select is((select count(*)::integer from public.app_generation_artifacts), 1, 'alice sees her artifact');
@@ -97,8 +99,9 @@ select is((select path from public.request_download(current_setting('test.alice_
 
 -- Every direct write to every table is refused, whatever the row.
 select throws_ok(format(s, t), '42501', null, format('alice cannot %s', format(s, t)))
-from unnest(array['app_generation_jobs', 'app_generation_job_events', 'app_generation_tasks',
-                  'app_generation_artifacts', 'app_generation_logs', 'app_generation_projects']) t
+from unnest(array['app_generation_jobs', 'app_generation_job_specs', 'app_generation_job_events',
+                  'app_generation_tasks', 'app_generation_artifacts', 'app_generation_logs',
+                  'app_generation_projects']) t
 cross join unnest(array['update public.%s set owner_id = owner_id', 'delete from public.%s',
                         'truncate public.%s']) s;
 select throws_ok(
@@ -128,8 +131,9 @@ set local role authenticated;
 set local "request.jwt.claims" to '{"sub": "b0b00000-0000-4000-8000-000000000002", "role": "authenticated"}';
 
 select is(
-  array(select t from unnest(array['app_generation_jobs', 'app_generation_job_events', 'app_generation_tasks',
-                                   'app_generation_artifacts', 'app_generation_logs', 'app_generation_projects',
+  array(select t from unnest(array['app_generation_jobs', 'app_generation_job_specs', 'app_generation_job_events',
+                                   'app_generation_tasks', 'app_generation_artifacts', 'app_generation_logs',
+                                   'app_generation_projects',
                                    'app_generation_job_summaries']) t
         where (xpath('/row/n/text()', query_to_xml(
                  format('select count(*) as n from public.%I where owner_id <> %L', t, (select auth.uid())),
@@ -146,7 +150,7 @@ select throws_ok(format('select public.cancel_job(%L)', current_setting('test.al
 select throws_ok(format('select public.request_download(%L)', current_setting('test.alice_done')), 'AGNF0', null,
   'bob cannot download alice''s artifact');
 select throws_ok(
-  $$select public.submit_job('{"projectId": "a11ce000-0000-4000-8000-00000000000a", "pages": [{"pageId": "x"}]}')$$,
+  $$select public.submit_job(pg_temp.spec('a11ce000-0000-4000-8000-00000000000a', 1))$$,
   'AGNF0', null, 'bob cannot generate for alice''s project');
 select throws_ok(format('update public.app_generation_jobs set status = ''cancelled'' where id = %L',
                         current_setting('test.alice_queued')), '42501', null, 'bob cannot update alice''s job');
@@ -179,6 +183,8 @@ select throws_ok('update public.app_generation_logs set message = ''rewritten'''
   'not even the service role rewrites a log line');
 select throws_ok('delete from public.app_generation_logs', '42501', null,
   'nor deletes one');
+select throws_ok($$update public.app_generation_job_specs set generation_spec = '{}'$$, '42501', null,
+  'the service role cannot rewrite a job''s spec (submit_job alone writes them)');
 select throws_ok($$select public.submit_job('{"projectId": "a11ce000-0000-4000-8000-00000000000a", "pages": [{}]}')$$,
   'AGNF0', null, 'the service role has no user to submit as');
 

@@ -4,22 +4,9 @@
 -- needs to bend time (backdating rows) runs as the session user between the two.
 begin;
 create extension if not exists pgtap;
-select plan(121);
+select plan(122);
 
 \ir helpers.psql
-
--- The HINT of the error a statement raises (AGQT0 carries the seconds until the next quota slot).
-create function pg_temp.error_hint(p_sql text) returns text language plpgsql as $$
-declare
-  v_hint text;
-begin
-  execute p_sql;
-  return null;
-exception when others then
-  get stacked diagnostics v_hint = pg_exception_hint;
-  return v_hint;
-end;
-$$;
 
 -- Users and projects.
 select set_config('test.u1', 'c0000000-0000-4000-8000-000000000001', true);
@@ -43,6 +30,10 @@ select results_eq(
             encode(sha256(convert_to(pg_temp.spec(pg_temp.id('p1'), 3)::text, 'UTF8')), 'hex'))$$,
   'the job is queued, owned by the caller, with page count, window and spec hash');
 select results_eq(
+  $$select owner_id, generation_spec from public.app_generation_job_specs where job_id = pg_temp.id('j1')$$,
+  $$values (pg_temp.id('u1'), pg_temp.spec(pg_temp.id('p1'), 3))$$,
+  'the spec is stored apart from the job row (which Realtime publishes), owned by the caller');
+select results_eq(
   $$select from_status::text, to_status::text, actor from public.app_generation_job_events where job_id = pg_temp.id('j1')$$,
   $$values (null::text, 'queued'::text, 'c0000000-0000-4000-8000-000000000001'::text)$$,
   'the first status is recorded as an event by the submitting user');
@@ -53,12 +44,12 @@ select results_eq(
   $$values (pg_temp.id('j1'), false)$$, 'the same key and spec return the same job, not created');
 select throws_ok($$select public.submit_job(pg_temp.spec(pg_temp.id('p1'), 2), 'key-1')$$,
   'AGIK0', 'Idempotency-Key was already used with a different spec', 'the same key with another spec is a conflict');
-select throws_ok($$select public.submit_job('{"projectId": "nope", "pages": [{}]}')$$,
-  'AGIV0', 'projectId is not a uuid', 'a projectId that is not a uuid is invalid');
-select throws_ok($$select public.submit_job('{"pages": [{}]}')$$,
-  'AGIV0', 'spec needs a projectId and at least one page', 'a spec without projectId is invalid');
-select throws_ok(format($$select public.submit_job('{"projectId": "%s", "pages": []}')$$, pg_temp.id('p1')),
-  'AGIV0', 'spec needs a projectId and at least one page', 'a spec without pages is invalid');
+select throws_ok($$select public.submit_job(jsonb_set(pg_temp.spec(pg_temp.id('p1'), 1), '{projectId}', '"nope"'))$$,
+  'AGIV0', 'projectId: is not a uuid', 'a projectId that is not a uuid is invalid');
+select throws_ok($$select public.submit_job(pg_temp.spec(pg_temp.id('p1'), 1) - 'projectId')$$,
+  'AGIV0', 'projectId: is required', 'a spec without projectId is invalid');
+select throws_ok($$select public.submit_job(jsonb_set(pg_temp.spec(pg_temp.id('p1'), 1), '{pages}', '[]'))$$,
+  'AGIV0', 'pages: needs at least one page', 'a spec without pages is invalid');
 select pg_temp.remember('six', (select job_id from public.submit_job(pg_temp.spec(gen_random_uuid(), 6))));
 select is((select page_parallelism from public.app_generation_jobs where id = pg_temp.id('six')), 4,
   'page parallelism is min(page_count, 4)');
@@ -94,13 +85,13 @@ from generate_series(1, 5) i where id = pg_temp.id('q' || i);
 select pg_temp.become(pg_temp.id('u2'));
 select throws_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$,
   'AGQT0', 'daily limit of 5 generation jobs reached', 'the sixth job in 24 h is refused');
-select ok(pg_temp.error_hint($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$)::integer
+select ok((pg_temp.error_of($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$) ->> 'hint')::integer
           between 85800 and 85860,
   'the hint says when the next slot opens: 24 h after the oldest counted job (9 min old)');
 reset role;
 update public.app_generation_jobs set created_at = now() - interval '23 hours' where id = pg_temp.id('q1');
 select pg_temp.become(pg_temp.id('u2'));
-select ok(pg_temp.error_hint($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$)::integer
+select ok((pg_temp.error_of($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$) ->> 'hint')::integer
           between 3540 and 3600,
   'the hint counts from the oldest counted job: 1 h when it is 23 h old');
 reset role;
@@ -126,11 +117,15 @@ select is((select job_id from public.start_job(pg_temp.id('q4'))), pg_temp.id('q
 select public.app_generation_fail_job(pg_temp.id('q5'), 'build_failed', 'TS2322');
 select pg_temp.become(pg_temp.id('u2'));
 select public.cancel_job(pg_temp.id('q4'));
-select lives_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$,
-  'a job cancelled after it started is refunded too (its owner got nothing for it)');
+-- Once agents ran, the spend is real: a cancel no longer gives the slot back (it did until 2026-12-01).
 select throws_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 1))$$, 'AGQT0', null,
-  'a job failed for the user''s reasons (build_failed) still counts');
+  'a job cancelled after it started still counts: its agents ran');
 reset role;
+select results_eq(
+  $$select j.id, public.app_generation_refunded(j) from public.app_generation_jobs j
+    where j.id in (pg_temp.id('q3'), pg_temp.id('q4'), pg_temp.id('q5')) order by j.created_at$$,
+  $$values (pg_temp.id('q3'), true), (pg_temp.id('q4'), false), (pg_temp.id('q5'), false)$$,
+  'refunded: cancelled while queued (q3); counted: cancelled after it started (q4), failed for the user''s reasons (build_failed, q5)');
 
 -- =============================================================================================
 -- start_job: a running slot; at most 2 per owner; the third waits queued

@@ -11,8 +11,9 @@ select plan(12);
 select set_config('test.user', 'e0000000-0000-4000-8000-000000000001', true);
 select pg_temp.become(pg_temp.id('user'));
 select pg_temp.remember('job', (select job_id from public.submit_job(
-  jsonb_build_object('projectId', gen_random_uuid(), 'pages',
-                     jsonb_build_array(jsonb_build_object('pageId', 'home'), jsonb_build_object('pageId', 'about'))))));
+  jsonb_set(pg_temp.spec(gen_random_uuid(), 2), '{pages}', jsonb_build_array(
+    jsonb_build_object('pageId', 'home', 'route', '/', 'name', 'Home', 'selectedPreviewHtml', '<h1>Home</h1>'),
+    jsonb_build_object('pageId', 'about', 'route', '/about', 'name', 'About', 'selectedPreviewHtml', '<h1>About</h1>'))))));
 select pg_temp.become_service();
 select public.start_job(pg_temp.id('job'));
 select kind from pg_temp.run(pg_temp.id('job'), 'scaffold');

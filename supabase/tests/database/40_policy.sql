@@ -16,7 +16,7 @@ select is((select provolatile::text from pg_proc where oid = 'public.app_generat
   'the policy is immutable, so constraints and defaults may use it');
 select pg_temp.become(pg_temp.id('user'));
 select throws_ok($$select public.submit_job(pg_temp.spec(gen_random_uuid(), 21))$$,
-  'AGIV0', 'spec has 21 pages; at most 20 are allowed', 'submit_job refuses more pages than the policy allows');
+  'AGIV0', 'pages: has 21 pages; at most 20 are allowed', 'submit_job refuses more pages than the policy allows');
 select pg_temp.remember('job', (select job_id from public.submit_job(pg_temp.spec(gen_random_uuid(), 2))));
 reset role;
 select results_eq(

@@ -1,0 +1,175 @@
+"""The Functions Framework targets and the worker started as Cloud Run starts them (`functions-framework
+--source … --target …` in a fresh process with only the given environment): an incomplete or unsafe
+configuration stops the start with the reason, instead of a server that answers every request with 500
+`config_error`; a complete one serves."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from appgen.settings import REPO_ROOT
+
+FRAMEWORK = REPO_ROOT / ".venv" / "bin" / "functions-framework"
+FUNCTIONS = REPO_ROOT / "functions" / "main.py"
+WORKER = REPO_ROOT / "worker_container" / "main.py"
+INTERNAL_SECRET = "startup-test-internal-secret-0123456789"
+JWT_SECRET = "startup-test-jwt-secret-0123456789-abcdef"
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None  # None: it started serving
+    stderr: str
+    answer: httpx.Response | None = None  # what `probe` answered, when it served
+
+
+def start(source: Path, target: str, env: dict[str, str], probe: tuple[str, str], tmp: Path) -> Outcome:
+    """Start the target; return how it exited, or, once it serves, its answer to `probe` (then stop it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stderr_path = tmp / f"{target}.stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(FRAMEWORK), "--source", str(source), "--target", target, "--port", str(port)],
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp), "HOST": "127.0.0.1", **env},
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return Outcome(process.returncode, stderr_path.read_text())
+            try:
+                answer = httpx.request(probe[0], f"http://127.0.0.1:{port}{probe[1]}", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            return Outcome(None, stderr_path.read_text(), answer)
+        raise AssertionError(f"{target} neither served nor exited:\n{stderr_path.read_text()}")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def env(db_dsn: str, tmp_path: Path) -> dict[str, str]:
+    """A complete local configuration of the functions (the database is the test's)."""
+    return {
+        "APPGEN_DATABASE_URL": db_dsn,
+        "APPGEN_INTERNAL_SECRET": INTERNAL_SECRET,
+        "SUPABASE_JWT_SECRET": JWT_SECRET,
+        "APPGEN_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+STATUS = ("GET", "/api/agentic/jobs/00000000-0000-4000-8000-000000000000")
+
+
+def test_a_complete_configuration_serves(env: dict[str, str], tmp_path: Path) -> None:
+    outcome = start(FUNCTIONS, "status", env, STATUS, tmp_path)
+    assert outcome.answer is not None, outcome.stderr
+    assert outcome.answer.status_code == 401 and outcome.answer.json()["error"]["code"] == "missing_token"
+
+
+@pytest.mark.parametrize(
+    ("target", "change", "reason"),
+    [
+        (
+            "status",  # seen: it answered every request with 500 config_error
+            {"APPGEN_INTERNAL_SECRET": None},
+            "APPGEN_INTERNAL_SECRET is not set: the local object store signs its download links with it",
+        ),
+        (
+            "api",
+            {"SUPABASE_JWT_SECRET": None},
+            "no way to verify users' access tokens: set SUPABASE_JWT_SECRET",
+        ),
+        (
+            "submit",
+            {"SUPABASE_JWT_SECRET": "too-short"},
+            "SUPABASE_JWT_SECRET must be at least 32 characters",
+        ),
+        (
+            "list_jobs",
+            {"APPGEN_DATABASE_URL": None},
+            "no control plane configured: set APPGEN_DATABASE_URL (direct Postgres) or SUPABASE_URL",
+        ),
+        (
+            "logs",
+            {"APPGEN_RATE_LIMIT_PER_MINUTE": "-5"},
+            "APPGEN_RATE_LIMIT_PER_MINUTE must be positive or 0 (off), got '-5'",
+        ),
+        (
+            "cancel",
+            {"APPGEN_DISPATCHR": "local"},
+            "unknown setting APPGEN_DISPATCHR; did you mean APPGEN_DISPATCHER?",
+        ),
+        (
+            "cleanup",
+            {
+                "APPGEN_DISPATCHER": "cloud-tasks",
+                "APPGEN_GCP_PROJECT": "p",
+                "APPGEN_TASKS_LOCATION": "europe-west1",
+                "APPGEN_TASKS_SERVICE_ACCOUNT": "tasks@p.iam.gserviceaccount.com",
+                "APPGEN_TASKS_AUDIENCE": "https://internal.example",
+                "APPGEN_ORCHESTRATE_URL": "https://orchestrate.example",
+                "APPGEN_WORKER_URL": "https://worker.example",
+            },
+            "APPGEN_DISPATCHER=cloud-tasks needs APPGEN_ARTIFACT_STORE=supabase or gcs, not local files",
+        ),
+    ],
+)
+def test_an_incomplete_configuration_stops_the_start_with_the_reason(
+    env: dict[str, str], tmp_path: Path, target: str, change: dict[str, str | None], reason: str
+) -> None:
+    for name, value in change.items():
+        if value is None:
+            env.pop(name)
+        else:
+            env[name] = value
+    outcome = start(FUNCTIONS, target, env, STATUS, tmp_path)
+    assert outcome.exit_code == 1, (outcome.answer, outcome.stderr)
+    assert f"appgen cannot start: {reason}" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
+
+
+def test_internal_targets_need_no_user_token_verifier(env: dict[str, str], tmp_path: Path) -> None:
+    del env["SUPABASE_JWT_SECRET"]
+    outcome = start(FUNCTIONS, "orchestrate", env, ("POST", "/internal/orchestrate"), tmp_path)
+    assert outcome.answer is not None, outcome.stderr
+    assert outcome.answer.status_code == 401 and outcome.answer.json()["error"]["code"] == "missing_token"
+
+
+def test_the_worker_starts_only_when_it_can_run_agents(env: dict[str, str], tmp_path: Path) -> None:
+    del env["SUPABASE_JWT_SECRET"]  # the worker never sees users' tokens, so it holds no secret for them
+    probe = ("POST", "/internal/worker")
+    missing_key = start(WORKER, "run_task", env, probe, tmp_path)
+    assert missing_key.exit_code == 1, missing_key.stderr
+    assert (
+        "appgen cannot start: GEMINI_API_KEY is not set: the worker cannot run agents" in missing_key.stderr
+    )
+
+    no_cli = start(
+        WORKER,
+        "run_task",
+        {**env, "GEMINI_API_KEY": "k", "APPGEN_GEMINI_BIN": "/nowhere/gemini"},
+        probe,
+        tmp_path,
+    )
+    assert no_cli.exit_code == 1, no_cli.stderr
+    assert "appgen cannot start: the Gemini CLI is not installed at /nowhere/gemini" in no_cli.stderr
+
+    serving = start(WORKER, "run_task", {**env, "GEMINI_API_KEY": "k"}, probe, tmp_path)
+    assert serving.answer is not None, serving.stderr
+    assert serving.answer.status_code == 401 and serving.answer.json()["error"]["code"] == "missing_token"
