@@ -18,6 +18,7 @@ import httpx
 
 from appgen import auth
 from appgen.client import ApiClient, ApiError
+from appgen.deploy.command import deploy
 from appgen.errors import AppgenError
 from appgen.ids import parse_uuid
 from appgen.settings import LOCAL_JWT_SECRET, load_settings
@@ -95,6 +96,9 @@ def cleanup() -> None:
         click.echo(json.dumps(sweep(services())))
     except AppgenError as exc:
         raise click.ClickException(exc.message) from None
+
+
+main.add_command(deploy)
 
 
 # -- API client ----------------------------------------------------------------------------------------
