@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -23,6 +24,9 @@ from appgen.errors import AppgenError
 from appgen.ids import parse_uuid
 from appgen.settings import LOCAL_JWT_SECRET, load_settings
 from appgen.status import FINISHED, SUCCEEDED
+
+# How long `appgen dev` may take to stop once told to (the database gets at most half of it).
+STOP_GRACE_SECONDS = 40
 
 
 @click.group()
@@ -57,6 +61,9 @@ def dev(port: int, data_dir: Path | None) -> None:
         stop.wait()
     finally:
         click.echo("appgen dev: stopping", err=True)
+        # A stop that hangs (a stuck thread, a database that will not shut down) prints every thread's
+        # stack to the log and exits 1, instead of leaving the operator with a process that ignores them.
+        faulthandler.dump_traceback_later(STOP_GRACE_SECONDS, exit=True)
         stack.stop()
 
 
