@@ -14,7 +14,7 @@ export NEXT_TELEMETRY_DISABLED := 1
 help:
 	@echo "make demo   - run the local stack, generate the default example app, download its ZIP"
 	@echo "make test   - lint, then the whole suite (pytest + pgTAP)"
-	@echo "make lint   - ruff, ruff format --check, mypy"
+	@echo "make lint   - ruff, ruff format --check, mypy, hadolint"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
 	@echo "make dev    - the local stack in the foreground (appgen dev)"
 
@@ -39,6 +39,7 @@ lint: $(PY_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint $(wildcard */Dockerfile)
 
 format: $(PY_STAMP)
 	$(VENV)/bin/ruff format .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -18,10 +19,14 @@ import httpx
 
 from appgen import auth
 from appgen.client import ApiClient, ApiError
+from appgen.deploy.command import deploy
 from appgen.errors import AppgenError
 from appgen.ids import parse_uuid
 from appgen.settings import LOCAL_JWT_SECRET, load_settings
 from appgen.status import FINISHED, SUCCEEDED
+
+# How long `appgen dev` may take to stop once told to (the database gets at most half of it).
+STOP_GRACE_SECONDS = 40
 
 
 @click.group()
@@ -56,6 +61,9 @@ def dev(port: int, data_dir: Path | None) -> None:
         stop.wait()
     finally:
         click.echo("appgen dev: stopping", err=True)
+        # A stop that hangs (a stuck thread, a database that will not shut down) prints every thread's
+        # stack to the log and exits 1, instead of leaving the operator with a process that ignores them.
+        faulthandler.dump_traceback_later(STOP_GRACE_SECONDS, exit=True)
         stack.stop()
 
 
@@ -95,6 +103,9 @@ def cleanup() -> None:
         click.echo(json.dumps(sweep(services())))
     except AppgenError as exc:
         raise click.ClickException(exc.message) from None
+
+
+main.add_command(deploy)
 
 
 # -- API client ----------------------------------------------------------------------------------------

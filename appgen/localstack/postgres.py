@@ -85,7 +85,11 @@ class LocalPostgres:
 
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
-            self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60", check=False)
+            # fast: roll back open transactions and disconnect; if that does not finish in time (a backend
+            # stuck in a call), immediate: the next start recovers from the WAL, as after a crash.
+            stopped = self._pg_ctl("stop", "-m", "fast", "-w", "-t", "15", check=False)
+            if stopped.returncode != 0:
+                self._pg_ctl("stop", "-m", "immediate", "-w", "-t", "5", check=False)
 
     def _initdb(self) -> None:
         password = secrets.token_urlsafe(24)
@@ -113,7 +117,11 @@ class LocalPostgres:
     def _stop_stale(self) -> None:
         """A previous run that was killed may have left its server running: stop it cleanly first."""
         if (self.pgdata / "postmaster.pid").exists():
-            self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60", check=False)
+            # fast: roll back open transactions and disconnect; if that does not finish in time (a backend
+            # stuck in a call), immediate: the next start recovers from the WAL, as after a crash.
+            stopped = self._pg_ctl("stop", "-m", "fast", "-w", "-t", "15", check=False)
+            if stopped.returncode != 0:
+                self._pg_ctl("stop", "-m", "immediate", "-w", "-t", "5", check=False)
 
     def _ensure_database(self) -> None:
         import psycopg
@@ -123,10 +131,10 @@ class LocalPostgres:
             if not exists:
                 conn.execute(f'create database "{DATABASE}"')
 
-    def _pg_ctl(self, *args: str, check: bool = True) -> None:
-        self._run(str(find_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), *args, check=check)
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self._run(str(find_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), *args, check=check)
 
-    def _run(self, *argv: str, check: bool = True) -> None:
+    def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             argv,
             preexec_fn=_drop_root if os.geteuid() == 0 else None,
@@ -137,6 +145,7 @@ class LocalPostgres:
         )
         if check and result.returncode != 0:
             raise ConfigError(f"{Path(argv[0]).name} failed: {(result.stderr or result.stdout).strip()}")
+        return result
 
     def _own(self, *paths: Path) -> None:
         if os.geteuid() != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,10 +31,17 @@ class RunningStack:
     data_dir: Path
 
     def stop(self, timeout: float = 60) -> int:
+        """SIGTERM and the exit code; a stack that does not stop in time is killed (nothing outlives the
+        test) and fails the test with its log, which ends with every thread's stack (`appgen dev`)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_everything()
+            raise AssertionError(
+                f"appgen dev did not stop within {timeout} s:\n{self.log()[-20000:]}"
+            ) from None
         finally:
             if self.process.stdout is not None:
                 self.process.stdout.close()
@@ -41,9 +49,10 @@ class RunningStack:
     def kill_everything(self) -> None:
         """SIGKILL the stack's whole process group and its database, as a crash or an OOM kill would."""
         postmaster = self.data_dir / "pg" / "pgdata" / "postmaster.pid"
-        if postmaster.exists():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             os.kill(int(postmaster.read_text().split()[0]), signal.SIGKILL)
-        os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         if self.process.stdout is not None:
             self.process.stdout.close()
