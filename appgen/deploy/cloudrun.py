@@ -33,6 +33,8 @@ class Service(Resource):
     audiences: tuple[str, ...] = ()
     workspace: str | None = None  # size limit of an in-memory volume at /workspace
     gen2: bool = False
+    # Direct VPC egress: (network, subnet, private-ranges-only | all-traffic), or None for none.
+    vpc: tuple[str, str, str] | None = None
 
     @property
     def label(self) -> str:
@@ -76,6 +78,7 @@ class Service(Resource):
             "volumes": [("workspace", "Memory", self.workspace)] if self.workspace else [],
             "mounts": [("workspace", "/workspace")] if self.workspace else [],
             "execution environment": "gen2" if self.gen2 else None,
+            "vpc egress": self.vpc,
         }
 
     def diff(self, scope: Scope, current: Any) -> list[str]:
@@ -105,6 +108,11 @@ class Service(Resource):
                      "--add-volume-mount=volume=workspace,mount-path=/workspace"]  # fmt: skip
         if self.gen2:
             argv.append("--execution-environment=gen2")
+        if self.vpc:
+            network, subnet, egress = self.vpc
+            argv += [f"--network={network}", f"--subnet={subnet}", f"--vpc-egress={egress}"]
+        else:
+            argv.append("--clear-network")
         return [(*argv, scope.p, "--quiet")]
 
     def delete(self, scope: Scope) -> list[Command]:
@@ -147,4 +155,15 @@ def observed_settings(service: Mapping[str, Any], public: bool) -> dict[str, Any
         ],
         "mounts": [(m["name"], m["mountPath"]) for m in container.get("volumeMounts", [])],
         "execution environment": template_annotations.get("run.googleapis.com/execution-environment"),
+        "vpc egress": _vpc(template_annotations),
     }
+
+
+def _vpc(annotations: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """(network, subnet, egress) of a revision template's Direct VPC egress annotations."""
+    interfaces = json.loads(annotations.get("run.googleapis.com/network-interfaces", "[]"))
+    if not interfaces:
+        return None
+    first = interfaces[0]
+    egress = annotations.get("run.googleapis.com/vpc-access-egress", "private-ranges-only")
+    return (first.get("network", ""), first.get("subnetwork", ""), egress)

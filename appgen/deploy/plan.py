@@ -6,11 +6,12 @@ on each other (the loop may run them side by side); each stage needs the ones be
 1. the APIs;
 2. the secrets, created empty, then a checkpoint: a real run stops here until each has a value (added
    by the operator, never through this tool);
-3. the image repository, the service accounts, the buckets, the queues;
+3. the image repository, the service accounts, the buckets, the queues, the network;
 4. least-privilege access: each service account gets exactly the roles its service needs, on the
-   narrowest resource that grants them (see `_bindings`);
-5. the images, built by Cloud Build from the source checkout; the Supabase project (link, migrations,
-   private bucket) with `--supabase-ref`;
+   narrowest resource that grants them (see `_bindings`); the network's subnet and private DNS zone
+   (`network.py` says why the worker and the builder need them);
+5. the images, built by Cloud Build from the source checkout; the zone's `*.run.app` record; the
+   Supabase project (link, migrations, private bucket) with `--supabase-ref`;
 6. the Cloud Run services;
 7. who may call them (the queues' and the scheduler's service account; the worker on the builder) and
    the Cloud Scheduler job of the cleanup sweep.
@@ -24,6 +25,7 @@ from pathlib import Path
 from appgen.deploy.cloudrun import Service
 from appgen.deploy.iam import Binding
 from appgen.deploy.images import content_tag
+from appgen.deploy.network import PRIVATE_GOOGLE_ACCESS, ARecord, Network, PrivateZone, Subnet
 from appgen.deploy.queues import Queue, SchedulerJob
 from appgen.deploy.resources import (
     Apis,
@@ -52,6 +54,8 @@ APIS = (
     "iamcredentials.googleapis.com",
     "iam.googleapis.com",  # creating service accounts
     "storage.googleapis.com",  # the buckets
+    "compute.googleapis.com",  # the network of the worker's and the builder's Direct VPC egress
+    "dns.googleapis.com",  # its private zone for run.app
 )
 REPOSITORY = "appgen"
 BUILDER_DOCKERFILE = "builder_container/Dockerfile"  # the build sandbox's image (containment work)
@@ -82,6 +86,14 @@ QUEUES = (ORCHESTRATOR_QUEUE, PAGE_QUEUE, INTEGRATE_QUEUE, FIX_QUEUE)
 SCHEDULER_JOB = "appgen-cleanup"
 QUEUE_MAX_ATTEMPTS = 5  # lost deliveries only: the plan's 20/60/180 s backoff is appgen's own
 QUEUE_MIN_BACKOFF_S = 10
+# The private network (appgen/deploy/network.py). The subnet holds two addresses per instance of the worker
+# and the builder during a deploy: a /22 serves up to 250 workers.
+NETWORK = "appgen"
+SUBNET = "appgen-run"
+SUBNET_RANGE = "10.8.0.0/22"
+RUN_APP_ZONE = "appgen-run-app"
+WORKER_EGRESS = "private-ranges-only"  # run.app through the VPC (the zone), the rest straight out
+BUILDER_EGRESS = "all-traffic"  # Google's APIs only: the subnet has no NAT
 WORKSPACE_SIZE = "4Gi"  # in-memory /workspace of the worker and the builder, part of their 8 GiB
 DEFAULT_MAX_WORKERS = 30  # the plan's global worker cap
 
@@ -172,6 +184,11 @@ def build_plan(options: Options, scope: Scope) -> Plan:
     def functions(target: str) -> dict[str, str]:
         return {"FUNCTION_TARGET": target, **env}
 
+    worker_env = dict(env)
+    builder_url = scope.service_url(BUILDER)
+    if "builder" in images:  # the worker never builds an app itself in the cloud: the builder does
+        worker_env |= {"APPGEN_BUILDER": "remote", "APPGEN_BUILDER_URL": builder_url}
+
     services = [
         Service(API, images["functions"], API_SA, public=True, ingress="all", cpu="1", memory="1Gi",
                 concurrency=80, timeout_s=3600, max_instances=10, env=functions("api"),
@@ -183,15 +200,20 @@ def build_plan(options: Options, scope: Scope) -> Plan:
                 cpu="1", memory="1Gi", concurrency=1, timeout_s=300, max_instances=1,
                 env=functions("cleanup"), secrets=(DATABASE_URL, *service_key), audiences=(audience,)),
         Service(WORKER, images["worker"], WORKER_SA, public=False, ingress="internal", cpu="4", memory="8Gi",
-                concurrency=1, timeout_s=3600, max_instances=options.max_workers, env=env,
+                concurrency=1, timeout_s=3600, max_instances=options.max_workers, env=worker_env,
                 secrets=(DATABASE_URL, GEMINI_KEY, *service_key), audiences=(audience,),
-                workspace=WORKSPACE_SIZE, gen2=True),
+                workspace=WORKSPACE_SIZE, gen2=True, vpc=(NETWORK, SUBNET, WORKER_EGRESS)),
     ]  # fmt: skip
-    if "builder" in images:  # no secrets, no environment of appgen's, nothing to call
+    if "builder" in images:  # no secrets; it knows only who may call it, and calls nothing
+        builder_env = {
+            "APPGEN_BUILDER_AUDIENCE": builder_url,
+            "APPGEN_BUILDER_CALLER": scope.sa_email(WORKER_SA),
+        }
         services.append(
             Service(BUILDER, images["builder"], BUILDER_SA, public=False, ingress="internal", cpu="4",
                     memory="8Gi", concurrency=1, timeout_s=1800, max_instances=options.max_workers,
-                    workspace=WORKSPACE_SIZE, gen2=True)
+                    env=builder_env, workspace=WORKSPACE_SIZE, gen2=True,
+                    vpc=(NETWORK, SUBNET, BUILDER_EGRESS))
         )  # fmt: skip
 
     accounts = [
@@ -224,9 +246,13 @@ def build_plan(options: Options, scope: Scope) -> Plan:
             [Apis(APIS)],
             [Secret(name) for name in secret_names],
             [SecretsFilled(secret_names, tuple(s.name for s in services))],
-            [Repository(REPOSITORY), *accounts, *stores, *queues],
-            access,
-            [*images.values(), *supabase],
+            [Repository(REPOSITORY), *accounts, *stores, *queues, Network(NETWORK)],
+            [
+                *access,
+                Subnet(SUBNET, NETWORK, SUBNET_RANGE),
+                PrivateZone(RUN_APP_ZONE, "run.app.", NETWORK, "run.app through Private Google Access"),
+            ],
+            [*images.values(), ARecord(RUN_APP_ZONE, "*.run.app.", PRIVATE_GOOGLE_ACCESS), *supabase],
             list(services),
             [*invokers, cleanup_job],
         ],

@@ -61,6 +61,7 @@ SA = {
 }
 API_SA, ORCH_SA, WORKER_SA, INVOKER_SA, BUILDER_SA, BUILD_SA = SA.values()
 AUDIENCE = f"appgen-tasks-{PROJECT}"
+BUILDER_URL = f"https://appgen-builder-{PROJECT_NUMBER}.{REGION}.run.app"
 
 
 @dataclass
@@ -263,8 +264,60 @@ def test_worker_service_is_private_with_the_plans_size_and_an_in_memory_workspac
     assert plain["APPGEN_DISPATCHER"] == "cloud-tasks" and plain["APPGEN_ARTIFACT_STORE"] == "supabase"
     assert plain["APPGEN_WORKER_URL"] == f"https://agent-worker-{PROJECT_NUMBER}.{REGION}.run.app"
     assert plain["SUPABASE_URL"] == f"https://{REF}.supabase.co"
+    # It builds nothing itself: workspaces go to the builder service, through the VPC (internal ingress).
+    assert plain["APPGEN_BUILDER"] == "remote" and plain["APPGEN_BUILDER_URL"] == BUILDER_URL
+    assert template["metadata"]["annotations"]["run.googleapis.com/execution-environment"] == "gen2"
+    assert _vpc(template) == ([{"network": "appgen", "subnetwork": "appgen-run"}], "private-ranges-only")
     # No one may call it but the tasks' service account (and so no allUsers binding ever was set).
     assert _members(story, "agent-worker") == {"roles/run.invoker": {INVOKER_SA}}
+
+
+def _vpc(template: dict[str, Any]) -> tuple[Any, str | None]:
+    annotations = template["metadata"]["annotations"]
+    interfaces = json.loads(annotations.get("run.googleapis.com/network-interfaces", "null"))
+    return interfaces, annotations.get("run.googleapis.com/vpc-access-egress")
+
+
+def test_builder_service_runs_one_build_at_a_time_boxed_without_secrets_called_by_the_worker_only(
+    story: Story,
+) -> None:
+    builder = _service(story, "appgen-builder")
+    template, spec = builder["spec"]["template"], builder["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert builder["metadata"]["annotations"]["run.googleapis.com/ingress"] == "internal"
+    assert spec["containerConcurrency"] == 1 and spec["timeoutSeconds"] == 1800
+    assert spec["serviceAccountName"] == BUILDER_SA.split(":")[1]
+    assert container["image"].startswith(f"{REGION}-docker.pkg.dev/{PROJECT}/appgen/builder:")
+    assert template["metadata"]["annotations"]["run.googleapis.com/execution-environment"] == "gen2"
+    assert spec["volumes"] == [{"name": "workspace", "emptyDir": {"medium": "Memory", "sizeLimit": "4Gi"}}]
+    assert container["volumeMounts"] == [{"name": "workspace", "mountPath": "/workspace"}]
+    # Who may call it, and nothing else: no secret, no database, no bucket, no queue.
+    assert _env(container) == (
+        {"APPGEN_BUILDER_AUDIENCE": BUILDER_URL, "APPGEN_BUILDER_CALLER": WORKER_SA.split(":")[1]},
+        {},
+    )
+    # All its traffic into the subnet without NAT: Google's APIs, nothing else.
+    assert _vpc(template) == ([{"network": "appgen", "subnetwork": "appgen-run"}], "all-traffic")
+    assert _members(story, "appgen-builder") == {"roles/run.invoker": {WORKER_SA}}
+    assert "run.googleapis.com/custom-audiences" not in builder["metadata"]["annotations"]
+
+
+def test_the_network_routes_run_app_through_private_google_access_without_nat(story: Story) -> None:
+    (network,) = story.bodies("POST", "compute", f"compute/v1/projects/{PROJECT}/global/networks")
+    assert network["name"] == "appgen" and network["autoCreateSubnetworks"] is False
+    (subnet,) = story.bodies("POST", "compute", f"compute/v1/projects/{PROJECT}/regions/{REGION}/subnetworks")
+    assert subnet["name"] == "appgen-run" and subnet["privateIpGoogleAccess"] is True
+    assert subnet["network"].endswith(f"projects/{PROJECT}/global/networks/appgen")
+    assert subnet["ipCidrRange"] == "10.8.0.0/22"
+    (zone,) = story.bodies("POST", "dns", f"dns/v1/projects/{PROJECT}/managedZones")
+    assert (zone["name"], zone["dnsName"], zone["visibility"]) == ("appgen-run-app", "run.app.", "private")
+    (visible,) = zone["privateVisibilityConfig"]["networks"]
+    assert visible["networkUrl"].endswith(f"projects/{PROJECT}/global/networks/appgen")
+    (record,) = story.bodies("POST", "dns", f"dns/v1/projects/{PROJECT}/managedZones/appgen-run-app/rrsets")
+    assert (record["name"], record["type"], record["ttl"]) == ("*.run.app.", "A", 300)
+    assert record["rrdatas"] == ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
+    # No router, so no Cloud NAT: nothing in the subnet reaches the internet but through Google.
+    assert not [r for phase in story.phases.values() for r in phase.requests if "/routers" in r.path]
 
 
 def test_each_service_runs_as_its_own_account_with_only_the_secrets_it_reads(story: Story) -> None:
@@ -282,10 +335,6 @@ def test_each_service_runs_as_its_own_account_with_only_the_secrets_it_reads(sto
         assert service["spec"]["template"]["spec"]["serviceAccountName"] == account.split(":")[1], name
         assert service["metadata"]["annotations"]["run.googleapis.com/ingress"] == ingress, name
         assert plain.get("FUNCTION_TARGET") == target and set(secret) == secrets, name
-    builder = _service(story, "appgen-builder")
-    assert _env(builder["spec"]["template"]["spec"]["containers"][0]) == ({}, {})  # nothing of appgen's
-    assert builder["spec"]["template"]["spec"]["containerConcurrency"] == 1
-    assert _members(story, "appgen-builder") == {"roles/run.invoker": {WORKER_SA}}
     assert _members(story, "appgen-api") == {"roles/run.invoker": {"allUsers"}}
 
 
@@ -487,7 +536,9 @@ def test_a_smaller_worker_cap_updates_the_queues_and_the_services_it_caps_and_no
 def test_destroy_removes_what_the_deploy_created_and_keeps_the_apis(story: Story) -> None:
     _ok(story.phases["destroy"])
     left = story.recorder.resources
-    for kind in ("/serviceAccounts/", "/queues/", "/namespaces/", "/jobs/", "/secrets/", "/repositories/"):
+    kinds = ("/serviceAccounts/", "/queues/", "/namespaces/", "/jobs/", "/secrets/", "/repositories/",
+             "/networks/", "/subnetworks/", "/managedZones/")  # fmt: skip
+    for kind in kinds:
         assert not [k for k in left if kind in k], kind
     assert not [k for k in left if k.startswith("storage/storage/v1/b/")]
     assert f"serviceusage/v1/projects/{PROJECT}/services/run.googleapis.com" in left

@@ -20,6 +20,7 @@ from appgen.deploy.plan import (
     INTEGRATE_QUEUE,
     ORCHESTRATOR_QUEUE,
     PAGE_QUEUE,
+    WORKER,
     WORKER_SA,
     Options,
     Plan,
@@ -105,11 +106,26 @@ def test_the_builder_waits_for_its_dockerfile_then_gets_a_private_role_less_serv
         False,
         1,
     )
-    assert (
-        builder.env == {}
-        and builder.secrets == ()
-        and builder.image.dockerfile == "builder_container/Dockerfile"
+    builder_url = SCOPE.service_url(BUILDER)
+    assert builder.env == {
+        "APPGEN_BUILDER_AUDIENCE": builder_url,
+        "APPGEN_BUILDER_CALLER": SCOPE.sa_email(WORKER_SA),
+    }  # who may call it, and nothing else of appgen's
+    assert builder.secrets == () and builder.image.dockerfile == "builder_container/Dockerfile"
+    assert builder.gen2 and builder.workspace and builder.vpc == ("appgen", "appgen-run", "all-traffic")
+    worker, worker_without = _services(plan)[WORKER], _services(without)[WORKER]
+    assert (worker.env["APPGEN_BUILDER"], worker.env["APPGEN_BUILDER_URL"]) == ("remote", builder_url)
+    assert "APPGEN_BUILDER" not in worker_without.env
+    assert worker.vpc == ("appgen", "appgen-run", "private-ranges-only")
+    # Both start with what they are deployed with: the worker's builder is the service, whose audience
+    # is the URL the worker asks its ID token for, and whose one caller is the worker.
+    worker_settings = load_settings(
+        {**worker.env, **{name: f"value of {name} " * 3 for name in worker.secrets}}
     )
+    builder_settings = load_settings(builder.env)
+    assert (worker_settings.builder, worker_settings.builder_url) == ("remote", builder_url)
+    assert worker_settings.builder_audience == builder_settings.builder_audience == builder_url
+    assert builder_settings.builder_caller == SCOPE.sa_email(worker.account)
     bindings = [r for r in plan.resources if isinstance(r, Binding)]
     assert [(b.kind, b.target, b.role) for b in bindings if b.member.endswith(BUILDER_SA)] == []
     assert [(b.target, b.member) for b in bindings if b.kind == "service" and b.target == BUILDER] == [
