@@ -25,6 +25,7 @@ LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 
 _KNOWN = {
     "APPGEN_DATABASE_URL": "direct Postgres DSN of the control plane",
+    "APPGEN_DB_POOL_SIZE": "most connections one process holds to APPGEN_DATABASE_URL",
     "APPGEN_DATA_DIR": "where the local stack keeps its database and objects (default .appgen)",
     "APPGEN_PUBLIC_URL": "base URL of the API, used in signed download links",
     "APPGEN_INTERNAL_SECRET": "secret that signs internal task tokens and local download URLs",
@@ -92,6 +93,7 @@ class Settings:
     gemini_model: str = "gemini-2.5-pro"
     npm_cache: Path | None = None
     install_cache_max_mb: int = 2048
+    db_pool_size: int = 10
     page_agent_timeout_s: float = 600.0
     agent_max_turns: int = 40
     offline_model: bool = False
@@ -161,6 +163,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gemini_model=env.get("GEMINI_MODEL", defaults.gemini_model),
         npm_cache=Path(env["APPGEN_NPM_CACHE"]) if env.get("APPGEN_NPM_CACHE") else None,
         install_cache_max_mb=int(_number(env, "APPGEN_INSTALL_CACHE_MAX_MB", defaults.install_cache_max_mb)),
+        db_pool_size=int(_number(env, "APPGEN_DB_POOL_SIZE", defaults.db_pool_size)),
         page_agent_timeout_s=_number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),
         agent_max_turns=int(_number(env, "APPGEN_AGENT_MAX_TURNS", defaults.agent_max_turns)),
         task_lease_s=int(_number(env, "APPGEN_TASK_LEASE_SECONDS", defaults.task_lease_s)),

@@ -4,7 +4,10 @@ workspace snapshots travel between tasks through it), or the artifact store when
 Logical bucket names (`generated-apps`, `appgen-scratch`) map to real, globally unique GCS bucket names.
 Uploads are verified against the server's own MD5 and size (GCS computes them on write), and the SHA-256
 the port reports is kept as object metadata. Signed URLs are V4; on Cloud Run, whose credentials hold no
-private key, they are signed through the IAM `signBlob` API with the service account's access token.
+private key, they are signed through the IAM `signBlob` API as the service account itself, with a token
+scoped for IAM (`cloud-platform`): the storage client's own token carries only devstorage scopes, which
+IAM refuses (ACCESS_TOKEN_SCOPE_INSUFFICIENT). The account needs `iam.serviceAccountTokenCreator` on
+itself (`appgen deploy` grants it).
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import google.auth
 import requests
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as gauth_exc
-from google.auth.credentials import Signing
+from google.auth import iam
+from google.auth.credentials import Credentials, Signing
 from google.auth.transport.requests import Request as AuthRequest
 from google.cloud.storage import exceptions as gcs_exc
 from google.cloud.storage.retry import DEFAULT_RETRY
@@ -43,6 +48,8 @@ TIMEOUT_SECONDS = 600.0  # whole-file transfers; API calls return long before
 # The client library retries transient answers for up to 120 s per call by default; a step would rather
 # fail over to the plan's backoff sooner, so each call retries for this long at most.
 RETRY_SECONDS = 20.0
+# The scope a token needs for IAM signBlob (the storage client's devstorage scopes are not enough).
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
 def default_client(project: str | None) -> Any:
@@ -64,15 +71,18 @@ class GcsStore(ObjectStore):
         client: Any,
         bucket_names: Mapping[str, str] | None = None,
         *,
-        signing_credentials: Any = None,
+        signing_credentials: Signing | None = None,
+        auth_request: Any = None,
         retry_seconds: float = RETRY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        """`client` is a `google.cloud.storage.Client`; `signing_credentials` (optional) sign URLs locally
-        (a service-account key), otherwise the client's own credentials sign through IAM."""
+        """`client` is a `google.cloud.storage.Client`. Links are signed by `signing_credentials` when
+        given, else by the client's credentials when they hold a key, else through IAM (`IamSigning`, on
+        Application Default Credentials scoped for IAM, fetched over `auth_request`)."""
         self._client = client
         self._names = dict(bucket_names or {})
         self._signing = signing_credentials
+        self._auth_request = auth_request
         self._sleep = sleep
         self._retry = DEFAULT_RETRY.with_timeout(retry_seconds)
 
@@ -137,21 +147,59 @@ class GcsStore(ObjectStore):
             "expiration": timedelta(seconds=ttl_seconds),
         }
         with _mapped(f"sign a link to {bucket}/{path}"):
-            credentials = self._signing or self._client._credentials
-            if isinstance(credentials, Signing):  # a service-account key signs locally
-                options["credentials"] = credentials
-            else:  # Cloud Run's metadata-server credentials sign through IAM signBlob
-                if not credentials.valid:
-                    credentials.refresh(AuthRequest())
-                email = getattr(credentials, "service_account_email", None)
-                if not email:
-                    raise errors.ConfigError(
-                        "signed GCS URLs need service-account credentials (Cloud Run's, or a key file)"
-                    )
-                options["service_account_email"] = email
-                options["access_token"] = credentials.token
+            options["credentials"] = self._signer()
             url = blob.generate_signed_url(**options)
         return SignedUrl(url, expires_at)
+
+    def _signer(self) -> Signing:
+        if self._signing is None:
+            own = self._client._credentials
+            if isinstance(own, Signing):  # a service-account key signs locally
+                self._signing = own
+            else:  # Cloud Run's metadata-server credentials: sign through IAM
+                credentials, _ = google.auth.default(
+                    scopes=[CLOUD_PLATFORM_SCOPE], request=self._auth_request
+                )
+                self._signing = IamSigning(credentials, self._auth_request or AuthRequest())
+        return self._signing
+
+
+class IamSigning(Signing):
+    """Signs as the service account of `credentials` through the IAM `signBlob` API. `credentials` must
+    carry the `cloud-platform` (or `iam`) scope; their account needs `iam.serviceAccountTokenCreator` on
+    itself."""
+
+    def __init__(self, credentials: Credentials, request: Any):
+        self._credentials = credentials
+        self._request = request
+
+    @property
+    def signer_email(self) -> str:
+        email = getattr(self._credentials, "service_account_email", None)
+        if email in (None, "default"):  # metadata-server credentials learn their email on refresh
+            self._credentials.refresh(self._request)
+            email = getattr(self._credentials, "service_account_email", None)
+        if not email or email == "default":
+            raise errors.ConfigError(
+                "signed GCS URLs need service-account credentials (Cloud Run's, or a key file)"
+            )
+        return str(email)
+
+    @property
+    def signer(self) -> iam.Signer:
+        return iam.Signer(self._request, self._credentials, self.signer_email)
+
+    def sign_bytes(self, message: bytes) -> bytes:
+        signer = self.signer
+        try:
+            return bytes(signer.sign(message))
+        except gauth_exc.TransportError as exc:
+            if "PERMISSION_DENIED" not in str(exc) and "UNAUTHENTICATED" not in str(exc):
+                raise  # unreachable or overloaded: the caller retries
+            raise errors.ConfigError(
+                f"IAM refused to sign as {self.signer_email}: it needs roles/iam.serviceAccountTokenCreator "
+                f"on itself and a token with the cloud-platform scope ({redact(str(exc))[:300]})"
+            ) from exc
 
 
 def _digests(path: Path) -> tuple[str, str, int]:

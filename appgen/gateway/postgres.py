@@ -38,7 +38,11 @@ class PostgresTransport(RpcTransport):
             dsn,
             min_size=1,
             max_size=max_size,
-            kwargs={"row_factory": dict_row},
+            # No server-side prepared statements: behind a transaction pooler (Supabase's, port 6543)
+            # consecutive transactions may run on different server connections, where a statement
+            # prepared on another one does not exist. Everything else here is transaction-scoped already
+            # (`set local role`, `set_config(..., true)`).
+            kwargs={"row_factory": dict_row, "prepare_threshold": None},
             open=False,
             timeout=timeout_s,
         )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appgen.dispatch import DISPATCH_DEADLINE_SECONDS
 from appgen.errors import StepFailed
 from appgen.gateway import ClaimedTask
 from appgen.pipeline import snapshots
@@ -20,6 +21,10 @@ from appgen.spec import GenerationSpec
 from appgen.storage import SCRATCH_BUCKET
 
 CANCEL_POLL_SECONDS = 2.0
+# A step is one queue delivery, which Cloud Tasks abandons (and sends again) at its dispatch deadline. The
+# step's agents and commands share this window; the rest of the deadline is kept for restoring and saving
+# snapshots and recording the result.
+STEP_WINDOW_SECONDS = DISPATCH_DEADLINE_SECONDS - 5 * 60
 
 
 @dataclass
@@ -35,6 +40,7 @@ class StepContext:
     spec: GenerationSpec
     services: Services
     workdir: Path  # private to this delivery; removed afterwards
+    _started: float = field(default_factory=time.monotonic)
     _last_poll: float = 0.0
     _active: bool = True
 
@@ -76,13 +82,21 @@ class StepContext:
         return (self.task.deadline_at - datetime.now(UTC)).total_seconds()
 
     def budget(self, step_limit: float) -> float:
-        """A step's timeout: its own limit or what is left of the job's time, whichever is smaller."""
+        """A command's or agent's timeout: its own limit, what is left of the job's time, or what is left
+        of this delivery's window, whichever is smallest."""
         remaining = self.remaining_seconds()
         if remaining <= 0:
             raise StepFailed(
                 f"the job reached its {POLICY.job_time_limit_text} limit", code=ErrorCode.TIMEOUT
             )
-        return min(step_limit, remaining)
+        window = STEP_WINDOW_SECONDS - (time.monotonic() - self._started)
+        if window <= 0:
+            raise StepFailed(
+                f"the step used its {STEP_WINDOW_SECONDS // 60}-minute window (a queue delivery lasts at "
+                f"most {DISPATCH_DEADLINE_SECONDS // 60} minutes)",
+                code=ErrorCode.COMMAND_TIMEOUT,
+            )
+        return min(step_limit, remaining, window)
 
     # -- scratch storage -----------------------------------------------------------------------------
     def scratch_key(self, name: str) -> str:

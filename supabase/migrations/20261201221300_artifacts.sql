@@ -11,10 +11,22 @@
 -- ============================================================================================
 -- Bucket (private). On Supabase this is the real storage bucket; locally it documents the name.
 -- ============================================================================================
-insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
-values ('generated-apps', 'generated-apps', false, (public.app_generation_policy()).max_artifact_bytes,
-        array['application/zip'])
-on conflict (id) do nothing;
+-- Also declared in supabase/config.toml, from which the Supabase CLI creates it (`supabase start`,
+-- `db reset`, `seed buckets`). `supabase db reset` applies migrations before the storage service has
+-- added its columns to storage.buckets (supabase/cli#4085), so the row is inserted here only where the
+-- table already has them: hosted projects and appgen's local stack.
+do $$
+begin
+  if (select count(*) from information_schema.columns
+      where table_schema = 'storage' and table_name = 'buckets'
+        and column_name in ('id', 'name', 'public', 'file_size_limit', 'allowed_mime_types')) = 5 then
+    insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+    values ('generated-apps', 'generated-apps', false, (public.app_generation_policy()).max_artifact_bytes,
+            array['application/zip'])
+    on conflict (id) do nothing;
+  end if;
+end
+$$;
 
 -- ============================================================================================
 -- Artifacts

@@ -58,6 +58,25 @@ def test_the_migrations_apply_to_an_empty_database_in_order_and_once(empty_dsn: 
     assert _history(empty_dsn) == versions
     assert _has_table(empty_dsn, "app_generation_jobs")
     assert migrate(empty_dsn, MIGRATIONS) == []
+    with psycopg.connect(empty_dsn) as conn:
+        bucket = conn.execute(
+            "select public, allowed_mime_types from storage.buckets where id = 'generated-apps'"
+        )
+        assert bucket.fetchall() == [(False, ["application/zip"])]
+
+
+def test_the_migrations_apply_before_the_storage_service_has_migrated_its_tables(empty_dsn: str) -> None:
+    """As in `supabase db reset` (supabase/cli#4085): storage.buckets exists without the storage service's
+    later columns. The migrations still apply; the Supabase CLI creates the bucket from config.toml."""
+    with psycopg.connect(empty_dsn) as conn:
+        conn.execute("create schema storage")
+        conn.execute("create table storage.buckets (id text primary key, name text not null unique)")
+
+    migrate(empty_dsn, MIGRATIONS)
+
+    assert _has_table(empty_dsn, "app_generation_artifacts")
+    with psycopg.connect(empty_dsn) as conn:
+        assert conn.execute("select count(*) from storage.buckets").fetchone() == (0,)
 
 
 def test_a_pending_migration_older_than_the_newest_applied_one_is_refused(

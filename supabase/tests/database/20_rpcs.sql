@@ -4,7 +4,7 @@
 -- needs to bend time (backdating rows) runs as the session user between the two.
 begin;
 create extension if not exists pgtap;
-select plan(122);
+select plan(125);
 
 \ir helpers.psql
 
@@ -294,6 +294,20 @@ select is_empty(
   'a permanent failure fails the job (nothing queued to start)');
 select results_eq($$select status::text, error_code from public.app_generation_jobs where id = pg_temp.id('j3')$$,
   $$values ('failed'::text, 'guardrail_violation'::text)$$, 'with the task''s error code');
+
+-- A claim by redelivery (the worker died, its lease lapsed) is no failure: the backoff counts only
+-- transient failures, so the first one still waits 20 s, whatever the attempt number.
+select pg_temp.remember('wide_page', pg_temp.task(pg_temp.id('wide'), 'page'));
+select public.claim_task(pg_temp.id('wide_page'));
+reset role;
+update public.app_generation_tasks set lease_expires_at = now() - interval '1 second' where id = pg_temp.id('wide_page');
+select pg_temp.become_service();
+select is((select c.attempt from public.claim_task(pg_temp.id('wide_page')) c), 2,
+  'a task whose worker died is claimed again');
+select is((select delay_seconds from public.fail_task(pg_temp.id('wide_page'), 2, 'agent_quota', '429')), 20,
+  'its first transient failure still waits 20 s');
+select is((select transient_failures from public.app_generation_tasks where id = pg_temp.id('wide_page')), 1,
+  'the task counts one transient failure');
 
 -- =============================================================================================
 -- add_job_warning, append_job_log, list_job_logs, get_job, list_jobs

@@ -1,0 +1,95 @@
+"""The direct transport behind a transaction pooler, as Supabase's (port 6543) runs: a real PgBouncer in
+transaction mode in front of the test cluster. Every transaction may land on another server connection;
+`server_reset_query_always` makes that deterministic by resetting the server connection after each one,
+so a statement prepared in one transaction is gone in the next."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from appgen.gateway import Caller, ControlPlane, PostgresTransport
+from tests.fixtures.waiting import wait_for
+
+PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def pooler(db_dsn: str, open_tmp: Path) -> Iterator[str]:
+    """The DSN of a transaction-mode PgBouncer in front of `db_dsn`."""
+    if not Path(PGBOUNCER).exists():
+        pytest.fail("pgbouncer is missing: scripts/install-system-deps installs it")
+    server = urlsplit(db_dsn)
+    port = _free_port()
+    (open_tmp / "users.txt").write_text(f'"{server.username}" "{server.password}"\n')
+    config = open_tmp / "pgbouncer.ini"
+    config.write_text(
+        f"""[databases]
+* = host={server.hostname} port={server.port}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {open_tmp / "users.txt"}
+pool_mode = transaction
+server_reset_query = DISCARD ALL
+server_reset_query_always = 1
+default_pool_size = 2
+"""
+    )
+    for path in (open_tmp / "users.txt", config):
+        shutil.chown(path, "postgres")
+    # PgBouncer refuses to run as root; `-u` switches to the cluster's own system user.
+    log = open_tmp / "pgbouncer.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen([PGBOUNCER, "-u", "postgres", str(config)], stderr=log_file)
+    dsn = db_dsn.replace(f"{server.hostname}:{server.port}", f"127.0.0.1:{port}")
+    try:
+        wait_for(lambda: _accepts(dsn), 10, lambda: f"pgbouncer to accept connections:\n{log.read_text()}")
+        yield dsn
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _accepts(dsn: str) -> bool:
+    try:
+        with psycopg.connect(dsn, connect_timeout=1):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def test_rpcs_work_through_a_transaction_pooler(pooler: str, alice: Caller) -> None:
+    plane = ControlPlane(PostgresTransport(pooler, max_size=2))
+    try:
+        # Each pooled connection runs each statement more often than psycopg's default prepare threshold
+        # (5), and then again.
+        for _ in range(30):
+            assert plane.list_jobs(alice, None, 10) == []
+    finally:
+        plane.transport.close()
+
+
+def test_the_pooler_really_drops_prepared_statements_between_transactions(pooler: str) -> None:
+    """The control for the test above: with psycopg's default (prepare after 5 executions) the same
+    calls fail, so the transport's setting is what makes them work."""
+    with psycopg.connect(pooler) as conn, pytest.raises(psycopg.errors.InvalidSqlStatementName):
+        for _ in range(12):
+            with conn.transaction():
+                conn.execute("select count(*) from pg_class where relname = %s", ("x",)).fetchone()
