@@ -55,6 +55,12 @@ _KNOWN = {
     "SUPABASE_ANON_KEY": "the project's anon/publishable key (REST transport, user calls)",
     "SUPABASE_SERVICE_ROLE_KEY": "the project's service role/secret key (REST transport, service calls)",
     "APPGEN_RATE_LIMIT_PER_MINUTE": "requests per minute and user on status/logs/list/download",
+    "APPGEN_EVENTS_HEARTBEAT_SECONDS": "seconds without an event after which a job event stream sends `: ping`",
+    "APPGEN_EVENTS_LIFETIME_SECONDS": "seconds a job event stream stays open before the client reconnects",
+    "APPGEN_EVENTS_PER_USER": "job event streams one user may hold open on one instance",
+    "APPGEN_EVENTS_PER_INSTANCE": "job event streams one instance holds open at most",
+    "APPGEN_EVENTS_POLL_SECONDS": "how often a job event stream re-reads its job over Supabase's REST API",
+    "APPGEN_EVENTS_WRITE_TIMEOUT_SECONDS": "seconds a job event stream waits on a client that reads nothing",
     "GEMINI_API_KEY": "the server-level Gemini API key",
     "GEMINI_MODEL": "the Gemini model the agents use",
     "GOOGLE_GEMINI_BASE_URL": "base URL of the Gemini API (tests and the offline stand-in)",
@@ -74,6 +80,15 @@ class Settings:
     supabase_anon_key: str | None = None
     supabase_service_role_key: str | None = None
     rate_limit_per_minute: int = 120
+    # The job event streams (appgen/events.py): heartbeat, lifetime (under Cloud Run's default 300 s request
+    # timeout; clients reconnect with Last-Event-ID), open streams per user and per instance, the poll
+    # interval over Supabase's REST API, and how long a write may wait on a client that stopped reading.
+    events_heartbeat_s: float = 15.0
+    events_lifetime_s: float = 240.0
+    events_per_user: int = 5
+    events_per_instance: int = 50
+    events_poll_s: float = 2.0
+    events_write_timeout_s: float = 20.0
     # Cloud Run (it sets K_SERVICE): requests come through Google's front end, which appends the address
     # it received them from to X-Forwarded-For. Elsewhere only the connection's own address is known.
     behind_google_front_end: bool = False
@@ -138,6 +153,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         supabase_service_role_key=env.get("SUPABASE_SERVICE_ROLE_KEY") or None,
         rate_limit_per_minute=int(
             _number(env, "APPGEN_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute, zero_means="off")
+        ),
+        events_heartbeat_s=_number(env, "APPGEN_EVENTS_HEARTBEAT_SECONDS", defaults.events_heartbeat_s),
+        events_lifetime_s=_number(env, "APPGEN_EVENTS_LIFETIME_SECONDS", defaults.events_lifetime_s),
+        events_per_user=int(_number(env, "APPGEN_EVENTS_PER_USER", defaults.events_per_user)),
+        events_per_instance=int(_number(env, "APPGEN_EVENTS_PER_INSTANCE", defaults.events_per_instance)),
+        events_poll_s=_number(env, "APPGEN_EVENTS_POLL_SECONDS", defaults.events_poll_s),
+        events_write_timeout_s=_number(
+            env, "APPGEN_EVENTS_WRITE_TIMEOUT_SECONDS", defaults.events_write_timeout_s
         ),
         behind_google_front_end=bool(env.get("K_SERVICE")),
         cors_origins=tuple(o.strip() for o in env.get("APPGEN_CORS_ORIGINS", "").split(",") if o.strip()),
