@@ -21,7 +21,8 @@ closes after it. A stream also closes at its lifetime, when the caller's token e
 process stops; a client that resumes after the terminal event it already has gets 204, which makes
 EventSource stop reconnecting.
 
-Bounded: at most `events_per_user` open streams per user and `events_per_instance` per instance; per
+Bounded: at most `events_per_user` open streams per user and `events_instance_cap` per instance (at most
+half the server's threads when it has a fixed pool, so streams never starve other requests); per
 stream one flag (its subscription), one page of lines and a small socket send buffer; a client that
 reads nothing for `events_write_timeout_s` is dropped (the server's write times out), not buffered.
 """
@@ -96,7 +97,8 @@ class StreamSlots:
         with self._lock:
             if self.count() >= per_instance:
                 raise errors.DependencyUnavailable(
-                    f"this instance already serves {per_instance} event streams; try again shortly"
+                    f"this instance serves at most {per_instance} event streams at a time (see "
+                    "APPGEN_EVENTS_PER_INSTANCE and THREADS); try again shortly"
                 )
             mine = self._ends.setdefault(user, [])
             if len(mine) >= per_user:
@@ -136,7 +138,7 @@ def open_stream(services: Services, caller: Caller, job_id: UUID, resume: EventI
     user = str(parse_uuid(str(caller.claims["sub"])))
     token_left = float(caller.claims["exp"]) - time.time()  # verified: a finite number
     ends_at = time.monotonic() + min(settings.events_lifetime_s, token_left)
-    release = services.streams.take(user, ends_at, settings.events_per_user, settings.events_per_instance)
+    release = services.streams.take(user, ends_at, settings.events_per_user, settings.events_instance_cap)
     try:
         subscription = services.job_changes.subscribe(job_id)
     except BaseException:

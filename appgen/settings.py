@@ -61,6 +61,7 @@ _KNOWN = {
     "APPGEN_EVENTS_PER_INSTANCE": "job event streams one instance holds open at most",
     "APPGEN_EVENTS_POLL_SECONDS": "how often a job event stream re-reads its job over Supabase's REST API",
     "APPGEN_EVENTS_WRITE_TIMEOUT_SECONDS": "seconds a job event stream waits on a client that reads nothing",
+    "THREADS": "threads of the Functions Framework's server (gunicorn) per instance; default 4 per CPU",
     "GEMINI_API_KEY": "the server-level Gemini API key",
     "GEMINI_MODEL": "the Gemini model the agents use",
     "GOOGLE_GEMINI_BASE_URL": "base URL of the Gemini API (tests and the offline stand-in)",
@@ -89,6 +90,12 @@ class Settings:
     events_per_instance: int = 50
     events_poll_s: float = 2.0
     events_write_timeout_s: float = 20.0
+    # Threads of the server in front of the app when it has a fixed pool: the Functions Framework serves
+    # the targets with gunicorn's threaded worker, `THREADS` of them (default 4 per CPU). Each open event
+    # stream holds one for its lifetime, so streams may take at most half (`events_instance_cap`) and a
+    # stream never blocks the status, logs or submit requests of the same instance. None: a thread per
+    # connection (`appgen dev`'s werkzeug server).
+    server_threads: int | None = None
     # Cloud Run (it sets K_SERVICE): requests come through Google's front end, which appends the address
     # it received them from to X-Forwarded-For. Elsewhere only the connection's own address is known.
     behind_google_front_end: bool = False
@@ -120,6 +127,14 @@ class Settings:
     artifact_bucket: str | None = None
     scratch_store: str = "local"
     scratch_bucket: str | None = None
+
+    @property
+    def events_instance_cap(self) -> int:
+        """Open event streams this instance serves at most: `events_per_instance`, and half of a fixed
+        pool of server threads (the other half stays free for every other request)."""
+        if self.server_threads is None:
+            return self.events_per_instance
+        return min(self.events_per_instance, self.server_threads // 2)
 
     @property
     def objects_dir(self) -> Path:
@@ -162,6 +177,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         events_write_timeout_s=_number(
             env, "APPGEN_EVENTS_WRITE_TIMEOUT_SECONDS", defaults.events_write_timeout_s
         ),
+        # The Functions Framework's own variable and default (functions_framework/_http/gunicorn.py).
+        server_threads=int(_number(env, "THREADS", (os.cpu_count() or 1) * 4)),
         behind_google_front_end=bool(env.get("K_SERVICE")),
         cors_origins=tuple(o.strip() for o in env.get("APPGEN_CORS_ORIGINS", "").split(",") if o.strip()),
         work_dir=Path(env.get("APPGEN_WORK_DIR", str(defaults.work_dir))),

@@ -79,7 +79,10 @@ class LocalStack:
         # Bind first: the port (possibly ephemeral) is part of every URL the services hand out.
         self._server = serve(create_app(lambda: self._require_services()), "127.0.0.1", self.port)
         self.port = self._server.server_port
-        self.settings = settings = settings.with_overrides(public_url=f"http://127.0.0.1:{self.port}")
+        self.settings = settings = settings.with_overrides(
+            public_url=f"http://127.0.0.1:{self.port}",
+            server_threads=None,  # werkzeug's threaded server: a thread per connection, no fixed pool
+        )
         store = LocalObjectStore(settings.objects_dir, settings.public_url, settings.internal_secret)
         self.services = Services(
             settings=settings,
