@@ -102,6 +102,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     work_dir: Path = Path(tempfile.gettempdir()) / "appgen-work"
     starter_dir: Path = REPO_ROOT / "worker_container" / "starter"
+    # The built /build reference frontend that `appgen dev` serves (`make deps` builds web/ into it).
+    web_dist_dir: Path = REPO_ROOT / "web" / "dist"
     migrations_dir: Path = REPO_ROOT / "supabase" / "migrations"
     gemini_bin: Path = REPO_ROOT / "worker_container" / "node_modules" / ".bin" / "gemini"
     gemini_api_key: str | None = None

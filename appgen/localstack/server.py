@@ -11,6 +11,7 @@ import flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from appgen import errors, http_api, internal_api
+from appgen.localstack import frontend
 from appgen.redact import redact
 from appgen.responses import error_response
 from appgen.services import Services
@@ -32,7 +33,9 @@ def create_app(get_services: Callable[[], Services]) -> flask.Flask:
             return internal_api.handle(request, get_services)
         if request.path.startswith("/files/"):
             return _serve_file(request, get_services)
-        return http_api.handle(request, get_services)
+        if frontend.is_static(request.path):
+            return frontend.serve_static(request, get_services)
+        return http_api.handle(request, get_services, extra_routes=frontend.ROUTES)
 
     @app.errorhandler(404)
     def unrouted(_: Exception) -> flask.Response:
