@@ -164,7 +164,11 @@ def _check_agents(settings: Settings) -> None:
 def _control_plane(settings: Settings) -> ControlPlane:
     """Direct Postgres when a DSN is configured; otherwise Supabase's REST API (RLS applies there too)."""
     if settings.database_url:
-        return ControlPlane(PostgresTransport(settings.database_url, max_size=settings.db_pool_size))
+        return ControlPlane(
+            PostgresTransport(
+                settings.database_url, listen_dsn=settings.database_listen_url, max_size=settings.db_pool_size
+            )
+        )
     rest = (settings.supabase_url, settings.supabase_anon_key, settings.supabase_service_role_key)
     if all(rest):
         url, anon_key, service_key = (str(value) for value in rest)

@@ -26,6 +26,7 @@ LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 _KNOWN = {
     "APPGEN_DATABASE_URL": "direct Postgres DSN of the control plane",
     "APPGEN_DB_POOL_SIZE": "most connections one process holds to APPGEN_DATABASE_URL",
+    "APPGEN_DATABASE_LISTEN_URL": "session-mode Postgres DSN for the event streams' one LISTEN connection",
     "APPGEN_DATA_DIR": "where the local stack keeps its database and objects (default .appgen)",
     "APPGEN_PUBLIC_URL": "base URL of the API, used in signed download links",
     "APPGEN_INTERNAL_SECRET": "secret that signs internal task tokens and local download URLs",
@@ -118,6 +119,7 @@ class Settings:
     npm_cache: Path | None = None
     install_cache_max_mb: int = 2048
     db_pool_size: int = 10
+    database_listen_url: str | None = None
     page_agent_timeout_s: float = 600.0
     agent_max_turns: int = 40
     offline_model: bool = False
@@ -168,6 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = Path(env.get("APPGEN_DATA_DIR", str(defaults.data_dir))).resolve()
     settings = Settings(
         database_url=env.get("APPGEN_DATABASE_URL") or None,
+        database_listen_url=env.get("APPGEN_DATABASE_LISTEN_URL") or None,
         data_dir=data_dir,
         public_url=env.get("APPGEN_PUBLIC_URL", defaults.public_url).rstrip("/"),
         internal_secret=env.get("APPGEN_INTERNAL_SECRET", ""),

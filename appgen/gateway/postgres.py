@@ -33,9 +33,18 @@ class PostgresTransport(RpcTransport):
     PostgREST does, so RLS and `auth.uid()` behave exactly as over Supabase's REST API."""
 
     def __init__(
-        self, dsn: str, *, max_size: int = 10, timeout_s: float = POOL_WAIT_S, open_wait_s: float = 15.0
+        self,
+        dsn: str,
+        *,
+        listen_dsn: str | None = None,
+        max_size: int = 10,
+        timeout_s: float = POOL_WAIT_S,
+        open_wait_s: float = 15.0,
     ):
+        """`listen_dsn`: where the one LISTEN connection goes when `dsn` is a transaction pooler (which
+        delivers no notifications); `dsn` itself by default."""
         self._dsn = dsn
+        self._listen_dsn = listen_dsn or dsn
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -76,7 +85,7 @@ class PostgresTransport(RpcTransport):
 
     def job_changes(self, poll_interval_s: float) -> JobChanges:
         """Postgres notifies the changes itself: one LISTEN connection of this process, not a poll."""
-        return ListenedChanges(self._dsn)
+        return ListenedChanges(self._listen_dsn)
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Row]]:
