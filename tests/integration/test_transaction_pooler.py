@@ -16,6 +16,8 @@ import psycopg
 import pytest
 
 from appgen.gateway import Caller, ControlPlane, PostgresTransport
+from appgen.gateway.changes import ListenedChanges
+from tests.fixtures.specs import small_spec
 from tests.fixtures.waiting import wait_for
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -93,3 +95,23 @@ def test_the_pooler_really_drops_prepared_statements_between_transactions(pooler
         for _ in range(12):
             with conn.transaction():
                 conn.execute("select count(*) from pg_class where relname = %s", ("x",)).fetchone()
+
+
+def test_event_streams_listen_over_the_session_url_when_the_rpcs_go_through_the_pooler(
+    pooler: str, db_dsn: str, alice: Caller
+) -> None:
+    """Notifications never come through a transaction pooler; the one LISTEN connection uses its own URL."""
+    plane = ControlPlane(PostgresTransport(pooler, listen_dsn=db_dsn, max_size=2))
+    changes = plane.transport.job_changes(60)  # a poll would wake it only after a minute
+    try:
+        job, _ = plane.submit_job(alice, small_spec(1), None)
+        watcher = changes.subscribe(job)
+        assert isinstance(changes, ListenedChanges) and changes.listening.wait(10)
+        watcher.wait(0)  # the wake-up every subscription gets when the listener connects
+
+        plane.append_job_log(job, None, "info", "queued", "a line")
+
+        assert watcher.wait(5), "a line written through the pooler wakes the job's stream"
+    finally:
+        changes.close()
+        plane.transport.close()
