@@ -55,7 +55,7 @@ export function PageChoice({ page, style, chosen, missing, onChoose, onView }: P
                 type="button"
                 className="button-quiet"
                 onClick={() => onView(candidate)}
-                aria-label={`View ${page.name}: ${candidate.label} larger`}
+                aria-label={`View larger: ${page.name}, ${candidate.label}`}
               >
                 View larger
               </button>

@@ -100,7 +100,7 @@ function ExampleItem({ example, onUse }: { example: (typeof examples)[number]; o
           </span>
         )}
       </div>
-      <button type="button" className="button-secondary" onClick={onUse} aria-label={`Use the example ${title}`}>
+      <button type="button" className="button-secondary" onClick={onUse} aria-label={`Use this example: ${title}`}>
         Use this example
       </button>
     </li>
