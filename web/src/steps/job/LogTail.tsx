@@ -1,9 +1,10 @@
-// The last lines of the job's log, live. It follows the newest line unless the reader scrolled up.
+// The last lines of the job's log, live. It follows the newest line unless the reader scrolled up. The
+// scrolling box is the live region (role="log"); the list inside it keeps its list semantics.
 import { useEffect, useRef } from "react";
 import type { LogEntry } from "../../api/types";
 
 export function LogTail({ logs }: { logs: LogEntry[] }) {
-  const box = useRef<HTMLOListElement>(null);
+  const box = useRef<HTMLDivElement>(null);
   const following = useRef(true);
   useEffect(() => {
     const element = box.current;
@@ -15,7 +16,7 @@ export function LogTail({ logs }: { logs: LogEntry[] }) {
       {logs.length === 0 ? (
         <p className="hint">No log lines yet.</p>
       ) : (
-        <ol
+        <div
           ref={box}
           className="log"
           role="log"
@@ -26,13 +27,15 @@ export function LogTail({ logs }: { logs: LogEntry[] }) {
             following.current = element.scrollHeight - element.scrollTop - element.clientHeight < 24;
           }}
         >
-          {logs.map((entry) => (
-            <li key={entry.id} className={`log-${entry.level}`}>
-              <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString()}</time>{" "}
-              <span className="log-stage">{entry.stage}</span> {entry.message}
-            </li>
-          ))}
-        </ol>
+          <ol>
+            {logs.map((entry) => (
+              <li key={entry.id} className={`log-${entry.level}`}>
+                <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString()}</time>{" "}
+                <span className="log-stage">{entry.stage}</span> {entry.message}
+              </li>
+            ))}
+          </ol>
+        </div>
       )}
     </section>
   );
