@@ -21,11 +21,11 @@ from uuid import UUID
 import flask
 import yaml
 
-from appgen import auth, errors, jobs
+from appgen import auth, errors, events, jobs
 from appgen.gateway import Caller
 from appgen.ids import parse_uuid
 from appgen.policy import POLICY
-from appgen.responses import error_response, job_json, json_response, timestamp
+from appgen.responses import error_response, job_json, json_response, log_json, timestamp
 from appgen.services import Services
 from appgen.settings import REPO_ROOT
 
@@ -40,6 +40,7 @@ _JOB = rf"{JOBS}/(?P<job_id>[^/]+)"
 _IDEMPOTENCY_KEY = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 Handler = Callable[[flask.Request, Services, dict[str, str]], flask.Response]
+Route = tuple[str, re.Pattern[str], Handler]  # method, path pattern, handler
 
 
 # -- handlers ------------------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> fl
             "Idempotency-Key must be 1 to 200 characters, none of them a control character",
             details=[{"path": "header.Idempotency-Key", "message": "bad length or character"}],
         )
-    job_id, created = jobs.submit(services, caller, _json_body(request), key)
+    job_id, created = jobs.submit(services, caller, json_body(request), key)
     return json_response({"jobId": str(job_id)}, 202 if created else 200)
 
 
@@ -85,19 +86,24 @@ def _logs(request: flask.Request, services: Services, params: dict[str, str]) ->
     caller = _limited_caller(request, services)
     after = _int_arg(request, "after", 0, 0, 2**62)
     limit = _int_arg(request, "limit", 100, 1, POLICY.logs_page_max)
-    rows = jobs.logs(services, caller, _job_id(params), after, limit)
-    entries = [
-        {
-            "id": r["id"],
-            "at": timestamp(r["at"]),
-            "level": r["level"],
-            "stage": r["stage"],
-            "message": r["message"],
-        }
-        for r in rows
-    ]
+    entries = [log_json(row) for row in jobs.logs(services, caller, _job_id(params), after, limit)]
     next_cursor = str(entries[-1]["id"]) if len(entries) == limit else None
     return json_response({"logs": entries, "nextCursor": next_cursor})
+
+
+def _events(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
+    # EventSource cannot set headers: this route also takes the token as `?access_token=` (never logged).
+    caller = _limited_caller(request, services, query_token=True)
+    job_id = _job_id(params)
+    resume = events.parse_event_id(request.headers.get("Last-Event-ID"))
+    if request.method == "HEAD":  # the headers a stream would get, without holding one open
+        jobs.status(services, caller, job_id)
+        return flask.Response(status=200, headers=events.HEADERS)
+    stream = events.open_stream(services, caller, job_id, resume)
+    if stream is None:
+        return flask.Response(status=204)  # the client has the end already: EventSource stops
+    events.bound_socket(request.environ, services.settings.events_write_timeout_s)
+    return flask.Response(stream, status=200, headers=events.HEADERS)
 
 
 def _download(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
@@ -129,12 +135,13 @@ def openapi_document() -> dict[str, Any]:
 
 # endpoint name -> (method, path pattern, handler). The order matters only for readability. Patterns are
 # applied with `fullmatch` (a `$` would also match before a trailing newline, `%0A` in the URL).
-ROUTES: dict[str, tuple[str, re.Pattern[str], Handler]] = {
+ROUTES: dict[str, Route] = {
     "submit": ("POST", re.compile(rf"{JOBS}/?"), _submit),
     "list_jobs": ("GET", re.compile(rf"{JOBS}/?"), _list),
     "status": ("GET", re.compile(rf"{_JOB}/?"), _status),
     "download": ("POST", re.compile(rf"{_JOB}/download/?"), _download),
     "logs": ("GET", re.compile(rf"{_JOB}/logs/?"), _logs),
+    "events": ("GET", re.compile(rf"{_JOB}/events/?"), _events),
     "cancel": ("POST", re.compile(rf"{_JOB}/cancel/?"), _cancel),
     "healthz": ("GET", re.compile(r"/healthz/?"), _health),
     "openapi": ("GET", re.compile(r"/openapi\.json"), _openapi),
@@ -142,9 +149,13 @@ ROUTES: dict[str, tuple[str, re.Pattern[str], Handler]] = {
 
 
 def handle(
-    request: flask.Request, get_services: Callable[[], Services], endpoints: frozenset[str] | None = None
+    request: flask.Request,
+    get_services: Callable[[], Services],
+    endpoints: frozenset[str] | None = None,
+    extra_routes: dict[str, Route] | None = None,
 ) -> flask.Response:
-    """Answer one public request; `endpoints` limits the router to some endpoints (single-purpose targets)."""
+    """Answer one public request; `endpoints` limits the router to some endpoints (single-purpose targets),
+    `extra_routes` adds some (the local stack's development routes)."""
     origins: tuple[str, ...] = ()
     try:
         services = get_services()
@@ -152,7 +163,7 @@ def handle(
         if request.method == "OPTIONS":
             response = flask.Response(status=204)
         else:
-            handler, params = _route(request, endpoints)
+            handler, params = _route(request, endpoints, {**ROUTES, **(extra_routes or {})})
             response = handler(request, services, params)
     except errors.AppgenError as exc:
         response = error_response(exc)
@@ -162,9 +173,11 @@ def handle(
     return _with_cors(request, response, origins)
 
 
-def _route(request: flask.Request, endpoints: frozenset[str] | None) -> tuple[Handler, dict[str, str]]:
+def _route(
+    request: flask.Request, endpoints: frozenset[str] | None, routes: dict[str, Route]
+) -> tuple[Handler, dict[str, str]]:
     path_matched = False
-    for name, (method, pattern, handler) in ROUTES.items():
+    for name, (method, pattern, handler) in routes.items():
         if endpoints is not None and name not in endpoints:
             continue
         match = pattern.fullmatch(request.path)
@@ -186,7 +199,7 @@ def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[
         if "*" not in origins:
             response.headers["Vary"] = "Origin"
         response.headers["Access-Control-Allow-Headers"] = (
-            "Authorization, Content-Type, Idempotency-Key, If-None-Match"
+            "Authorization, Content-Type, Idempotency-Key, If-None-Match, Last-Event-ID"
         )
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
@@ -195,15 +208,19 @@ def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[
 
 
 # -- request parsing -----------------------------------------------------------------------------------
-def _caller(request: flask.Request, services: Services) -> Caller:
+def _caller(request: flask.Request, services: Services, *, query_token: bool = False) -> Caller:
     """The signed-in caller. Requests without a valid token are limited per client address: an address
     whose recent requests kept failing verification is refused before its next token is even looked
-    at, so a flood of made-up tokens costs one bucket lookup each."""
+    at, so a flood of made-up tokens costs one bucket lookup each. With `query_token`, a request without
+    an Authorization header may carry the token as `?access_token=`."""
     settings = services.settings
     address = client_address(request, settings.behind_google_front_end)
     services.address_limits.check(address, settings.rate_limit_per_minute)
+    authorization = request.headers.get("Authorization")
+    if authorization is None and query_token and "access_token" in request.args:
+        authorization = "Bearer " + request.args["access_token"]
     try:
-        token = auth.bearer_token(request.headers.get("Authorization"))
+        token = auth.bearer_token(authorization)
         verifier = auth.verifier(settings.jwt_secret, settings.supabase_jwks_url, settings.jwt_issuer)
         claims = verifier.verify(token)
     except (errors.MissingToken, errors.InvalidToken):
@@ -212,9 +229,9 @@ def _caller(request: flask.Request, services: Services) -> Caller:
     return Caller.user(claims, token)
 
 
-def _limited_caller(request: flask.Request, services: Services) -> Caller:
+def _limited_caller(request: flask.Request, services: Services, *, query_token: bool = False) -> Caller:
     """The caller of a cheap endpoint, after taking one request from their rate-limit bucket."""
-    caller = _caller(request, services)
+    caller = _caller(request, services, query_token=query_token)
     assert caller.claims is not None
     # Keyed by the canonical id: `sub` may arrive in upper case, which is the same user.
     user = str(parse_uuid(caller.claims["sub"]))
@@ -245,7 +262,7 @@ def client_address(request: flask.Request, behind_google_front_end: bool) -> str
     return str(parsed)
 
 
-def _json_body(request: flask.Request) -> Any:
+def json_body(request: flask.Request) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise errors.PayloadTooLarge(f"the request body may be at most {MAX_BODY_BYTES} bytes")
     if request.mimetype != "application/json":

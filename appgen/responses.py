@@ -51,6 +51,17 @@ def job_json(row: Row) -> dict[str, Any]:
     }
 
 
+def log_json(row: Row) -> dict[str, Any]:
+    """One log line of the API contract: `{id, at, level, stage, message}` (already redacted)."""
+    return {
+        "id": row["id"],
+        "at": timestamp(row["at"]),
+        "level": row["level"],
+        "stage": row["stage"],
+        "message": row["message"],
+    }
+
+
 def json_response(body: Any, status: int = 200) -> flask.Response:
     return flask.Response(json.dumps(body), status=status, mimetype="application/json")
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from appgen.dispatch import Dispatcher, LocalDispatcher
 from appgen.errors import ConfigError
-from appgen.gateway import ControlPlane, PostgresTransport, RestTransport
+from appgen.events import StreamSlots
+from appgen.gateway import ControlPlane, JobChanges, PostgresTransport, RestTransport
 from appgen.ratelimit import RateLimiter
 from appgen.settings import Settings, check_user_verifier, load_settings
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, ObjectStore
@@ -39,6 +40,20 @@ class Services:
         ),
         repr=False,
     )
+    # The open job event streams of this instance (appgen.events), counted per user.
+    streams: StreamSlots = field(default_factory=StreamSlots, repr=False)
+    _job_changes: JobChanges | None = field(default=None, repr=False)
+    _job_changes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def job_changes(self) -> JobChanges:
+        """What wakes the event streams: LISTEN/NOTIFY over a direct connection, else a poll. Built by
+        the first stream (once: concurrent first streams share it), so processes that serve none never
+        hold a listening connection."""
+        with self._job_changes_lock:
+            if self._job_changes is None:
+                self._job_changes = self.control_plane.transport.job_changes(self.settings.events_poll_s)
+            return self._job_changes
 
     @cached_property
     def runner(self) -> AgentRunner:
@@ -71,6 +86,8 @@ class Services:
         return LocalBuilder(starter_dir=settings.starter_dir, cache=cache)
 
     def close(self) -> None:
+        if self._job_changes is not None:  # ends the open streams
+            self._job_changes.close()
         self.dispatcher.close()
         self.control_plane.transport.close()
 

@@ -1,7 +1,7 @@
 """Functions Framework targets (Cloud Run functions). Each is thin: route, one service call, respond.
 
 Public: `api` (every public route) and the single-purpose `submit`, `status`, `download`, `logs`,
-`cancel`, `list_jobs`. Internal (queue and scheduler callers only): `orchestrate`, serving only
+`cancel`, `list_jobs`, `events`. Internal (queue and scheduler callers only): `orchestrate`, serving only
 `POST /internal/orchestrate`, and `cleanup`, serving only `POST /internal/cleanup`; other paths get 404.
 Run one locally with `functions-framework --source functions/main.py --target api`.
 """
@@ -32,6 +32,9 @@ download = functions_framework.http(_public("download"))
 logs = functions_framework.http(_public("logs"))
 cancel = functions_framework.http(_public("cancel"))
 list_jobs = functions_framework.http(_public("list_jobs"))
+# The job event stream holds a server thread per open stream: a service of its own can be given many
+# threads (THREADS) without touching the others. Served by `api` too, on at most half its threads.
+events = functions_framework.http(_public("events"))
 
 
 @functions_framework.http

@@ -8,9 +8,11 @@ by SQLSTATE, into domain errors once.
 - `postgres.py`: `PostgresTransport`, psycopg straight to the database.
 - `rest.py`: `RestTransport`, Supabase's REST API (PostgREST).
 - `control_plane.py`: `ControlPlane`, one typed method per RPC, and the values it returns.
+- `changes.py`: `JobChanges`, what wakes the job event streams: LISTEN/NOTIFY over psycopg, a poll over REST.
 """
 
 from appgen.gateway.base import Caller, Row, RpcTransport, translate_db_error
+from appgen.gateway.changes import JobChanges, Subscription
 from appgen.gateway.control_plane import ArtifactLocation, ClaimedTask, ControlPlane, Dispatch
 from appgen.gateway.postgres import PostgresTransport
 from appgen.gateway.rest import RestTransport
@@ -21,9 +23,11 @@ __all__ = [
     "ClaimedTask",
     "ControlPlane",
     "Dispatch",
+    "JobChanges",
     "PostgresTransport",
     "RestTransport",
     "Row",
     "RpcTransport",
+    "Subscription",
     "translate_db_error",
 ]

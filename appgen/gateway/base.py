@@ -8,9 +8,12 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appgen import errors
+
+if TYPE_CHECKING:
+    from appgen.gateway.changes import JobChanges
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,13 @@ class RpcTransport(ABC):
 
     @abstractmethod
     def call(self, function: str, args: dict[str, Any], caller: Caller) -> list[Row]: ...
+
+    def job_changes(self, poll_interval_s: float) -> JobChanges:
+        """What tells this process's event streams that a job may have changed: without notifications
+        (Supabase's REST API), a poll every `poll_interval_s` seconds."""
+        from appgen.gateway.changes import PolledChanges
+
+        return PolledChanges(poll_interval_s)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

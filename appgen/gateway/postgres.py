@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from appgen import errors
 from appgen.gateway.base import IDENTIFIER, Caller, Row, RpcTransport, translate_db_error
+from appgen.gateway.changes import JobChanges, ListenedChanges
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class PostgresTransport(RpcTransport):
     def __init__(
         self, dsn: str, *, max_size: int = 10, timeout_s: float = POOL_WAIT_S, open_wait_s: float = 15.0
     ):
+        self._dsn = dsn
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
@@ -67,6 +69,10 @@ class PostgresTransport(RpcTransport):
                 (json.dumps(caller.claims or {"role": "service_role"}),),
             )
             return conn.execute(f"select * from public.{function}({named})", params).fetchall()
+
+    def job_changes(self, poll_interval_s: float) -> JobChanges:
+        """Postgres notifies the changes itself: one LISTEN connection of this process, not a poll."""
+        return ListenedChanges(self._dsn)
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Row]]:

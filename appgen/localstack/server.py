@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from appgen import errors, http_api, internal_api
+from appgen.localstack import frontend
+from appgen.redact import redact
 from appgen.responses import error_response
 from appgen.services import Services
 from appgen.storage import LocalObjectStore
@@ -29,7 +33,9 @@ def create_app(get_services: Callable[[], Services]) -> flask.Flask:
             return internal_api.handle(request, get_services)
         if request.path.startswith("/files/"):
             return _serve_file(request, get_services)
-        return http_api.handle(request, get_services)
+        if frontend.is_static(request.path):
+            return frontend.serve_static(request, get_services)
+        return http_api.handle(request, get_services, extra_routes=frontend.ROUTES)
 
     @app.errorhandler(404)
     def unrouted(_: Exception) -> flask.Response:
@@ -38,6 +44,20 @@ def create_app(get_services: Callable[[], Services]) -> flask.Flask:
         return everything(flask.request.path)
 
     return app
+
+
+def serve(app: flask.Flask, host: str, port: int) -> BaseWSGIServer:
+    """The stack's HTTP server (werkzeug, a thread per connection, so event streams can stay open), not
+    yet serving: call `serve_forever`."""
+    return make_server(host, port, app, threaded=True, request_handler=_RequestHandler)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """werkzeug's, with every line it logs redacted: its access log names the whole URL, and the event
+    stream takes access tokens as `?access_token=`."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        super().log(type, "%s", redact(message % args if args else message))
 
 
 def _serve_file(request: flask.Request, get_services: Callable[[], Services]) -> flask.Response:

@@ -10,13 +10,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from appgen import sweepers
 from appgen.dispatch import LocalDispatcher
 from appgen.gateway import ControlPlane, PostgresTransport
 from appgen.localstack.postgres import LocalPostgres
-from appgen.localstack.server import create_app
+from appgen.localstack.server import create_app, serve
 from appgen.migrate import migrate
 from appgen.redact import register_secret
 from appgen.services import Services, install
@@ -77,11 +77,12 @@ class LocalStack:
         settings = self._model_settings(settings)
 
         # Bind first: the port (possibly ephemeral) is part of every URL the services hand out.
-        self._server = make_server(
-            "127.0.0.1", self.port, create_app(lambda: self._require_services()), threaded=True
-        )
+        self._server = serve(create_app(lambda: self._require_services()), "127.0.0.1", self.port)
         self.port = self._server.server_port
-        self.settings = settings = settings.with_overrides(public_url=f"http://127.0.0.1:{self.port}")
+        self.settings = settings = settings.with_overrides(
+            public_url=f"http://127.0.0.1:{self.port}",
+            server_threads=None,  # werkzeug's threaded server: a thread per connection, no fixed pool
+        )
         store = LocalObjectStore(settings.objects_dir, settings.public_url, settings.internal_secret)
         self.services = Services(
             settings=settings,

@@ -3,6 +3,8 @@ of everything it started (database included), and a restart that reuses the same
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import uuid
@@ -12,7 +14,7 @@ import httpx
 import jwt
 import psycopg
 
-from appgen.settings import LOCAL_JWT_SECRET
+from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 from tests.e2e.stack import APPGEN, start_stack
 from tests.fixtures.specs import small_spec
 
@@ -45,6 +47,25 @@ def test_dev_serves_stops_cleanly_and_reuses_its_cluster(open_tmp: Path) -> None
         )
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["jobId"]
+
+        # What the /build frontend uses: its config, the development sign-in, and the event stream.
+        config = httpx.get(f"{stack.api}/build/config.json").json()
+        assert config == {
+            "apiUrl": stack.api,
+            "devSignIn": True,
+            "supabaseUrl": None,
+            "supabaseAnonKey": None,
+        }
+        signed_in = httpx.post(f"{stack.api}/dev/token", json={"userId": user})
+        assert signed_in.status_code == 200, signed_in.text
+        events = f"{stack.api}/api/agentic/jobs/{job_id}/events"
+        with httpx.stream("GET", events, params={"access_token": signed_in.json()["accessToken"]}) as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            first = [next(lines) for _ in range(3)]
+        assert first[0].startswith("id: ") and first[1] == "event: job", first
+        assert json.loads(first[2].removeprefix("data: "))["jobId"] == job_id
+        assert "access_token=" + signed_in.json()["accessToken"] not in stack.log(), "a token was logged"
     finally:
         assert stack.stop() == 0, stack.log()
     assert not _port_open(stack.api)
@@ -81,3 +102,22 @@ def test_token_command_prints_a_supabase_access_token() -> None:
         env={"PATH": "/usr/bin:/bin"},
     )
     assert bad.returncode == 2 and "must be a UUID" in bad.stderr
+
+
+def test_demo_prints_the_stacks_own_reason_when_it_cannot_start(open_tmp: Path) -> None:
+    """Seen: `make demo` said only "exited early; see its log" when the embedded database could not start."""
+    env = {**os.environ, "APPGEN_DATA_DIR": str(open_tmp / "data"), "APPGEN_DATABSE_URL": "typo"}
+    demo = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "python"), str(REPO_ROOT / "scripts" / "demo.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert demo.returncode == 1, demo
+    assert (
+        "the local stack could not start (exit code 1): unknown setting APPGEN_DATABSE_URL; "
+        "did you mean APPGEN_DATABASE_URL?"
+    ) in demo.stderr, demo.stderr
+    assert f"(its whole log: {open_tmp / 'data' / 'demo-stack.log'})" in demo.stderr
+    assert "see its log" not in demo.stderr

@@ -1,11 +1,17 @@
 """Fuzz every public endpoint from `openapi.yaml` with schemathesis: positive and negative cases against the
 real WSGI app on a real database, checking that no answer is a 5xx and every answer conforms to the
 document (status code, content type, headers, body). The dispatcher is the in-memory one, so accepted
-jobs are only queued: nothing runs in the background and the run stays within a minute."""
+jobs are only queued: nothing runs in the background and the run stays within a minute.
+
+The job event stream is fuzzed like every route: schemathesis reads a `text/event-stream` answer whole
+and validates each event against the document (the job and log payloads included). Generated job ids
+are never the caller's, so it answers 404; should a stream open anyway, it is bounded: its lifetime is
+cut to a second here (and the heartbeat is longer), so the read ends instead of hanging the run."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +42,11 @@ CHECKS = [
 
 
 @pytest.fixture
-def app(control_plane: ControlPlane, tmp_path: Path) -> flask.Flask:
+def app(control_plane: ControlPlane, tmp_path: Path) -> Iterator[flask.Flask]:
     # A high rate limit: the run is about the handlers, and 429 answers are tested elsewhere.
-    services = make_services(control_plane, tmp_path, rate_limit_per_minute=100_000)
-    return create_app(lambda: services)
+    services = make_services(control_plane, tmp_path, rate_limit_per_minute=100_000, events_lifetime_s=1.0)
+    yield create_app(lambda: services)
+    services.close()
 
 
 def _run(
@@ -92,7 +99,11 @@ def test_the_running_local_stack_answers_by_the_document(open_tmp: Path) -> None
     scaffold, and the stack is stopped at the end."""
     stack = start_stack(
         open_tmp / "data",
-        {"GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9", "APPGEN_RATE_LIMIT_PER_MINUTE": "100000"},
+        {
+            "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9",
+            "APPGEN_RATE_LIMIT_PER_MINUTE": "100000",
+            "APPGEN_EVENTS_LIFETIME_SECONDS": "1",
+        },
     )
     try:
         schema = schemathesis.openapi.from_url(f"{stack.api}/openapi.json")

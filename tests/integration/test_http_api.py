@@ -9,6 +9,8 @@ apart.
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,14 +28,24 @@ from hypothesis import strategies as st
 from appgen import auth, errors
 from appgen.gateway import Caller, ControlPlane, RestTransport, RpcTransport
 from appgen.localstack.server import create_app
+from appgen.logs import JsonFormatter
 from appgen.policy import POLICY
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET
 from appgen.storage import LocalObjectStore
 from tests.fixtures.specs import small_spec
 from tests.fixtures.tokens import hs256, token_claims
-from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
+from tests.fixtures.waiting import wait_for
+from tests.integration.apitest import (
+    JOBS,
+    auth_headers,
+    complete_job,
+    execute,
+    expire_artifact,
+    make_services,
+)
 from tests.integration.postgrest import ANON_KEY, SUPABASE_URL, TRANSPORTS, control_plane_over
+from tests.integration.sse import PING, Stream, live_server
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -43,8 +55,10 @@ def control_plane(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[Contr
 
 
 @pytest.fixture
-def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
-    return make_services(control_plane, tmp_path)
+def services(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Services]:
+    built = make_services(control_plane, tmp_path)
+    yield built
+    built.close()  # ends what an event stream started (its listening connection)
 
 
 @pytest.fixture
@@ -641,3 +655,219 @@ class _NoDatabase(RpcTransport):
 
     def call(self, function: str, args: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
         raise AssertionError(f"{function} was called")
+
+
+# -- the job event stream (Server-Sent Events) over a real server ------------------------------------
+def _streaming(control_plane: ControlPlane, tmp_path: Path, **settings: Any) -> Services:
+    """Services for streaming tests: over REST the streams poll every 50 ms (2 s in production)."""
+    return make_services(control_plane, tmp_path, events_poll_s=0.05, **settings)
+
+
+def _events_path(job_id: str) -> str:
+    return f"{JOBS}/{job_id}/events"
+
+
+def test_events_start_with_the_job_then_its_lines_and_end_after_the_terminal_state(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller
+) -> None:
+    services = _streaming(control_plane, tmp_path)
+    client = create_app(lambda: services).test_client()
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    append = services.control_plane.append_job_log
+    append(uuid.UUID(job_id), None, "info", "queued", "before the stream")
+    with live_server(services) as base:
+        stream = Stream(base, _events_path(job_id), auth_headers(alice))
+        assert stream.status == 200
+        assert stream.response.getheader("Content-Type") == "text/event-stream; charset=utf-8"
+        assert stream.response.getheader("Cache-Control") == "no-cache, no-transform"
+        assert stream.response.getheader("X-Accel-Buffering") == "no"
+        events = stream.events()
+        first, line = next(events), next(events)
+        status = client.get(f"{JOBS}/{job_id}", headers=auth_headers(alice))
+        assert (first.event, first.data) == ("job", status.json)  # exactly the status route's JSON
+        assert (line.event, line.data["message"]) == ("log", "before the stream")
+        logs = client.get(f"{JOBS}/{job_id}/logs", headers=auth_headers(alice)).json["logs"]
+        assert line.data == logs[0]  # exactly the logs route's line
+
+        append(uuid.UUID(job_id), None, "info", "queued", "while streaming")
+        live = next(events)
+        assert (live.event, live.data["message"]) == ("log", "while streaming")
+        complete_job(services, job_id)  # every step of the job, as the workers would
+        rest = list(events)  # until the server closes the stream
+        final = client.get(f"{JOBS}/{job_id}", headers=auth_headers(alice)).json
+    received = [first, line, live, *rest]
+    assert received[-1].event == "job" and received[-1].data == final and final["status"] == "completed"
+    assert [e.event for e in rest] == ["job"] * len(rest)  # the steps' states, never a repeated one
+    assert len({json.dumps(e.data) for e in rest}) == len(rest)
+    positions = [e.position for e in received]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions), positions
+    assert services.streams.count() == 0
+
+
+def test_last_event_id_resumes_without_repeating_or_losing_a_line(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller
+) -> None:
+    services = _streaming(control_plane, tmp_path)
+    client = create_app(lambda: services).test_client()
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    job = uuid.UUID(job_id)
+    for i in range(3):
+        services.control_plane.append_job_log(job, None, "info", "queued", f"line {i}")
+    with live_server(services) as base:
+        first = Stream(base, _events_path(job_id), auth_headers(alice))
+        before = first.take(3)  # the job and two lines; the connection drops there
+        first.close()
+        for i in range(3, 6):  # written while the client is away
+            services.control_plane.append_job_log(job, None, "info", "queued", f"line {i}")
+        again = Stream(base, _events_path(job_id), {**auth_headers(alice), "Last-Event-ID": before[-1].id})
+        events = again.events()
+        resumed = [next(events) for _ in range(5)]  # the job again, then the four lines after line 1
+        complete_job(services, job_id)
+        resumed += list(events)
+        last = resumed[-1]
+        done = Stream(base, _events_path(job_id), {**auth_headers(alice), "Last-Event-ID": last.id})
+        assert (done.status, done.response.read()) == (204, b"")  # it has the end: EventSource stops
+        behind = Stream(base, _events_path(job_id), {**auth_headers(alice), "Last-Event-ID": before[-1].id})
+        assert behind.status == 200 and behind.take(1)[0].data["status"] == "completed"
+        behind.close()
+    assert [e.event for e in before] == ["job", "log", "log"]
+    assert resumed[0].event == "job" and resumed[0].position >= before[-1].position
+    lines = [e.data["message"] for e in before + resumed if e.event == "log"]
+    assert lines == [f"line {i}" for i in range(6)], "every line exactly once, in order"
+    assert last.event == "job" and last.data["status"] == "completed"
+    positions = [e.position for e in resumed]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+
+
+def test_a_strangers_or_unknown_jobs_events_answer_404_and_hold_nothing(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller, bob: Caller
+) -> None:
+    services = _streaming(control_plane, tmp_path)
+    client = create_app(lambda: services).test_client()
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    with live_server(services) as base:
+        for path, headers in (
+            (_events_path(job_id), auth_headers(bob)),
+            (_events_path(str(uuid.uuid4())), auth_headers(alice)),
+            (_events_path("not-a-job"), auth_headers(alice)),
+        ):
+            refused = Stream(base, path, headers)
+            assert refused.status == 404, path
+            assert refused.json() == {"error": {"code": "not_found", "message": "No such job."}}
+        assert services.streams.count() == 0
+        bad = Stream(base, _events_path(job_id), {**auth_headers(alice), "Last-Event-ID": "7"})
+        assert bad.status == 400 and bad.json()["error"]["details"][0]["path"] == "header.Last-Event-ID"
+        anonymous = Stream(base, _events_path(job_id))
+        assert anonymous.status == 401 and anonymous.json()["error"]["code"] == "missing_token"
+
+
+def test_heartbeats_keep_a_quiet_stream_alive_until_its_lifetime_ends(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller
+) -> None:
+    services = _streaming(control_plane, tmp_path, events_heartbeat_s=0.2, events_lifetime_s=1.0)
+    client = create_app(lambda: services).test_client()
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    with live_server(services) as base:
+        stream = Stream(base, _events_path(job_id), auth_headers(alice))
+        started = time.monotonic()
+        received = list(stream.events())  # a queued job that never moves: the stream ends at its lifetime
+        elapsed = time.monotonic() - started
+    assert received[0].event == "job"
+    assert received[1:] == [PING] * len(received[1:]) and 3 <= len(received) - 1 <= 6, received
+    assert 0.9 <= elapsed < 3, elapsed
+    assert services.streams.count() == 0
+
+
+def test_each_user_holds_a_few_streams_and_gets_429_beyond(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller, bob: Caller
+) -> None:
+    services = _streaming(control_plane, tmp_path, events_per_user=2, events_heartbeat_s=0.1)
+    client = create_app(lambda: services).test_client()
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    bobs = client.post(JOBS, json=small_spec(1), headers=auth_headers(bob)).json["jobId"]
+    with live_server(services) as base:
+        held = [Stream(base, _events_path(job_id), auth_headers(alice)) for _ in range(2)]
+        assert [s.status for s in held] == [200, 200]
+        refused = Stream(base, _events_path(job_id), auth_headers(alice))
+        assert refused.status == 429
+        assert refused.json()["error"]["code"] == "rate_limited"
+        retry_after = int(refused.response.getheader("Retry-After") or 0)
+        assert 200 <= retry_after <= 240, retry_after  # when the first of the two reaches its lifetime
+        other = Stream(base, _events_path(bobs), auth_headers(bob))
+        assert other.status == 200, "the cap is per user"
+        held[0].close()  # the server notices at its next write (a heartbeat) and frees the slot
+        wait_for(lambda: services.streams.count(str((alice.claims or {})["sub"])) == 1, 5, "a freed slot")
+        assert Stream(base, _events_path(job_id), auth_headers(alice)).status == 200
+
+
+def test_the_token_may_come_as_a_query_parameter_and_is_never_logged(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller, bob: Caller, caplog: pytest.LogCaptureFixture
+) -> None:
+    services = _streaming(control_plane, tmp_path, events_heartbeat_s=0.1)
+    client = create_app(lambda: services).test_client()
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    token = auth_headers(alice)["Authorization"].removeprefix("Bearer ")
+    user = (alice.claims or {})["sub"]
+    expired = auth.mint_user_token(user, LOCAL_JWT_SECRET, ttl_seconds=-10)
+    strangers = auth_headers(bob)["Authorization"].removeprefix("Bearer ")
+    caplog.set_level(logging.DEBUG)  # every logger at every level, werkzeug's access log included
+    with live_server(services) as base:
+        stream = Stream(base, f"{_events_path(job_id)}?access_token={token}")
+        assert stream.status == 200 and stream.take(1)[0].data["jobId"] == job_id
+        stream.close()
+        for bad, code in ((expired, "token_expired"), (token[:-4] + "AAAA", "invalid_token")):
+            refused = Stream(base, f"{_events_path(job_id)}?access_token={bad}")
+            assert (refused.status, refused.json()["error"]["code"]) == (401, code)
+        stranger = Stream(base, f"{_events_path(job_id)}?access_token={strangers}")
+        assert stranger.status == 404
+        # Only the event stream takes a token from the URL.
+        status = Stream(base, f"{JOBS}/{job_id}?access_token={token}")
+        assert (status.status, status.json()["error"]["code"]) == (401, "missing_token")
+        wait_for(lambda: services.streams.count() == 0, 5, "the stream to close")
+    access = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert sum("/events?access_token=[REDACTED] HTTP/1.1" in line for line in access) == 4, access
+    lines = [JsonFormatter().format(r) for r in caplog.records] + [r.getMessage() for r in caplog.records]
+    for secret in (token, expired, strangers):
+        signature = secret.rsplit(".", 1)[1]
+        assert not [line for line in lines if signature in line], "a token was logged"
+
+
+def test_a_client_that_stops_reading_is_dropped_not_buffered(
+    control_plane: ControlPlane, tmp_path: Path, alice: Caller, db_dsn: str
+) -> None:
+    services = _streaming(control_plane, tmp_path, events_write_timeout_s=0.5)
+    client = create_app(lambda: services).test_client()
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    with live_server(services) as base, socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a client that reads slowly, if ever
+        sock.connect(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        request = f"GET {_events_path(job_id)} HTTP/1.1\r\nHost: x\r\n"
+        request += f"Authorization: {auth_headers(alice)['Authorization']}\r\n\r\n"
+        sock.sendall(request.encode())
+        wait_for(lambda: services.streams.count() == 1, 5, "the stream to open")
+        # 6 MB of lines in one statement (its trigger notifies like append_job_log's lines do).
+        execute(
+            db_dsn,
+            "insert into public.app_generation_logs (job_id, owner_id, level, stage, message) "
+            "select j.id, j.owner_id, 'info', 'pages', repeat('x', 20000) "
+            "from public.app_generation_jobs j, generate_series(1, 300) where j.id = %s",
+            job_id,
+        )
+        started = time.monotonic()
+        wait_for(lambda: services.streams.count() == 0, 10, "the server to drop the client")
+        dropped_after = time.monotonic() - started
+        received = _everything(sock)  # what the socket buffers held, then the end of the connection
+    assert received.startswith(b"HTTP/1.1 200 OK") and b"event: log" in received
+    assert len(received) < 1_000_000, f"{len(received)} bytes of 6 MB reached a client that read nothing"
+    assert dropped_after < 5, dropped_after
+
+
+def _everything(sock: socket.socket) -> bytes:
+    sock.settimeout(5)
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks)

@@ -183,8 +183,10 @@ def test_job_status_enum_equals_the_state_machine() -> None:
 
 # -- real answers validate against the document --------------------------------------------------------
 @pytest.fixture
-def services(control_plane: ControlPlane, tmp_path: Path) -> Services:
-    return make_services(control_plane, tmp_path)
+def services(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Services]:
+    built = make_services(control_plane, tmp_path)
+    yield built
+    built.close()  # ends the listener the event streams started
 
 
 @pytest.fixture
@@ -221,7 +223,9 @@ def test_real_answers_validate_against_the_document(
     def call(method: str, path: str, job_id: str = "", **kwargs: Any) -> Any:
         return check(method, path, client.open(path.replace("{jobId}", job_id), method=method, **kwargs))
 
-    one, download, logs, cancel = (f"{JOBS}/{{jobId}}{s}" for s in ("", "/download", "/logs", "/cancel"))
+    one, download, logs, cancel, events = (
+        f"{JOBS}/{{jobId}}{s}" for s in ("", "/download", "/logs", "/cancel", "/events")
+    )
     alice, bob = _user(), _user()
     body = small_spec(2)
     keyed = {**alice, "Idempotency-Key": "k1"}
@@ -240,9 +244,17 @@ def test_real_answers_validate_against_the_document(
     call("GET", logs, job_id, query_string={"limit": "0"}, headers=alice)  # 400
     call("GET", JOBS, query_string={"limit": "0"}, headers=alice)  # 400
     call("POST", download, job_id, headers=alice)  # 409 not_ready
-    for path in (one, download, logs, cancel):
+    call("GET", events, job_id, headers={**alice, "Last-Event-ID": "1:x"})  # 400
+    for path in (one, download, logs, cancel, events):
         call("POST" if path in (download, cancel) else "GET", path, job_id, headers=bob)  # 404: not bob's
-    for path, method in ((JOBS, "POST"), (JOBS, "GET"), (one, "GET"), (download, "POST"), (logs, "GET")):
+    for path, method in (
+        (JOBS, "POST"),
+        (JOBS, "GET"),
+        (one, "GET"),
+        (download, "POST"),
+        (logs, "GET"),
+        (events, "GET"),
+    ):
         call(method, path, job_id, json=small_spec(1))  # 401: no token
     call("POST", cancel, job_id)  # 401
 
@@ -250,6 +262,11 @@ def test_real_answers_validate_against_the_document(
     services.control_plane.append_job_log(uuid.UUID(job_id), None, "info", "validate", "build ok")
     call("GET", one, job_id, headers=alice)  # completed, with its artifact
     call("GET", logs, job_id, query_string={"limit": "1"}, headers=alice)  # a full page: nextCursor
+    # A finished job's stream ends after its last event, so the test client can read it whole.
+    streamed = call("GET", events, job_id, headers=alice)
+    assert streamed.mimetype == "text/event-stream"
+    last_id = [line for line in streamed.get_data(as_text=True).splitlines() if line.startswith("id: ")][-1]
+    call("GET", events, job_id, headers={**alice, "Last-Event-ID": last_id[4:]})  # 204: it has the end
     call("GET", JOBS, headers=alice)
     call("POST", download, job_id, headers=alice)  # 200
     call("POST", cancel, job_id, headers=alice)  # 409: already finished
@@ -262,7 +279,7 @@ def test_real_answers_validate_against_the_document(
     call("GET", "/openapi.json")
 
     services.settings = services.settings.with_overrides(rate_limit_per_minute=1)
-    for method, path in (("GET", one), ("GET", logs), ("GET", JOBS), ("POST", download)):
+    for method, path in (("GET", one), ("GET", logs), ("GET", JOBS), ("POST", download), ("GET", events)):
         carol = _user()
         assert call(method, path, other, headers=carol).status_code != 429
         limited = call(method, path, other, headers=carol)

@@ -1,7 +1,8 @@
 """The Functions Framework targets and the worker started as Cloud Run starts them (`functions-framework
 --source … --target …` in a fresh process with only the given environment): an incomplete or unsafe
 configuration stops the start with the reason, instead of a server that answers every request with 500
-`config_error`; a complete one serves."""
+`config_error`; a complete one serves, and streams job events through the framework's gunicorn server
+without starving its other requests."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from appgen.auth import mint_user_token
+from appgen.gateway import Caller, ControlPlane
 from appgen.settings import REPO_ROOT
+from tests.fixtures.specs import small_spec
+from tests.fixtures.waiting import wait_for
+from tests.integration.sse import Stream
 
 FRAMEWORK = REPO_ROOT / ".venv" / "bin" / "functions-framework"
 FUNCTIONS = REPO_ROOT / "functions" / "main.py"
@@ -173,3 +181,74 @@ def test_the_worker_starts_only_when_it_can_run_agents(env: dict[str, str], tmp_
     serving = start(WORKER, "run_task", {**env, "GEMINI_API_KEY": "k"}, probe, tmp_path)
     assert serving.answer is not None, serving.stderr
     assert serving.answer.status_code == 401 and serving.answer.json()["error"]["code"] == "missing_token"
+
+
+@contextmanager
+def serving(target: str, env: dict[str, str], tmp: Path) -> Iterator[str]:
+    """The target served as Cloud Run serves it (the framework's gunicorn server), until the block ends;
+    its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stderr_path = tmp / f"{target}.stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(FRAMEWORK), "--source", str(FUNCTIONS), "--target", target, "--port", str(port)],
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp), "HOST": "127.0.0.1", **env},
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert process.poll() is None, stderr_path.read_text()
+        try:
+            return httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(up, 60, f"{target} to serve")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_api_target_streams_events_on_at_most_half_its_threads(
+    env: dict[str, str], tmp_path: Path, control_plane: ControlPlane, alice: Caller
+) -> None:
+    """Under gunicorn's threaded worker each open stream holds a thread: with THREADS=4, two streams may
+    be open, a third is refused with 503, and status requests are still answered at once meanwhile."""
+    job, _ = control_plane.submit_job(alice, small_spec(1), None)
+    user = str((alice.claims or {})["sub"])
+    headers = {"Authorization": f"Bearer {mint_user_token(user, JWT_SECRET)}"}
+    path = f"/api/agentic/jobs/{job}/events"
+    env = {**env, "THREADS": "4", "APPGEN_EVENTS_HEARTBEAT_SECONDS": "0.2"}
+    with serving("api", env, tmp_path) as base:
+        held = [Stream(base, path, headers) for _ in range(2)]
+        assert [s.status for s in held] == [200, 200]
+        assert [s.take(1)[0].data["jobId"] for s in held] == [str(job)] * 2, "the first event arrives at once"
+        refused = Stream(base, path, headers)
+        assert refused.status == 503 and "at most 2 event streams" in refused.json()["error"]["message"]
+        refused.close()  # gunicorn keeps the connection alive
+        for _ in range(5):  # the other half of the threads still answers
+            started = time.monotonic()
+            status = httpx.get(f"{base}/api/agentic/jobs/{job}", headers=headers, timeout=5)
+            assert status.status_code == 200 and status.json()["jobId"] == str(job)
+            assert time.monotonic() - started < 2
+        control_plane.append_job_log(job, None, "info", "queued", "pushed through gunicorn")
+        line = next(e for e in held[0].events() if e.event == "log")  # pings may come first
+        assert line.data["message"] == "pushed through gunicorn"
+        held[0].close()  # the server notices at its next heartbeat and frees the thread and the slot
+
+        def reopened() -> bool:
+            stream = Stream(base, f"{path}?access_token={headers['Authorization'][7:]}")
+            stream.close()
+            return stream.status == 200
+
+        wait_for(reopened, 10, "a freed slot")
+        held[1].close()
+    logged = (tmp_path / "api.stderr").read_text()
+    assert headers["Authorization"][7:].rsplit(".", 1)[1] not in logged, "a token was logged"

@@ -276,3 +276,18 @@ def test_a_rate_limit_of_zero_turns_limiting_off() -> None:
 def test_cloud_run_is_recognised_by_the_variable_it_sets() -> None:
     assert load_settings({}).behind_google_front_end is False
     assert load_settings({"K_SERVICE": "appgen-api"}).behind_google_front_end is True
+
+
+def test_event_streams_take_at_most_half_of_the_frameworks_threads() -> None:
+    """Each open event stream holds one of gunicorn's THREADS for its lifetime: the rest must stay free
+    for status, logs and submit, whatever APPGEN_EVENTS_PER_INSTANCE says."""
+    default = load_settings({})
+    assert default.server_threads == (os.cpu_count() or 1) * 4  # the Functions Framework's own default
+    assert default.events_instance_cap == min(50, default.server_threads // 2)
+    assert load_settings({"THREADS": "8"}).events_instance_cap == 4
+    assert load_settings({"THREADS": "200"}).events_instance_cap == 50
+    assert load_settings({"THREADS": "200", "APPGEN_EVENTS_PER_INSTANCE": "80"}).events_instance_cap == 80
+    dev = load_settings({"THREADS": "8"}).with_overrides(server_threads=None)  # werkzeug: a thread each
+    assert dev.events_instance_cap == 50
+    with pytest.raises(errors.ConfigError, match="THREADS must be a number, got 'many'"):
+        load_settings({"THREADS": "many"})
