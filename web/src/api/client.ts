@@ -84,9 +84,13 @@ export class Api {
     return this.call(() => this.client.POST("/api/agentic/jobs/{jobId}/cancel", { params: { path: { jobId } } }));
   }
 
-  /** The job's events stream. EventSource cannot send headers, so the token travels as `access_token`. */
+  /**
+   * The job's events stream. EventSource cannot send headers, so the token travels as `access_token`.
+   * openapi-fetch does not read streams; the path is still checked against the generated contract.
+   */
   async eventsUrl(jobId: string): Promise<string> {
-    const url = new URL(`${this.baseUrl}/api/agentic/jobs/${encodeURIComponent(jobId)}/events`, location.href);
+    const path: keyof paths = "/api/agentic/jobs/{jobId}/events";
+    const url = new URL(this.baseUrl + path.replace("{jobId}", encodeURIComponent(jobId)), location.href);
     url.searchParams.set("access_token", await this.token());
     return url.toString();
   }
