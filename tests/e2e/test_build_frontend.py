@@ -228,7 +228,9 @@ def test_failed_jobs_and_a_spent_quota_are_shown_in_words(page: Page, stack: Run
     _submit_pasted_draft(page, _one_page_draft())
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Daily generation limit reached")
-    expect(alert).to_contain_text(re.compile(r"The next slot opens at .+ \(in \d+ h( \d+ min)?\)\."))
+    expect(alert).to_contain_text(
+        re.compile(r"The next slot opens (at|tomorrow at) .+ \(in \d+ h( \d+ min)?\)\.")
+    )
     assert_accessible(page, "quota refusal")
     screenshot(page, "7-quota-refused", from_top=False)
 

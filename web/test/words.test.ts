@@ -7,13 +7,16 @@ describe("errors in words", () => {
   const now = new Date(2026, 0, 1, 9, 30, 0);
 
   it("says when the next generation slot opens after a 429", () => {
-    const error = new ApiError(429, "quota_exceeded", "daily limit of 5 generation jobs reached", [], 3 * 3600 + 120);
+    const message = "daily limit of 5 generation jobs reached; the next slot opens in 10920 s";
+    const error = new ApiError(429, "quota_exceeded", message, [], 3 * 3600 + 120);
     const described = describeApiError(error, { now });
     expect(described.title).toBe("Daily generation limit reached");
     expect(described.text).toContain("(daily limit of 5 generation jobs reached)");
-    expect(described.text).toContain(`The next slot opens at ${clockTime(new Date(2026, 0, 1, 12, 32), now)} (in 3 h 2 min).`);
+    expect(described.text).not.toContain("10920 s");
+    expect(described.text).toContain(`The next slot opens ${clockTime(new Date(2026, 0, 1, 12, 32), now)} (in 3 h 2 min).`);
+    expect(clockTime(new Date(2026, 0, 1, 12, 32), now)).toMatch(/^at /);
     const tomorrow = describeApiError(new ApiError(429, "quota_exceeded", "limit", [], 86000), { now });
-    expect(tomorrow.text).toMatch(/opens at tomorrow at .+ \(in 23 h 53 min\)/);
+    expect(tomorrow.text).toMatch(/opens tomorrow at .+ \(in 23 h 53 min\)/);
   });
 
   it("lists a 400's field paths with the page names", () => {

@@ -25,12 +25,13 @@ export function describeApiError(error: ApiError, context: DescribeContext = {})
     case "quota_exceeded": {
       const when =
         wait !== null
-          ? `The next slot opens at ${clockTime(new Date(now.getTime() + wait * 1000), now)} (in ${duration(wait)}).`
+          ? `The next slot opens ${clockTime(new Date(now.getTime() + wait * 1000), now)} (in ${duration(wait)}).`
           : "A slot opens 24 hours after your oldest counted job.";
       return {
         title: "Daily generation limit reached",
+        // The API's message says the same with the seconds; its first clause names the limit.
         text:
-          `You have used every generation of the last 24 hours (${error.message}). ${when} ` +
+          `You have used every generation of the last 24 hours (${error.message.split(";")[0]}). ${when} ` +
           "Jobs cancelled before they started and jobs that failed for appgen's own reasons do not count.",
         items: [],
       };
@@ -142,14 +143,14 @@ export function duration(seconds: number): string {
   return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
 }
 
-/** "14:05", or "tomorrow at 14:05" when it is not today. */
+/** "at 14:05" today, "tomorrow at 14:05", or "on <date> at 14:05". */
 export function clockTime(at: Date, now: Date): string {
   const time = at.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-  if (at.toDateString() === now.toDateString()) return time;
+  if (at.toDateString() === now.toDateString()) return `at ${time}`;
   const tomorrow = new Date(now);
   tomorrow.setDate(now.getDate() + 1);
   if (at.toDateString() === tomorrow.toDateString()) return `tomorrow at ${time}`;
-  return `${at.toLocaleDateString()} ${time}`;
+  return `on ${at.toLocaleDateString()} at ${time}`;
 }
 
 /** Seconds a job has run (or waited): from its start (or creation) to its end (or now). */
