@@ -1,5 +1,6 @@
 # The front door. `make demo` and `make test` work from a fresh clone on Debian/Ubuntu with Python 3.11+
-# and Node 20+: they install what they need (venv, Python deps, worker npm deps, PostgreSQL + pgTAP).
+# and Node 20+: they install what they need (venv, Python deps, worker and web npm deps, the /build frontend,
+# PostgreSQL + pgTAP, Chromium for the browser tests).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -7,14 +8,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := worker_container/node_modules/.installed-$(shell cat worker_container/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+# What the /build frontend's static files are built from: rebuilt when any of it changes.
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null | grep -v '/schema.d.ts$$') openapi.yaml $(wildcard examples/projects/*.json)
 export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help deps system-deps demo test lint format bench dev clean
+.PHONY: help deps system-deps web demo test lint format bench dev clean
 
 help:
 	@echo "make demo   - run the local stack, generate the default example app, download its ZIP"
-	@echo "make test   - lint, then the whole suite (pytest + pgTAP)"
-	@echo "make lint   - ruff, ruff format --check, mypy, hadolint"
+	@echo "make test   - lint, then the whole suite (Vitest, pytest with pgTAP and the browser tests)"
+	@echo "make lint   - ruff, ruff format --check, mypy, hadolint, and tsc + eslint of web/"
+	@echo "make web    - install web/'s npm deps and build the /build frontend into web/dist"
 	@echo "make bench  - benchmarks (ratios against a baseline measured in the same run)"
 	@echo "make dev    - the local stack in the foreground (appgen dev)"
 
@@ -30,22 +35,35 @@ $(NPM_STAMP): worker_container/package.json worker_container/package-lock.json
 	rm -f worker_container/node_modules/.installed-*
 	touch $@
 
+$(WEB_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	rm -f web/node_modules/.installed-*
+	touch $@
+
+# The /build frontend `appgen dev` serves (its build regenerates the API client from openapi.yaml).
+web/dist/index.html: $(WEB_STAMP) $(WEB_SOURCES)
+	npm --prefix web run build --silent
+
+web: web/dist/index.html
+
 system-deps:
 	@scripts/install-system-deps
 
-deps: system-deps $(PY_STAMP) $(NPM_STAMP)
+deps: system-deps $(PY_STAMP) $(NPM_STAMP) web
 
-lint: $(PY_STAMP)
+lint: $(PY_STAMP) $(WEB_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint $(wildcard */Dockerfile)
+	npm --prefix web run lint --silent
 
 format: $(PY_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
 test: deps lint
+	npm --prefix web test --silent
 	$(VENV)/bin/pytest
 
 demo: deps
@@ -58,4 +76,4 @@ bench: deps
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) worker_container/node_modules .appgen .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) worker_container/node_modules web/node_modules web/dist .appgen .pytest_cache .mypy_cache .ruff_cache
