@@ -50,6 +50,7 @@ TIMEOUT_SECONDS = 600.0  # whole-file transfers; API calls return long before
 RETRY_SECONDS = 20.0
 # The scope a token needs for IAM signBlob (the storage client's devstorage scopes are not enough).
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+_CANNOT_SIGN = "signed GCS URLs need service-account credentials (Cloud Run's, or a key file)"
 
 
 def default_client(project: str | None) -> Any:
@@ -157,9 +158,12 @@ class GcsStore(ObjectStore):
             if isinstance(own, Signing):  # a service-account key signs locally
                 self._signing = own
             else:  # Cloud Run's metadata-server credentials: sign through IAM
-                credentials, _ = google.auth.default(
-                    scopes=[CLOUD_PLATFORM_SCOPE], request=self._auth_request
-                )
+                try:
+                    credentials, _ = google.auth.default(
+                        scopes=[CLOUD_PLATFORM_SCOPE], request=self._auth_request
+                    )
+                except gauth_exc.DefaultCredentialsError as exc:
+                    raise errors.ConfigError(_CANNOT_SIGN) from exc
                 self._signing = IamSigning(credentials, self._auth_request or AuthRequest())
         return self._signing
 
@@ -180,9 +184,7 @@ class IamSigning(Signing):
             self._credentials.refresh(self._request)
             email = getattr(self._credentials, "service_account_email", None)
         if not email or email == "default":
-            raise errors.ConfigError(
-                "signed GCS URLs need service-account credentials (Cloud Run's, or a key file)"
-            )
+            raise errors.ConfigError(_CANNOT_SIGN)
         return str(email)
 
     @property
