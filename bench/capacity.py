@@ -673,18 +673,18 @@ SCALES: tuple[tuple[int, str, dict[str, float]], ...] = (
     (10, "Gemini Tier 2 (1,000 RPM, 5M TPM)", {"gemini_rpm": 1_000, "gemini_tpm": 5_000_000}),
     (
         100,
-        "200 instances, Gemini 10k RPM / 50M TPM (quota increase), pooler 400",
-        {"max_instances": 200, "gemini_rpm": 10_000, "gemini_tpm": 50_000_000, "pooler_clients": 400},
+        "200 instances, Gemini 10k RPM / 50M TPM (quota increase), pooler 1,000",
+        {"max_instances": 200, "gemini_rpm": 10_000, "gemini_tpm": 50_000_000, "pooler_clients": 1_000},
     ),
     (
         1000,
-        "2,000 instances, Gemini 100k RPM / 500M TPM, queues 2,000 concurrent, pooler 4,000",
+        "2,000 instances, Gemini 100k RPM / 500M TPM, queues 2,000 concurrent, pooler 10,000",
         {
             "max_instances": 2_000,
             "gemini_rpm": 100_000,
             "gemini_tpm": 500_000_000,
             "queue_max_concurrent": 2_000,
-            "pooler_clients": 4_000,
+            "pooler_clients": 10_000,
         },
     ),
 )
