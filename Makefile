@@ -7,6 +7,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := worker_container/node_modules/.installed-$(shell cat worker_container/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 # What the /build frontend's static files are built from: rebuilt when any of it changes.
@@ -28,6 +29,12 @@ $(PY_STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*
+	touch $@
+
+# The bench extra (matplotlib) is installed by `make bench` only, so `make test` never needs it.
+$(BENCH_STAMP): $(PY_STAMP)
+	$(VENV)/bin/pip install --quiet -e '.[dev,bench]'
+	rm -f $(VENV)/.bench-installed-*
 	touch $@
 
 $(NPM_STAMP): worker_container/package.json worker_container/package-lock.json
@@ -72,7 +79,7 @@ demo: deps
 dev: deps
 	$(VENV)/bin/appgen dev
 
-bench: deps
+bench: deps $(BENCH_STAMP)
 	$(PY) bench/run.py
 
 clean:

@@ -8,6 +8,9 @@ which depend on the machine).
   same command run plainly. Target: at most 2x. The installed node_modules is bound read-only, never
   copied, so this per-command cost is all the sandbox adds to a build (about 20 ms on `next build`'s
   10-20 s).
+- capacity model (`bench/capacity.py`, a simulation, not a measurement): a short run at today's assumed
+  load with the default deployment, printed as the README's Scaling table row; it misses when the model
+  says the defaults no longer serve today's load (fewer than 95 % of accepted jobs completed).
 
 Exit status 1 when a ratio misses its target.
 """
@@ -31,6 +34,7 @@ from appgen.localstack.postgres import LocalPostgres  # noqa: E402
 from appgen.migrate import migrate  # noqa: E402
 from appgen.pipeline import snapshots  # noqa: E402
 from appgen.sandbox import Bind, Box  # noqa: E402
+from bench import capacity  # noqa: E402
 from tests.fixtures.specs import small_spec  # noqa: E402
 
 
@@ -104,6 +108,19 @@ def bench_sandbox(root: Path) -> tuple[str, float, float]:
     return "sandboxed command / plain command", measured / base, 2.0
 
 
+def bench_capacity() -> bool:
+    """A short simulated hour at today's load; True when the default deployment serves it."""
+    result = capacity.simulate(capacity.Params(hours=1.0))
+    print(capacity.HEADER)
+    print(capacity.row(result, "1x"))
+    served = result.completed_per_hour / result.accepted_per_hour
+    ok = served >= 0.95
+    print(
+        f"{'capacity model: completed / accepted':<40} {served:6.2f}   (target >= 0.95)  {'ok' if ok else 'MISSED'}"
+    )
+    return ok
+
+
 def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="appgen-bench-"))
     root.chmod(0o755)
@@ -113,6 +130,7 @@ def main() -> int:
             ok = ratio <= target
             failed |= not ok
             print(f"{name:<40} {ratio:6.2f}x  (target <= {target:.0f}x)  {'ok' if ok else 'MISSED'}")
+        failed |= not bench_capacity()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 1 if failed else 0
