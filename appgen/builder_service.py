@@ -137,13 +137,18 @@ def handle(request: flask.Request, get_service: Callable[[], BuilderService]) ->
     try:
         service = get_service()
         settings = service.settings
-        from appgen.cloud.oidc import verify_google_oidc
+        from appgen.cloud.oidc import iam_checked_token, verify_google_oidc
 
         verify_google_oidc(
-            auth.bearer_token(request.headers.get("Authorization")),
+            auth.bearer_token(
+                iam_checked_token(
+                    request.headers.get("X-Serverless-Authorization"), request.headers.get("Authorization")
+                )
+            ),
             settings.builder_audience or "",
             [settings.builder_caller] if settings.builder_caller else [],
             refusal=_REFUSAL,
+            trust_iam=settings.trust_cloud_run_iam,
         )
         if request.path != protocol.PATH:
             raise errors.NotFound(f"no builder endpoint {request.path}")

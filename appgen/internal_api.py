@@ -34,7 +34,7 @@ def handle(
     """Answer one internal delivery; `endpoint` limits a single-purpose target to its own path."""
     try:
         services = get_services()
-        _verify_caller(request.headers.get("Authorization"), services)
+        _verify_caller(request, services)
         if request.method != "POST":
             raise errors.MethodNotAllowed()
         payload = request.get_json(silent=True) or {}
@@ -53,17 +53,26 @@ def handle(
         return error_response(errors.AppgenError())
 
 
-def _verify_caller(authorization: str | None, services: Services) -> None:
+def _verify_caller(request: flask.Request, services: Services) -> None:
     """Cloud mode (Cloud Tasks dispatch): a Google OIDC token of the tasks service account; otherwise the
     local dispatcher's signed token."""
     settings = services.settings
     if settings.dispatcher == "cloud-tasks":
-        from appgen.cloud.oidc import verify_google_oidc
+        from appgen.cloud.oidc import iam_checked_token, verify_google_oidc
 
         allowed = [settings.tasks_service_account] if settings.tasks_service_account else []
-        verify_google_oidc(auth.bearer_token(authorization), settings.tasks_audience or "", allowed)
+        verify_google_oidc(
+            auth.bearer_token(
+                iam_checked_token(
+                    request.headers.get("X-Serverless-Authorization"), request.headers.get("Authorization")
+                )
+            ),
+            settings.tasks_audience or "",
+            allowed,
+            trust_iam=settings.trust_cloud_run_iam,
+        )
     else:
-        auth.verify_internal_token(authorization, settings.internal_secret)
+        auth.verify_internal_token(request.headers.get("Authorization"), settings.internal_secret)
 
 
 def _dispatch(path: str, payload: Any, services: Services, endpoint: str | None) -> dict[str, Any]:

@@ -45,6 +45,7 @@ _KNOWN = {
     "APPGEN_TASKS_LOCATION": "region of the Cloud Tasks queues (e.g. europe-west1)",
     "APPGEN_TASKS_SERVICE_ACCOUNT": "service account whose OIDC token tasks carry (and internal endpoints accept)",
     "APPGEN_TASKS_AUDIENCE": "audience of that OIDC token (a custom audience of the orchestrate/worker services)",
+    "APPGEN_TRUST_CLOUD_RUN_IAM": "1: accept that OIDC token with its signature removed by Cloud Run's IAM check",
     "APPGEN_ORCHESTRATE_URL": "base URL of the orchestrate Cloud Run service",
     "APPGEN_WORKER_URL": "base URL of the worker Cloud Run service",
     "APPGEN_ARTIFACT_STORE": "where ZIPs are kept: local, supabase (Storage bucket generated-apps) or gcs",
@@ -132,6 +133,9 @@ class Settings:
     tasks_location: str | None = None
     tasks_service_account: str | None = None
     tasks_audience: str | None = None
+    # The service is private (`--no-allow-unauthenticated`), so Cloud Run IAM verified the token's signature
+    # before the request got here, and may have removed it (`appgen/cloud/oidc.py`).
+    trust_cloud_run_iam: bool = False
     orchestrate_url: str | None = None
     worker_url: str | None = None
     artifact_store: str = "local"
@@ -218,6 +222,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tasks_location=env.get("APPGEN_TASKS_LOCATION") or None,
         tasks_service_account=env.get("APPGEN_TASKS_SERVICE_ACCOUNT") or None,
         tasks_audience=env.get("APPGEN_TASKS_AUDIENCE") or None,
+        trust_cloud_run_iam=_flag(env, "APPGEN_TRUST_CLOUD_RUN_IAM"),
         orchestrate_url=(env.get("APPGEN_ORCHESTRATE_URL") or "").rstrip("/") or None,
         worker_url=(env.get("APPGEN_WORKER_URL") or "").rstrip("/") or None,
         artifact_store=env.get("APPGEN_ARTIFACT_STORE") or defaults.artifact_store,
@@ -346,6 +351,15 @@ def check_user_verifier(settings: Settings) -> None:
             "and/or SUPABASE_URL or SUPABASE_JWKS_URL (its signing keys); only `appgen dev` falls back "
             "to the Supabase CLI's public local secret"
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {env.get(name)!r}")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, *, zero_means: str | None = None) -> float:

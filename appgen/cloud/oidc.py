@@ -4,6 +4,13 @@ Cloud Tasks and Cloud Scheduler call the orchestrate and worker services with a 
 for a service account, and the worker calls the builder service with one of its own. Cloud Run IAM
 checks it first; the handler checks it again (audience and caller email), so a service made public by
 mistake still refuses everyone else.
+
+Cloud Run may pass the token on with its signature removed once its IAM check has verified it. A token
+with an empty signature is accepted only where the deployment says a private service's IAM stands in
+front (`trust_iam`, APPGEN_TRUST_CLOUD_RUN_IAM, which `appgen deploy` sets only on services without
+unauthenticated access); its issuer, audience, lifetime and verified email are still checked. A token
+with a signature is always verified, so a forged one is never "trusted". Callers read the token Cloud
+Run checked: `X-Serverless-Authorization` when present, else `Authorization` (`iam_checked_token`).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from google.auth import exceptions as gauth_exc
@@ -26,6 +33,7 @@ CERTS_TTL_SECONDS = 3600.0
 # After a failed check, certificates older than this are fetched again once (Google may have rotated keys).
 CERTS_REFRESH_AFTER_SECONDS = 60.0
 CLOCK_SKEW_SECONDS = 10
+_GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
 class CachingRequest:
@@ -87,6 +95,7 @@ def verify_google_oidc(
     *,
     request: Callable[..., Any] | None = None,
     refusal: str = "internal endpoints accept only the task queue's",
+    trust_iam: bool = False,
 ) -> Mapping[str, Any]:
     """Claims of a Google-signed ID token for `audience` whose verified `email` is one of `allowed_emails`.
 
@@ -98,9 +107,57 @@ def verify_google_oidc(
         raise errors.ConfigError(
             "internal endpoints need APPGEN_TASKS_AUDIENCE and APPGEN_TASKS_SERVICE_ACCOUNT in cloud mode"
         )
-    request = request or _default_request()
+    if _signature_removed(token):
+        if not trust_iam:
+            raise errors.Forbidden(
+                f"{refusal} token (it carries no signature: behind Cloud Run IAM, which may remove it, set "
+                "APPGEN_TRUST_CLOUD_RUN_IAM=1)"
+            )
+        claims = _claims_checked_by_iam(token, audience, refusal)
+    else:
+        claims = _verified_claims(token, audience, request or _default_request(), refusal)
+    email = claims.get("email")
+    if claims.get("email_verified") is not True or email not in allowed_emails:
+        raise errors.Forbidden(f"{refusal} service account")
+    return claims
+
+
+def iam_checked_token(serverless_authorization: str | None, authorization: str | None) -> str | None:
+    """Of a request's `X-Serverless-Authorization` and `Authorization` headers, the one whose token Cloud
+    Run IAM checked: the first takes precedence there, and a caller who sends both may put anything in
+    `Authorization`."""
+    return serverless_authorization or authorization
+
+
+def _signature_removed(token: str) -> bool:
+    parts = token.split(".")
+    return len(parts) == 3 and all(parts[:2]) and parts[2] == ""
+
+
+def _claims_checked_by_iam(token: str, audience: str, refusal: str) -> Mapping[str, Any]:
+    """Claims of a token whose signature Cloud Run IAM verified and removed: everything but the signature."""
+    options: Any = {
+        "verify_signature": False,
+        "verify_exp": True,
+        "verify_iat": True,
+        "verify_aud": True,
+        "verify_iss": True,
+        "require": ["iss", "aud", "exp", "iat"],
+    }
     try:
-        claims = _verify(token, request, audience, refusal)
+        claims = jwt.decode(
+            token, options=options, audience=audience, issuer=list(_GOOGLE_ISSUERS), leeway=CLOCK_SKEW_SECONDS
+        )
+    except jwt.PyJWTError as exc:
+        raise _refused(exc, refusal) from exc
+    return cast(Mapping[str, Any], claims)
+
+
+def _verified_claims(
+    token: str, audience: str, request: Callable[..., Any], refusal: str
+) -> Mapping[str, Any]:
+    try:
+        return _verify(token, request, audience, refusal)
     except ValueError as exc:
         # An unknown key id after Google rotated its keys looks like a bad signature: refetch once.
         if not (
@@ -108,13 +165,9 @@ def verify_google_oidc(
         ):
             raise _refused(exc, refusal) from exc
         try:
-            claims = _verify(token, request, audience, refusal)
+            return _verify(token, request, audience, refusal)
         except ValueError as again:
             raise _refused(again, refusal) from again
-    email = claims.get("email")
-    if claims.get("email_verified") is not True or email not in allowed_emails:
-        raise errors.Forbidden(f"{refusal} service account")
-    return claims
 
 
 def _verify(token: str, request: Callable[..., Any], audience: str, refusal: str) -> Mapping[str, Any]:

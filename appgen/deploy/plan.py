@@ -181,17 +181,21 @@ def build_plan(options: Options, scope: Scope) -> Plan:
         }
     service_key = () if artifacts_on_gcs else (SERVICE_KEY,)
 
-    def functions(target: str) -> dict[str, str]:
-        return {"FUNCTION_TARGET": target, **env}
+    # Private services sit behind Cloud Run IAM, which verifies a caller's ID token and may remove its
+    # signature before passing it on (`appgen/cloud/oidc.py`). Never on a public one.
+    behind_iam = {"APPGEN_TRUST_CLOUD_RUN_IAM": "1"}
 
-    worker_env = dict(env)
+    def functions(target: str, *, private: bool = True) -> dict[str, str]:
+        return {"FUNCTION_TARGET": target, **env, **(behind_iam if private else {})}
+
+    worker_env = env | behind_iam
     builder_url = scope.service_url(BUILDER)
     if "builder" in images:  # the worker never builds an app itself in the cloud: the builder does
         worker_env |= {"APPGEN_BUILDER": "remote", "APPGEN_BUILDER_URL": builder_url}
 
     services = [
         Service(API, images["functions"], API_SA, public=True, ingress="all", cpu="1", memory="1Gi",
-                concurrency=80, timeout_s=3600, max_instances=10, env=functions("api"),
+                concurrency=80, timeout_s=3600, max_instances=10, env=functions("api", private=False),
                 secrets=(DATABASE_URL, JWT_SECRET, *service_key)),
         Service(ORCHESTRATE, images["functions"], ORCHESTRATOR_SA, public=False, ingress="internal", cpu="1",
                 memory="1Gi", concurrency=80, timeout_s=120, max_instances=5, env=functions("orchestrate"),
@@ -208,6 +212,7 @@ def build_plan(options: Options, scope: Scope) -> Plan:
         builder_env = {
             "APPGEN_BUILDER_AUDIENCE": builder_url,
             "APPGEN_BUILDER_CALLER": scope.sa_email(WORKER_SA),
+            **behind_iam,
         }
         services.append(
             Service(BUILDER, images["builder"], BUILDER_SA, public=False, ingress="internal", cpu="4",

@@ -266,6 +266,8 @@ def test_worker_service_is_private_with_the_plans_size_and_an_in_memory_workspac
     assert plain["SUPABASE_URL"] == f"https://{REF}.supabase.co"
     # It builds nothing itself: workspaces go to the builder service, through the VPC (internal ingress).
     assert plain["APPGEN_BUILDER"] == "remote" and plain["APPGEN_BUILDER_URL"] == BUILDER_URL
+    # Private behind Cloud Run IAM, which may pass the tasks' ID token on without its signature.
+    assert plain["APPGEN_TRUST_CLOUD_RUN_IAM"] == "1"
     assert template["metadata"]["annotations"]["run.googleapis.com/execution-environment"] == "gen2"
     assert _vpc(template) == ([{"network": "appgen", "subnetwork": "appgen-run"}], "private-ranges-only")
     # No one may call it but the tasks' service account (and so no allUsers binding ever was set).
@@ -293,7 +295,11 @@ def test_builder_service_runs_one_build_at_a_time_boxed_without_secrets_called_b
     assert container["volumeMounts"] == [{"name": "workspace", "mountPath": "/workspace"}]
     # Who may call it, and nothing else: no secret, no database, no bucket, no queue.
     assert _env(container) == (
-        {"APPGEN_BUILDER_AUDIENCE": BUILDER_URL, "APPGEN_BUILDER_CALLER": WORKER_SA.split(":")[1]},
+        {
+            "APPGEN_BUILDER_AUDIENCE": BUILDER_URL,
+            "APPGEN_BUILDER_CALLER": WORKER_SA.split(":")[1],
+            "APPGEN_TRUST_CLOUD_RUN_IAM": "1",
+        },
         {},
     )
     # All its traffic into the subnet without NAT: Google's APIs, nothing else.

@@ -3,6 +3,7 @@ with a locally generated RSA key whose certificate a fake `google.auth.transport
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from typing import Any
@@ -101,13 +102,82 @@ def test_certificates_are_cached_and_refetched_once_after_a_key_rotation() -> No
     assert len(google.fetches) == 2
 
 
+# -- tokens whose signature Cloud Run IAM removed ------------------------------------------------------
+
+
+def _stripped(signed: str) -> str:
+    """The token as Cloud Run passes it on after its IAM check: header and claims, an empty signature."""
+    header, claims, _ = signed.split(".")
+    return f"{header}.{claims}."
+
+
+def test_a_token_without_signature_is_refused_unless_cloud_run_iam_stands_in_front() -> None:
+    with pytest.raises(errors.Forbidden) as raised:
+        verify_google_oidc(_stripped(token()), AUDIENCE, [SA], request=FakeGoogle())
+    assert "APPGEN_TRUST_CLOUD_RUN_IAM=1" in raised.value.message
+
+    google = FakeGoogle()
+    claims = verify_google_oidc(_stripped(token()), AUDIENCE, [SA], request=google, trust_iam=True)
+    assert claims["email"] == SA and google.fetches == [], "nothing left to verify the signature with"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"aud": "https://someone-else.example"}, "audience"),
+        ({"iss": "https://evil.example"}, "issuer"),
+        ({"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}, "expired"),
+        ({"email": "someone@demo-project.iam.gserviceaccount.com"}, "service account"),
+        ({"email_verified": False}, "service account"),
+    ],
+)
+def test_behind_cloud_run_iam_everything_but_the_signature_is_still_checked(
+    overrides: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(errors.Forbidden) as raised:
+        verify_google_oidc(
+            _stripped(token(**overrides)), AUDIENCE, [SA], request=FakeGoogle(), trust_iam=True
+        )
+    assert reason in raised.value.message.lower()
+
+
+def test_behind_cloud_run_iam_a_token_with_a_forged_signature_is_still_refused() -> None:
+    forger, _ = keypair("key-1")
+    with pytest.raises(errors.Forbidden, match="token"):
+        verify_google_oidc(token(forger), AUDIENCE, [SA], request=FakeGoogle(), trust_iam=True)
+
+
+def test_the_internal_endpoint_reads_the_token_cloud_run_checked() -> None:
+    """With both headers, Cloud Run IAM checks X-Serverless-Authorization and passes Authorization on
+    untouched: the endpoint reads the former, so no caller can claim an identity IAM did not check."""
+    behind_iam = dataclasses.replace(CLOUD, trust_cloud_run_iam=True)
+    ours, theirs = _stripped(token()), _stripped(token(email="intruder@demo-project.iam.gserviceaccount.com"))
+
+    accepted = _call(behind_iam, "Bearer not-a-token", serverless_authorization=f"Bearer {ours}")
+    assert accepted.status_code == 404  # past authentication: the unknown path is what stops it
+
+    refused = _call(behind_iam, f"Bearer {ours}", serverless_authorization=f"Bearer {theirs}")
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["message"].endswith("service account")
+
+    without_trust = _call(CLOUD, f"Bearer {ours}")
+    assert without_trust.status_code == 403
+
+
 # -- the internal endpoint, wired -----------------------------------------------------------------
 
 
-def _call(settings: Settings, authorization: str | None, path: str = "/internal/nowhere") -> flask.Response:
+def _call(
+    settings: Settings,
+    authorization: str | None,
+    path: str = "/internal/nowhere",
+    serverless_authorization: str | None = None,
+) -> flask.Response:
     services = Services(settings, control_plane=None, dispatcher=None, artifacts=None, scratch=None)  # type: ignore[arg-type]
     app = flask.Flask(__name__)
     headers = {"Authorization": authorization} if authorization else {}
+    if serverless_authorization:
+        headers["X-Serverless-Authorization"] = serverless_authorization
     with app.test_request_context(path, method="POST", json={"taskId": str(uuid.uuid4())}, headers=headers):
         return internal_api.handle(flask.request, lambda: services)
 

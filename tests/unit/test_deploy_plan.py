@@ -110,6 +110,7 @@ def test_the_builder_waits_for_its_dockerfile_then_gets_a_private_role_less_serv
     assert builder.env == {
         "APPGEN_BUILDER_AUDIENCE": builder_url,
         "APPGEN_BUILDER_CALLER": SCOPE.sa_email(WORKER_SA),
+        "APPGEN_TRUST_CLOUD_RUN_IAM": "1",
     }  # who may call it, and nothing else of appgen's
     assert builder.secrets == () and builder.image.dockerfile == "builder_container/Dockerfile"
     assert builder.gen2 and builder.workspace and builder.vpc == ("appgen", "appgen-run", "all-traffic")
@@ -197,3 +198,14 @@ def test_a_dry_run_prints_a_change_and_runs_nothing(tmp_path: Path) -> None:
     run = Runner(cwd=tmp_path, dry_run=True, echo=printed.append)
     run.change(("/nonexistent/gcloud", "tasks", "queues", "create", "q", "--schedule=* * * * *"))
     assert printed == ["/nonexistent/gcloud tasks queues create q '--schedule=* * * * *'"]
+
+
+def test_only_services_behind_cloud_run_iam_accept_tokens_whose_signature_it_removed(source: Path) -> None:
+    plan = build_plan(Options(SCOPE.project, SCOPE.region, source, "abcdefghijklmnopqrst"), SCOPE)
+    trusting = {
+        s.name for s in plan.resources if isinstance(s, Service) and "APPGEN_TRUST_CLOUD_RUN_IAM" in s.env
+    }
+    private = {s.name for s in plan.resources if isinstance(s, Service) and not s.public}
+    assert trusting == private and trusting, "every private service, and no public one"
+    assert all(load_settings(s.env | {n: f"value of {n} " * 3 for n in s.secrets}).trust_cloud_run_iam
+               for s in plan.resources if isinstance(s, Service) and s.name in trusting)  # fmt: skip
