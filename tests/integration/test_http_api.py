@@ -810,7 +810,9 @@ def test_the_token_may_come_as_a_query_parameter_and_is_never_logged(
     user = (alice.claims or {})["sub"]
     expired = auth.mint_user_token(user, LOCAL_JWT_SECRET, ttl_seconds=-10)
     strangers = auth_headers(bob)["Authorization"].removeprefix("Bearer ")
-    caplog.set_level(logging.DEBUG)  # every logger at every level, werkzeug's access log included
+    caplog.set_level(logging.DEBUG)  # every logger at every level,
+    # werkzeug's access log included, whatever level an earlier test's `logs.configure()` left it at.
+    caplog.set_level(logging.DEBUG, logger="werkzeug")
     with live_server(services) as base:
         stream = Stream(base, f"{_events_path(job_id)}?access_token={token}")
         assert stream.status == 200 and stream.take(1)[0].data["jobId"] == job_id
