@@ -104,6 +104,10 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         )
         lang = lang or converted.lang
         warnings += [ScaffoldWarning(n.code, n.message, page.page_id) for n in converted.notices]
+        warnings += [
+            ScaffoldWarning("dropped_stylesheet", f"dropped the stylesheet {href}", page.page_id)
+            for href in converted.stylesheets
+        ]
         files = [f"components/{page.page_id}/Page.tsx", f"{route_to_dir(page.route)}/page.tsx"]
         _write(dest, files[0], converted.tsx)
         _write(dest, files[1], templates.route_file(page, converted.title, converted.description))

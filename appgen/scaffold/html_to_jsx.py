@@ -17,10 +17,11 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import html5lib
 
+from appgen.scaffold import cascade
 from appgen.scaffold import react_props as rp
 from appgen.scaffold.jsx_props import attr_value, convert_attributes, js_string
 from appgen.scaffold.react_props import names
@@ -49,6 +50,10 @@ _TEXT_ESCAPES = {
 }
 _TEXT_ESCAPE = re.compile("[&<>{}\"'\xa0]")
 _TAILWIND_CDN = re.compile(r"cdn\.tailwindcss\.com|@tailwindcss/browser", re.I)
+_TAILWIND_V4 = re.compile(r"@tailwindcss/browser", re.I)
+# A compiled Tailwind stylesheet from a CDN (`unpkg.com/tailwindcss@2.2.19/dist/tailwind.min.css`): the
+# app builds Tailwind itself, so the link goes (its classes are translated to Tailwind 4, see `tailwind`).
+_TAILWIND_CSS = re.compile(r"/tailwindcss@[\d.^~]*/dist/[\w.-]+\.css|/tailwind(?:\.min)?\.css$", re.I)
 _MAX_ATTR_LINE = 100
 
 
@@ -69,6 +74,8 @@ class ConvertedPage:
     lang: str | None
     scripts: list[str]
     notices: list[Notice]
+    stylesheets: list[str] = field(default_factory=list)  # hrefs of external stylesheets, in order
+    tailwind: str | None = None  # "play" (v2/v3 Play CDN), "v4" (browser build), "css" (compiled link)
 
 
 def convert_document(
@@ -99,7 +106,14 @@ def convert_document(
         wrapper.text = body.text
         wrapper.extend(list(body))
     body_lines = converter.element(wrapper, 2, in_pre=False)
-    css = "\n\n".join(block.strip() for block in converter.styles if block.strip())
+    own = "\n\n".join(block.strip() for block in converter.styles if block.strip())
+    css = cascade.layer_page_css(own, converter.css_order()) if own else ""
+    if converter.important_rules:
+        # Inline `!important` declarations, as classes in the first layer: important declarations of an
+        # earlier layer beat those of later layers and unlayered ones, the nearest to an inline style's.
+        rules = "\n".join(f"  {rule}" for rule in converter.important_rules)
+        css = (css.rstrip() + "\n\n" if css.strip() else "") + f"@layer base {{\n{rules}\n}}"
+    css = css.strip()
     return ConvertedPage(
         tsx=_module(converter, component, body_lines, css_import if css else None),
         css=css + "\n" if css else "",
@@ -108,6 +122,8 @@ def convert_document(
         lang=root.get("lang") or None,
         scripts=converter.scripts,
         notices=converter.notices,
+        stylesheets=converter.stylesheets,
+        tailwind=converter.tailwind,
     )
 
 
@@ -155,7 +171,21 @@ class _Converter:
         self.notices: list[Notice] = []
         self.styles: list[str] = []
         self.scripts: list[str] = []
+        self.stylesheets: list[str] = []
+        self.important_rules: list[str] = []
+        self.tailwind: str | None = None
+        self._tailwind_before_style = False  # a compiled Tailwind link came before the first <style>
         self.uses_link = self.uses_img = self.uses_style = False
+
+    def css_order(self) -> str:
+        if self.tailwind in {None, "v4"}:
+            return cascade.UNLAYERED
+        return cascade.TAILWIND_BEFORE if self._tailwind_before_style else cascade.TAILWIND_AFTER
+
+    def important_rule(self, declarations: str) -> str:
+        name = f"appgen-important-{len(self.important_rules) + 1}"
+        self.important_rules.append(f".{name} {{ {declarations}; }}")
+        return name
 
     def notice(self, code: str, message: str) -> None:
         self.notices.append(Notice(code, message))
@@ -170,19 +200,25 @@ class _Converter:
 
     def _non_visual(self, el: ET.Element, tag: str) -> None:
         if tag == "style":
+            if not self.styles and self.tailwind == "css":
+                self._tailwind_before_style = True
             self.styles.append(el.text or "")
         elif tag == "script":
             src, text = el.get("src", ""), el.text or ""
             self.scripts.append(text)
-            if (src and _TAILWIND_CDN.search(src)) or "tailwind.config" in text:
-                return  # the app builds Tailwind itself; the config becomes @theme tokens
+            if src and _TAILWIND_CDN.search(src):
+                self.tailwind = "v4" if _TAILWIND_V4.search(src) else "play"
+                return  # the app builds Tailwind itself
+            if "tailwind.config" in text:
+                return  # the config becomes @theme tokens
             what = f"the script {src}" if src else f"an inline script ({len(text)} characters)"
             self.notice("dropped_script", f"dropped {what}; its behaviour needs re-implementing in React")
         elif tag == "link" and "stylesheet" in el.get("rel", "").lower().split():
-            self.notice(
-                "dropped_stylesheet",
-                f"dropped the stylesheet {el.get('href', '')}; load fonts with next/font or add the CSS",
-            )
+            href = el.get("href", "").strip()
+            if _TAILWIND_CSS.search(href.split("?")[0]):
+                self.tailwind = self.tailwind or "css"
+            elif href:
+                self.stylesheets.append(href)  # the scaffold decides: an npm package, or kept as a link
 
     # -- JSX -------------------------------------------------------------------------------------------------
     def element(self, el: ET.Element, depth: int, in_pre: bool) -> list[str]:
@@ -205,7 +241,7 @@ class _Converter:
             self.notice("dropped_script", "dropped a script inside an SVG")
             return []
         jsx_tag = tag
-        props = convert_attributes(el, tag, svg, self.notice)
+        props = convert_attributes(el, tag, svg, self.notice, self.important_rule)
         self.uses_style = self.uses_style or any(name == "style" for name, _ in props)
         if tag == "a" and not svg:
             target = self.resolve_link(el.get("href", ""))
