@@ -117,3 +117,17 @@ def test_a_font_the_starter_does_not_carry_stays_a_runtime_link_with_a_warning(t
     page = (tmp_path / "ws/components/home/Page.tsx").read_text()
     assert f'<link rel="stylesheet" href={{"{href}"}} precedence="default" />' in page
     assert [w.code for w in result.warnings] == ["external_stylesheet"]
+
+
+def test_every_scaffold_warning_code_is_documented_in_the_readme_and_used() -> None:
+    from appgen.scaffold import WARNING_CODES
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme[readme.index("**Scaffold warnings.**") :]
+    documented = set(
+        re.findall(r"^\| `([a-z_]+)` \|", table[: table.index("\n\n", table.index("| code"))], re.M)
+    )
+    assert documented == set(WARNING_CODES)
+    sources = "".join(p.read_text() for p in (REPO_ROOT / "appgen" / "scaffold").glob("*.py"))
+    raised = set(re.findall(r'(?:notice|ScaffoldWarning)\(\s*"([a-z_]+)"', sources))
+    assert raised == set(WARNING_CODES), raised ^ set(WARNING_CODES)
