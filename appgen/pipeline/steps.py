@@ -22,7 +22,7 @@ from appgen.pipeline.snapshots import SCAFFOLD, fingerprint, page_bundle, worksp
 from appgen.pipeline.validate import run_validate
 from appgen.policy import ErrorCode
 from appgen.redact import redact
-from appgen.scaffold import page_paths, scaffold_workspace
+from appgen.scaffold import page_paths, scaffold_workspace, summarize_warnings
 from appgen.spec import Page
 
 INTEGRATION_TIMEOUT_S = 900.0
@@ -36,6 +36,8 @@ def run_scaffold(ctx: StepContext) -> StepOutcome:
     for warning in result.warnings:
         where = f"{warning.page_id}: " if warning.page_id else ""
         ctx.log(f"{where}{warning.message} [{warning.code}]", "warning")
+    for code, message in summarize_warnings(result.warnings).items():
+        ctx.warn(code, message)  # one job warning per code (the database keeps one), counted per page
     if ctx.services.settings.offline_model:
         ctx.warn(
             "offline_model",

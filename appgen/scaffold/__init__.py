@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from appgen.scaffold import templates
-from appgen.scaffold.html_to_jsx import convert_document
+from appgen.scaffold.assets import package_imports
+from appgen.scaffold.html_to_jsx import convert_document, with_runtime_stylesheets
 from appgen.scaffold.theme import Theme, add_style, read_tailwind_config
 from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
 
@@ -94,6 +95,8 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     theme = Theme()
     resolve = _link_resolver(spec.pages)
     lang = None
+    css_imports: list[str] = []  # starter packages the layout imports, in the previews' order
+    legacy_tailwind = uses_forms = False
     for page in spec.pages:
         converted = convert_document(
             page.selected_preview_html,
@@ -104,8 +107,26 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         )
         lang = lang or converted.lang
         warnings += [ScaffoldWarning(n.code, n.message, page.page_id) for n in converted.notices]
+        runtime = []
+        for href in converted.stylesheets:
+            imports = package_imports(href)
+            if imports is None:
+                runtime.append(href)
+                warnings.append(
+                    ScaffoldWarning(
+                        "external_stylesheet",
+                        f"kept {href} as a runtime <link>: the app needs the network to load it",
+                        page.page_id,
+                    )
+                )
+            else:
+                css_imports += [i for i in imports if i not in css_imports]
+        legacy_tailwind = legacy_tailwind or converted.tailwind in {"play", "css"}
+        uses_forms = uses_forms or (
+            converted.tailwind in {"play", "css"} and bool(_FORMS_CLASSES & converted.classes)
+        )
         files = [f"components/{page.page_id}/Page.tsx", f"{route_to_dir(page.route)}/page.tsx"]
-        _write(dest, files[0], converted.tsx)
+        _write(dest, files[0], with_runtime_stylesheets(converted.tsx, runtime))
         _write(dest, files[1], templates.route_file(page, converted.title, converted.description))
         if converted.css:
             css, problems = _page_css(converted.css)
@@ -124,9 +145,10 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     warnings += [ScaffoldWarning("theme_skipped", p) for p in theme.problems[before:]]
     globals_css = dest / "app" / "globals.css"
     existing = globals_css.read_text() if globals_css.exists() else '@import "tailwindcss";\n'
-    globals_css.write_text(existing.rstrip("\n") + "\n" + theme.css())
+    extra = _tailwind_compat_css(legacy_tailwind, uses_forms)
+    globals_css.write_text(existing.rstrip("\n") + "\n" + extra + theme.css())
 
-    _write(dest, "app/layout.tsx", templates.layout(spec, lang or "en"))
+    _write(dest, "app/layout.tsx", templates.layout(spec, lang or "en", css_imports))
     _write(dest, "lib/site.ts", templates.site_map(spec))
     if all(page.route != "/" for page in spec.pages):
         _write(dest, "app/page.tsx", templates.INDEX_PAGE)
@@ -134,6 +156,69 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         users = [p.page_id for p in spec.pages if action in p.actions]
         _write(dest, f"{action_route_dir(action)}/route.ts", templates.api_route(action, users))
     return ScaffoldResult(warnings, pages)
+
+
+_FORMS_CLASSES = frozenset(
+    {"form-input", "form-textarea", "form-select", "form-multiselect", "form-checkbox", "form-radio"}
+)
+
+
+def _tailwind_compat_css(legacy: bool, forms: bool) -> str:
+    """What Tailwind 1-3 previews relied on that Tailwind 4 changed: borders default to gray-200 (v4:
+    currentColor) and buttons show a pointer (from Tailwind's upgrade guide), and the forms plugin's
+    `form-input`… classes (`@tailwindcss/forms`, a starter package, with its class strategy so other
+    fields are left alone)."""
+    out = []
+    if forms:
+        out.append('@plugin "@tailwindcss/forms" {\n  strategy: class;\n}\n')
+    if legacy:
+        out.append(
+            "/* Tailwind 1-3 defaults the previews were designed with (appgen). */\n"
+            "@layer base {\n"
+            "  *, ::after, ::before, ::backdrop, ::file-selector-button {\n"
+            "    border-color: var(--color-gray-200, currentColor);\n"
+            "  }\n"
+            '  button:not(:disabled), [role="button"]:not(:disabled) {\n'
+            "    cursor: pointer;\n"
+            "  }\n"
+            "}\n"
+        )
+    return "\n" + "\n".join(out) if out else ""
+
+
+# What each scaffold warning code means, as the job's warning says it (README: "Scaffold warnings").
+WARNING_CODES = {
+    "dropped_script": "scripts dropped (their behaviour needs re-implementing in React)",
+    "dropped_event_handler": "inline event handlers dropped",
+    "dropped_attribute": "attributes dropped (not valid in React or for the element)",
+    "dropped_element": "elements dropped (template, noscript, MathML)",
+    "unwrapped_element": "unknown elements replaced by their content",
+    "dropped_form_action": "form targets dropped",
+    "external_stylesheet": "stylesheets kept as runtime links (no starter package provides them)",
+    "unknown_class": "Tailwind 1-3 classes with no Tailwind 4 equivalent dropped",
+    "static_behaviour": "Alpine.js toggles rendered in their initial state, without behaviour",
+    "page_css": "page CSS changed for Tailwind 4",
+    "theme_skipped": "tailwind.config or style values skipped",
+}
+
+
+def summarize_warnings(warnings: list[ScaffoldWarning]) -> dict[str, str]:
+    """One message per code with its count per page and the first case, e.g. `dropped_script: 3 on
+    home, 1 on pricing (scripts dropped …); first: home: dropped the script https://…`."""
+    by_code: dict[str, list[ScaffoldWarning]] = {}
+    for warning in warnings:
+        by_code.setdefault(warning.code, []).append(warning)
+    out = {}
+    for code, items in by_code.items():
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.page_id or "app"] = counts.get(item.page_id or "app", 0) + 1
+        per_page = ", ".join(f"{n} on {page}" for page, n in counts.items())
+        first = items[0]
+        where = f"{first.page_id}: " if first.page_id else ""
+        meaning = WARNING_CODES.get(code, code)
+        out[code] = f"{meaning}: {per_page}; first: {where}{first.message}"[:1000]
+    return out
 
 
 def _write(root: Path, relpath: str, text: str) -> None:

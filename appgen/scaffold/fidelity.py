@@ -20,7 +20,8 @@ from appgen.scaffold.html_to_jsx import BLOCK
 TEXT_RATIO_OK = 0.98
 KINDS = ("headings", "links", "images", "buttons", "fields")
 _HIDDEN = frozenset({"script", "style", "template", "noscript", "head", "title"})
-_BREAKS = BLOCK | {"br", "img", "input", "button", "select", "textarea", "svg"}
+# SVG <text> elements are placed one by one (x/y), so adjacent ones are separate words, not one.
+_BREAKS = BLOCK | {"br", "img", "input", "button", "select", "textarea", "svg", "text"}
 _BUTTON_INPUTS = frozenset({"submit", "button", "reset", "image"})
 
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import html5lib
 
+from appgen.scaffold import cascade
 from appgen.scaffold import react_props as rp
+from appgen.scaffold.jsobject import JsObjectError, parse_object_literal
 from appgen.scaffold.jsx_props import attr_value, convert_attributes, js_string
 from appgen.scaffold.react_props import names
+from appgen.scaffold.tailwind_compat import translate_classes
 
 SVG_NS = "http://www.w3.org/2000/svg"
 # Elements around which whitespace never renders: dropped for readability.
@@ -49,6 +52,10 @@ _TEXT_ESCAPES = {
 }
 _TEXT_ESCAPE = re.compile("[&<>{}\"'\xa0]")
 _TAILWIND_CDN = re.compile(r"cdn\.tailwindcss\.com|@tailwindcss/browser", re.I)
+_TAILWIND_V4 = re.compile(r"@tailwindcss/browser", re.I)
+# A compiled Tailwind stylesheet from a CDN (`unpkg.com/tailwindcss@2.2.19/dist/tailwind.min.css`): the
+# app builds Tailwind itself, so the link goes (its classes are translated to Tailwind 4, see `tailwind`).
+_TAILWIND_CSS = re.compile(r"/tailwindcss@[\d.^~]*/dist/[\w.-]+\.css|/tailwind(?:\.min)?\.css$", re.I)
 _MAX_ATTR_LINE = 100
 
 
@@ -69,6 +76,9 @@ class ConvertedPage:
     lang: str | None
     scripts: list[str]
     notices: list[Notice]
+    stylesheets: list[str] = field(default_factory=list)  # hrefs of external stylesheets, in order
+    classes: set[str] = field(default_factory=set)  # every class the page uses (after translation)
+    tailwind: str | None = None  # "play" (v2/v3 Play CDN), "v4" (browser build), "css" (compiled link)
 
 
 def convert_document(
@@ -99,7 +109,14 @@ def convert_document(
         wrapper.text = body.text
         wrapper.extend(list(body))
     body_lines = converter.element(wrapper, 2, in_pre=False)
-    css = "\n\n".join(block.strip() for block in converter.styles if block.strip())
+    own = "\n\n".join(block.strip() for block in converter.styles if block.strip())
+    css = cascade.layer_page_css(own, converter.css_order()) if own else ""
+    if converter.important_rules:
+        # Inline `!important` declarations, as classes in the first layer: important declarations of an
+        # earlier layer beat those of later layers and unlayered ones, the nearest to an inline style's.
+        rules = "\n".join(f"  {rule}" for rule in converter.important_rules)
+        css = (css.rstrip() + "\n\n" if css.strip() else "") + f"@layer base {{\n{rules}\n}}"
+    css = css.strip()
     return ConvertedPage(
         tsx=_module(converter, component, body_lines, css_import if css else None),
         css=css + "\n" if css else "",
@@ -108,6 +125,9 @@ def convert_document(
         lang=root.get("lang") or None,
         scripts=converter.scripts,
         notices=converter.notices,
+        stylesheets=converter.stylesheets,
+        classes=converter.classes,
+        tailwind=converter.tailwind,
     )
 
 
@@ -155,7 +175,63 @@ class _Converter:
         self.notices: list[Notice] = []
         self.styles: list[str] = []
         self.scripts: list[str] = []
+        self.stylesheets: list[str] = []
+        self.important_rules: list[str] = []
+        self.classes: set[str] = set()
+        self.alpine_scopes: list[dict[str, object]] = []  # literal x-data objects around the element
+        self.tailwind: str | None = None
+        self._tailwind_before_style = False  # a compiled Tailwind link came before the first <style>
         self.uses_link = self.uses_img = self.uses_style = False
+
+    def css_order(self) -> str:
+        if self.tailwind in {None, "v4"}:
+            return cascade.UNLAYERED
+        return cascade.TAILWIND_BEFORE if self._tailwind_before_style else cascade.TAILWIND_AFTER
+
+    def _initial_alpine_state(self, el: ET.Element, tag: str) -> None:
+        """Alpine shows an `x-show` element only when its expression is true (and hides `x-cloak` until
+        then); React renders what the HTML says. The element starts as Alpine starts it: `x-show` read
+        against the literal `x-data` around it, hidden when that cannot be read (menus, modals and
+        overlays start closed); the toggle itself is left to the page agent, with a notice."""
+        expression = el.get("x-show", "").strip()
+        shown = self._alpine_value(expression) if expression else None
+        what = (
+            f"<{tag}{_describe(el)}> with x-show={expression!r}" if expression else f"<{tag}{_describe(el)}>"
+        )
+        if shown:
+            return
+        style = el.get("style", "").strip().rstrip(";")
+        el.set("style", f"{style}; display: none" if style else "display: none")
+        self.notice(
+            "static_behaviour",
+            f"{what} starts hidden as in the preview; its Alpine.js toggle needs re-implementing in React",
+        )
+
+    def _alpine_value(self, expression: str) -> bool | None:
+        negate = expression.startswith("!")
+        name = expression.lstrip("!").strip()
+        if not re.fullmatch(r"[A-Za-z_$][\w$]*", name):
+            return None
+        for data in reversed(self.alpine_scopes):
+            if name in data and isinstance(data[name], bool):
+                return data[name] != negate
+        return None
+
+    def _translate_classes(self, el: ET.Element, tag: str) -> None:
+        classes = el.get("class", "").split()
+        if self.tailwind in {"play", "css"}:  # Tailwind 1-3 names → Tailwind 4
+            classes, dropped = translate_classes(classes)
+            el.set("class", " ".join(classes))
+            for cls in dropped:
+                self.notice(
+                    "unknown_class", f"dropped the class {cls!r} on <{tag}>: Tailwind 4 has no such class"
+                )
+        self.classes.update(classes)
+
+    def important_rule(self, declarations: str) -> str:
+        name = f"appgen-important-{len(self.important_rules) + 1}"
+        self.important_rules.append(f".{name} {{ {declarations}; }}")
+        return name
 
     def notice(self, code: str, message: str) -> None:
         self.notices.append(Notice(code, message))
@@ -170,19 +246,25 @@ class _Converter:
 
     def _non_visual(self, el: ET.Element, tag: str) -> None:
         if tag == "style":
+            if not self.styles and self.tailwind == "css":
+                self._tailwind_before_style = True
             self.styles.append(el.text or "")
         elif tag == "script":
             src, text = el.get("src", ""), el.text or ""
             self.scripts.append(text)
-            if (src and _TAILWIND_CDN.search(src)) or "tailwind.config" in text:
-                return  # the app builds Tailwind itself; the config becomes @theme tokens
+            if src and _TAILWIND_CDN.search(src):
+                self.tailwind = "v4" if _TAILWIND_V4.search(src) else "play"
+                return  # the app builds Tailwind itself
+            if "tailwind.config" in text:
+                return  # the config becomes @theme tokens
             what = f"the script {src}" if src else f"an inline script ({len(text)} characters)"
             self.notice("dropped_script", f"dropped {what}; its behaviour needs re-implementing in React")
         elif tag == "link" and "stylesheet" in el.get("rel", "").lower().split():
-            self.notice(
-                "dropped_stylesheet",
-                f"dropped the stylesheet {el.get('href', '')}; load fonts with next/font or add the CSS",
-            )
+            href = el.get("href", "").strip()
+            if _TAILWIND_CSS.search(href.split("?")[0]):
+                self.tailwind = self.tailwind or "css"
+            elif href:
+                self.stylesheets.append(href)  # the scaffold decides: an npm package, or kept as a link
 
     # -- JSX -------------------------------------------------------------------------------------------------
     def element(self, el: ET.Element, depth: int, in_pre: bool) -> list[str]:
@@ -205,7 +287,11 @@ class _Converter:
             self.notice("dropped_script", "dropped a script inside an SVG")
             return []
         jsx_tag = tag
-        props = convert_attributes(el, tag, svg, self.notice)
+        if not svg and ("x-show" in el.attrib or "x-cloak" in el.attrib):
+            self._initial_alpine_state(el, tag)
+        if el.get("class"):
+            self._translate_classes(el, tag)
+        props = convert_attributes(el, tag, svg, self.notice, self.important_rule)
         self.uses_style = self.uses_style or any(name == "style" for name, _ in props)
         if tag == "a" and not svg:
             target = self.resolve_link(el.get("href", ""))
@@ -218,10 +304,15 @@ class _Converter:
         opening = _opening(jsx_tag, props, pad)
         if not svg and (tag == "textarea" or tag in rp.VOID):
             return [*opening[:-1], opening[-1] + " />"]
+        scope = _alpine_data(el.get("x-data"))
+        if scope is not None:
+            self.alpine_scopes.append(scope)
         if svg and tag == "style":
             body = [f"{pad}  {{{js_string(el.text or '')}}}"]
         else:
             body = self.children(el, depth + 1, in_pre or tag == "pre", parent=tag, svg=svg)
+        if scope is not None:
+            self.alpine_scopes.pop()
         if not body:
             return [*opening[:-1], opening[-1] + " />"]
         closing = f"</{jsx_tag}>"
@@ -261,6 +352,38 @@ class _Converter:
                 pad + ('{" "}' if keep_lead else "") + _jsx_text(core) + ('{" "}' if keep_trail else "")
             )
         return lines
+
+
+def _alpine_data(value: str | None) -> dict[str, object] | None:
+    """A literal `x-data="{ open: false }"` as a dict; `{}` for `x-data="data()"` (unknown values)."""
+    if value is None:
+        return None
+    try:
+        data, _ = parse_object_literal(value.strip())
+    except JsObjectError:
+        return {}
+    return data
+
+
+def _describe(el: ET.Element) -> str:
+    """` id="x"` or ` class="first classes"`: enough to find the element in the preview."""
+    if el.get("id"):
+        return f' id="{el.get("id")}"'
+    classes = el.get("class", "").split()
+    return f' class="{" ".join(classes[:4])}{" …" if len(classes) > 4 else ""}"' if classes else ""
+
+
+def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:
+    """The component with `<link rel="stylesheet">`s React 19 hoists into <head> (`precedence`), for
+    stylesheets no starter package provides (see `assets`)."""
+    if not hrefs:
+        return tsx
+    start = tsx.index("  return (\n") + len("  return (\n")
+    end = tsx.rindex("\n  );\n}")
+    links = "".join(
+        f'      <link rel="stylesheet" href={attr_value(h)} precedence="default" />\n' for h in hrefs
+    )
+    return tsx[:start] + "    <>\n" + links + tsx[start:end] + "\n    </>" + tsx[end:]
 
 
 def _items(el: ET.Element) -> Iterator[str | ET.Element]:

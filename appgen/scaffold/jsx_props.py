@@ -17,6 +17,12 @@ from collections.abc import Callable
 from appgen.scaffold import react_props as rp
 
 Notify = Callable[[str, str], None]
+# Declarations with `!important`, as CSS text → a class name whose rule carries them (see `_style_object`).
+ImportantRule = Callable[[str], str]
+# Attributes that navigate or submit: a `javascript:` URL in them is refused by React 19, which renders a
+# function that throws instead, so they are dropped (the page agent re-implements the behaviour).
+_URL_PROPS = frozenset({"href", "xlinkHref", "src", "action", "formAction"})
+_JS_URL = re.compile(r"^[\x00-\x20]*" + r"[\t\n\r]*".join("javascript") + ":", re.I)
 _NS_PREFIX = {
     "http://www.w3.org/1999/xlink": "xlink",
     "http://www.w3.org/XML/1998/namespace": "xml",
@@ -27,12 +33,28 @@ _JSX_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 _WS = re.compile(r"[ \t\n\r\f]+")
 
 
-def convert_attributes(el: ET.Element, tag: str, svg: bool, notice: Notify) -> list[tuple[str, str | None]]:
-    """(React prop, rendered value or None for a bare boolean) for each attribute carried over."""
+def convert_attributes(
+    el: ET.Element, tag: str, svg: bool, notice: Notify, important: ImportantRule | None = None
+) -> list[tuple[str, str | None]]:
+    """(React prop, rendered value or None for a bare boolean) for each attribute carried over.
+
+    `important` turns `!important` declarations of a `style` attribute into a class (React's style
+    objects cannot carry the priority); without it they are dropped with a notice."""
     out: dict[str, str | None] = {}
     input_type = el.get("type", "text").lower()
+    # An SVG <a> is typed as React's HTML anchor: its xlink:href becomes href, its other props HTML's.
+    svg_link = svg and tag == "a"
+    important_class = None
     for raw, value in el.attrib.items():
-        name = _react_name(raw, svg)
+        name = _react_name(raw, svg and not svg_link)
+        if svg_link and raw in {"{http://www.w3.org/1999/xlink}href", "class"}:
+            name = "href" if raw != "class" else "className"
+        if name in _URL_PROPS and _JS_URL.match(value):
+            notice(
+                "dropped_attribute",
+                f"dropped {raw}={value[:60]!r} on <{tag}>: React refuses javascript: URLs",
+            )
+            continue
         if name is None or not _JSX_NAME.match(name):
             notice("dropped_attribute", f"dropped the attribute {raw!r} on <{tag}>: not valid in JSX")
             continue
@@ -40,8 +62,13 @@ def convert_attributes(el: ET.Element, tag: str, svg: bool, notice: Notify) -> l
             notice("dropped_event_handler", f"dropped {raw}={value[:60]!r} on <{tag}>")
             continue
         if name == "style":
-            if value.strip():
-                out["style"] = "{" + _style_object(value) + " as CSSProperties}"
+            plain, forced = _style_object(value)
+            if plain != "{}":
+                out["style"] = "{" + plain + " as CSSProperties}"
+            if forced and important is not None:
+                important_class = important(forced)
+            elif forced:
+                notice("dropped_attribute", f"dropped !important from style={value[:60]!r} on <{tag}>")
             continue
         if tag == "form" and name in {"action", "method"}:
             if name == "action" and value.strip() not in {"", "#"}:
@@ -57,7 +84,7 @@ def convert_attributes(el: ET.Element, tag: str, svg: bool, notice: Notify) -> l
             name = "defaultValue"
         elif tag == "input" and name == "checked":
             name = "defaultChecked"
-        elif not _declared(name, tag, svg):
+        elif not _declared(name, tag, svg and not svg_link):
             notice("dropped_attribute", f"dropped {raw}={value[:60]!r}: <{tag}> has no such property")
             continue
         try:
@@ -68,6 +95,9 @@ def convert_attributes(el: ET.Element, tag: str, svg: bool, notice: Notify) -> l
         out.setdefault(name, rendered)
         if name == "contentEditable":
             out["suppressContentEditableWarning"] = None
+    if important_class:
+        classes = _WS.sub(" ", el.get("class", "")).strip()
+        out["className"] = attr_value(f"{classes} {important_class}".strip())
     if tag == "img" and not svg and "alt" not in out:
         out["alt"] = '""'
     if tag == "textarea" and el.text:
@@ -153,17 +183,45 @@ def js_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _style_object(css: str) -> str:
+def _style_object(css: str) -> tuple[str, str]:
+    """A style attribute → (the object literal of its plain declarations, its `!important` declarations as
+    CSS text). Comments are not declarations: `a: b; /* c: d; */` is one property."""
     pairs = []
-    for declaration in _split_declarations(css):
+    forced = []
+    for declaration in _split_declarations(strip_css_comments(css)):
         prop, sep, value = declaration.partition(":")
-        prop, value = prop.strip(), re.sub(r"\s*!important\s*$", "", value.strip(), flags=re.I)
+        prop, value = prop.strip(), value.strip()
         if not sep or not prop or not value:
+            continue
+        bare = re.sub(r"\s*!\s*important\s*$", "", value, flags=re.I)
+        if bare != value:
+            if bare and not re.search(r"[{}<>]", prop + bare):
+                forced.append(f"{prop.lower() if not prop.startswith('--') else prop}: {bare} !important")
             continue
         key = prop if prop.startswith("--") else _css_property(prop)
         key_src = key if re.fullmatch(r"[A-Za-z_$][\w$]*", key) else json.dumps(key)
         pairs.append(f"{key_src}: {js_string(value)}")
-    return "{ " + ", ".join(pairs) + " }" if pairs else "{}"
+    return ("{ " + ", ".join(pairs) + " }" if pairs else "{}"), "; ".join(forced)
+
+
+def strip_css_comments(css: str) -> str:
+    """CSS without `/* … */` comments (outside strings), each replaced by a space as CSS reads it."""
+    out: list[str] = []
+    i, quote = 0, ""
+    while i < len(css):
+        ch = css[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif css.startswith("/*", i):
+            end = css.find("*/", i + 2)
+            i = len(css) if end < 0 else end + 2
+            out.append(" ")
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _css_property(prop: str) -> str:

@@ -251,11 +251,11 @@ HTML_TAGS = names(
     "thead time tr track u ul var video wbr"
 )
 SVG_TAGS = names(
-    "svg animate animateMotion animateTransform circle clipPath defs desc ellipse feBlend feColorMatrix "
+    "svg a animate animateMotion animateTransform circle clipPath defs desc ellipse feBlend feColorMatrix "
     "feComponentTransfer feComposite feConvolveMatrix feDiffuseLighting feDisplacementMap "
     "feDistantLight feDropShadow feFlood feFuncA feFuncB feFuncG feFuncR feGaussianBlur feImage feMerge "
     "feMergeNode feMorphology feOffset fePointLight feSpecularLighting feSpotLight feTile feTurbulence "
     "filter foreignObject g image line linearGradient marker mask metadata mpath path pattern polygon "
-    "polyline radialGradient rect set stop switch symbol text textPath title tspan use view"
+    "polyline radialGradient rect set stop style switch symbol text textPath title tspan use view"
 )
 VOID = names("area base br col embed hr img input link meta source track wbr")

@@ -21,12 +21,15 @@ from appgen.scaffold.fidelity import measure
 from appgen.settings import REPO_ROOT, Settings
 from appgen.spec import GenerationSpec, route_to_dir
 from tests.e2e.stack import INSTALL_CACHE
+from tests.fixtures.specs import small_spec
 from tests.unit.test_html_to_jsx import REALISTIC
 
 pytestmark = pytest.mark.e2e
 
 STARTER = REPO_ROOT / "worker_container" / "starter"
 SPECS = sorted((REPO_ROOT / "examples" / "specs").glob("*.json"))
+# The template corpus (public templates: Tailwind 2/3, Alpine, Bootstrap, plain CSS) as one more app.
+CORPUS = sorted((REPO_ROOT / "tests" / "fixtures" / "templates").glob("*.html"))
 TIMEOUT_S = 300.0
 
 # Rules a design's HTML rarely exercises all at once, checked against the real type-checker and linter:
@@ -60,7 +63,16 @@ class Built:
     result: BuildResult
 
 
+def _corpus_spec() -> GenerationSpec:
+    raw = small_spec(pages=len(CORPUS))
+    for page, path in zip(raw["pages"], CORPUS, strict=True):
+        page["selectedPreviewHtml"] = path.read_text()
+    return GenerationSpec.model_validate(raw)
+
+
 def _spec(path: Path, with_edge_cases: bool) -> GenerationSpec:
+    if path.name == "corpus":
+        return _corpus_spec()
     raw = json.loads(path.read_text())
     if with_edge_cases:
         raw["pages"].append(
@@ -90,7 +102,7 @@ def built() -> Iterator[dict[str, Built]]:
         result = scaffold_workspace(spec, ws, starter_dir=STARTER)
         return Built(spec, ws, result, builder.build(BuildRequest(ws, lambda limit: min(limit, TIMEOUT_S))))
 
-    yield {path.stem: one(path) for path in SPECS}
+    yield {path.stem: one(path) for path in [*SPECS, Path("corpus")]}
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -98,7 +110,7 @@ def test_there_are_examples() -> None:
     assert len(SPECS) >= 2, f"expected example specs in {REPO_ROOT / 'examples' / 'specs'}"
 
 
-@pytest.mark.parametrize("name", [p.stem for p in SPECS])
+@pytest.mark.parametrize("name", [*(p.stem for p in SPECS), "corpus"])
 def test_scaffold_builds_lints_and_keeps_the_previews(
     name: str, built: dict[str, Built], capsys: pytest.CaptureFixture[str]
 ) -> None:

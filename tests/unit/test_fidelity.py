@@ -70,3 +70,12 @@ def test_a_page_without_the_wrapper_is_not_ok() -> None:
 def test_only_the_wrapper_of_the_named_page_is_measured() -> None:
     report = measure(PREVIEW, BUILT, "pricing")
     assert not report.ok and "no [data-appgen-page='pricing']" in report.summary()
+
+
+def test_adjacent_svg_text_elements_are_separate_words() -> None:
+    svg = '<svg><text x="0">Sales</text><text x="40">Costs</text></svg>'
+    built = f'<div data-appgen-page="p">{svg}</div>'
+    report = measure(f"<body>{svg}</body>", built, "p")
+    assert report.text_ratio == 1.0
+    glued = measure(f"<body>{svg}</body>", '<div data-appgen-page="p"><p>SalesCosts</p></div>', "p")
+    assert glued.text_ratio == 0.0

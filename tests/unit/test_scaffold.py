@@ -77,7 +77,9 @@ def test_scaffold_writes_a_component_and_a_route_per_page(tmp_path: Path, starte
     assert 'import "./page.css";' in home and 'import Link from "next/link";' in home
     assert '<div data-appgen-page="home" className="bg-white">' in home
     assert '<Link href="/page-1">' in home and "onclick" not in home
-    assert (dest / "components/home/page.css").read_text() == ".glow { color: red; }\n"
+    assert (
+        dest / "components/home/page.css"
+    ).read_text() == "@layer components {\n  .glow { color: red; }\n}\n"
     assert (dest / "app/page.tsx").read_text() == (
         'import type { Metadata } from "next";\n'
         'import HomePage from "@/components/home/Page";\n\n'
