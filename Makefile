@@ -9,6 +9,9 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := worker_container/node_modules/.installed-$(shell cat worker_container/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+# The starter's node_modules, installed once per lockfile into the read-only install seed (a fresh data dir's
+# first job then does not install; see README, Operations).
+SEED_STAMP := worker_container/install-seed/.seeded-$(shell cat worker_container/starter/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 # What the /build frontend's static files are built from: rebuilt when any of it changes.
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null | grep -v '/schema.d.ts$$') openapi.yaml $(wildcard examples/projects/*.json)
@@ -42,6 +45,11 @@ $(NPM_STAMP): worker_container/package.json worker_container/package-lock.json
 	rm -f worker_container/node_modules/.installed-*
 	touch $@
 
+$(SEED_STAMP): worker_container/starter/package.json worker_container/starter/package-lock.json $(PY_STAMP)
+	rm -rf worker_container/install-seed
+	$(PY) scripts/seed-install-cache
+	touch $@
+
 $(WEB_STAMP): web/package.json web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	rm -f web/node_modules/.installed-*
@@ -56,7 +64,7 @@ web: web/dist/index.html
 system-deps:
 	@scripts/install-system-deps
 
-deps: system-deps $(PY_STAMP) $(NPM_STAMP) web
+deps: system-deps $(PY_STAMP) $(NPM_STAMP) $(SEED_STAMP) web
 
 lint: $(PY_STAMP) $(WEB_STAMP)
 	$(VENV)/bin/ruff check .
@@ -80,7 +88,8 @@ dev: deps
 	$(VENV)/bin/appgen dev
 
 bench: deps $(BENCH_STAMP)
+	@scripts/install-system-deps --bench || echo "bench: wrk is missing, so the status benchmark will be skipped" >&2
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) worker_container/node_modules web/node_modules web/dist .appgen .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) worker_container/node_modules worker_container/install-seed web/node_modules web/dist .appgen .pytest_cache .mypy_cache .ruff_cache

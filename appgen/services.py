@@ -134,12 +134,16 @@ def check_ready(*, serves_users: bool = False, runs_agents: bool = False) -> Non
 
 
 def local_builder(settings: Settings, *, installs: bool = True) -> LocalBuilder:
-    """The builder that runs boxes on this machine, over the install cache the settings name."""
+    """The builder that runs boxes on this machine, over the install cache the settings name. One that
+    installs (the local worker) first looks in the seed `make deps` filled; one that never installs (the
+    builder service) reads only its own cache, which its image baked."""
     from appgen.pipeline.builder import LocalBuilder
     from appgen.pipeline.install_cache import InstallCache
 
     cache = InstallCache(
-        settings.npm_cache or settings.data_dir / "npm-cache", settings.install_cache_max_mb * 1024 * 1024
+        settings.npm_cache or settings.data_dir / "npm-cache",
+        settings.install_cache_max_mb * 1024 * 1024,
+        seed=settings.install_seed if installs else None,
     )
     return LocalBuilder(starter_dir=settings.starter_dir, cache=cache, installs=installs)
 

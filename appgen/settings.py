@@ -35,6 +35,7 @@ _KNOWN = {
     "APPGEN_STARTER_DIR": "the Next.js starter template copied into every workspace",
     "APPGEN_GEMINI_BIN": "path of the gemini executable",
     "APPGEN_NPM_CACHE": "install cache shared across jobs: npm downloads and read-only node_modules trees",
+    "APPGEN_INSTALL_SEED": "read-only install cache filled at setup (make deps, image build), consulted first",
     "APPGEN_INSTALL_CACHE_MAX_MB": "size above which the install cache drops least recently used trees",
     "APPGEN_PAGE_AGENT_TIMEOUT": "seconds a page agent may run",
     "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
@@ -119,6 +120,8 @@ class Settings:
     gemini_model: str = "gemini-2.5-pro"
     npm_cache: Path | None = None
     install_cache_max_mb: int = 2048
+    # The read-only install cache `make deps` (scripts/seed-install-cache) fills: a fresh data dir uses it.
+    install_seed: Path = REPO_ROOT / "worker_container" / "install-seed"
     db_pool_size: int = 10
     database_listen_url: str | None = None
     page_agent_timeout_s: float = 600.0
@@ -212,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gemini_model=env.get("GEMINI_MODEL", defaults.gemini_model),
         npm_cache=Path(env["APPGEN_NPM_CACHE"]) if env.get("APPGEN_NPM_CACHE") else None,
         install_cache_max_mb=int(_number(env, "APPGEN_INSTALL_CACHE_MAX_MB", defaults.install_cache_max_mb)),
+        install_seed=Path(env.get("APPGEN_INSTALL_SEED", str(defaults.install_seed))),
         db_pool_size=int(_number(env, "APPGEN_DB_POOL_SIZE", defaults.db_pool_size)),
         page_agent_timeout_s=_number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),
         agent_max_turns=int(_number(env, "APPGEN_AGENT_MAX_TURNS", defaults.agent_max_turns)),

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from appgen.errors import AppgenError, DependencyUnavailable, StepFailed
 from appgen.gateway import ClaimedTask, Dispatch
 from appgen.logs import bind
+from appgen.memory import PeakRss
 from appgen.pipeline.context import StepContext
 from appgen.pipeline.steps import STEPS
 from appgen.policy import ErrorCode
@@ -60,7 +61,7 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
     log.info("step started", extra={"action": "task.start"})
     try:
         ctx.check_stop()
-        with _heartbeat(ctx):
+        with _heartbeat(ctx), PeakRss() as memory:
             try:
                 result = STEPS[task.kind](ctx)
             except DependencyUnavailable as exc:
@@ -87,7 +88,10 @@ def _execute(task: ClaimedTask, services: Services, workdir: Path) -> tuple[str,
         ctx.log(f"internal error during the {task.kind} step", "error")
         message = f"An internal error stopped the {task.kind} step. It was logged for the operators."
         return "failed", control_plane.fail_task(task.task_id, task.attempt, ErrorCode.INTERNAL, message)
-    log.info("step succeeded", extra={"action": "task.succeed"})
+    # The worker's peak while the step ran (its process and every agent, npm and box it started; in the
+    # local stack that includes concurrent steps), which appgen-report.json lists per step.
+    result.result.setdefault("peakRssMiB", memory.peak_mib)
+    log.info("step succeeded", extra={"action": "task.succeed", "peak_rss_mib": memory.peak_mib})
     next_steps = control_plane.finish_task(
         task.task_id, task.attempt, result.result, result.tokens_input, result.tokens_output
     )

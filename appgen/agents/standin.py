@@ -13,7 +13,8 @@ short text reply and no tool call, so agents make no edits. A reply is a list of
   last scripted turn the answer is `FINAL_TEXT`, so the CLI ends its session.
 
 Faults: `fail_next(status, times)` answers the next requests with a Google-style error; `delay_s` holds
-every answer back (interrupted by `stop()`). Every request is recorded in `requests`.
+every answer back (interrupted by `stop()`). Every request is recorded in `requests`, with the time it
+arrived (`bench/job.py` measures submit -> first model request with it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +73,7 @@ class RecordedRequest:
     status: int = 0  # 0 while the answer is still pending (see `delay_s`)
     prompt_tokens: int = 0  # the usageMetadata sent back (0 for errors)
     output_tokens: int = 0
+    received_at: float = field(default_factory=time.time)  # wall clock, to line up with the job's timestamps
 
     @property
     def system_text(self) -> str:

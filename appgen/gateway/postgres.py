@@ -76,10 +76,11 @@ class PostgresTransport(RpcTransport):
         named = ", ".join(f"{name} => %({name})s" for name in args)
         params = {k: _adapt(v) for k, v in args.items()}
         with self._transaction() as conn:
-            conn.execute(f"set local role {caller.role}")
+            # Role and claims in one round trip, as PostgREST does: set_config('role', …, true) is
+            # `set local role`, so both end with the transaction (the status path's cost is round trips).
             conn.execute(
-                "select set_config('request.jwt.claims', %s, true)",
-                (json.dumps(caller.claims or {"role": "service_role"}),),
+                "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+                (caller.role, json.dumps(caller.claims or {"role": "service_role"})),
             )
             return conn.execute(f"select * from public.{function}({named})", params).fetchall()
 

@@ -95,19 +95,25 @@ class LocalBuilder:
         """The install cache key of the starter's lockfile."""
         return lock_key((self.starter_dir / "package-lock.json").read_bytes())
 
+    def install_starter(self, request: BuildRequest) -> CommandResult | None:
+        """Install the starter's tree into the cache unless it is there (None then): the first build does
+        it, and `scripts/seed-install-cache` does it ahead of any job."""
+        key = self.starter_key
+        if self.cache.has(key):
+            return None
+        if not self.installs:
+            raise StepFailed(
+                f"the install cache {self.cache.root} holds no tree for the starter's lockfile, and this "
+                "builder does not install",
+                code=ErrorCode.INTERNAL,
+            )
+        return self._install(key, request)
+
     def build(self, request: BuildRequest) -> BuildResult:
         key = self.starter_key
-        install = None
-        if not self.cache.has(key):
-            if not self.installs:
-                raise StepFailed(
-                    f"the install cache {self.cache.root} holds no tree for the starter's lockfile, and this "
-                    "builder does not install",
-                    code=ErrorCode.INTERNAL,
-                )
-            install = self._install(key, request)
-            if not install.ok:
-                return BuildResult(install, sandbox=sandbox.describe())
+        install = self.install_starter(request)
+        if install is not None and not install.ok:
+            return BuildResult(install, sandbox=sandbox.describe())
         with self.cache.lease(key) as tree:
             if tree is None:  # pruned by a concurrent publish into a cache smaller than two trees
                 raise StepFailed(

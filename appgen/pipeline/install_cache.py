@@ -9,6 +9,11 @@ Layout under its root (`APPGEN_NPM_CACHE`, default `<data dir>/npm-cache`):
     trees/<key>.used  its size in bytes; its mtime is the tree's last use (LRU)
     staging/        installs in progress, and trees on their way out
 
+A *seed* (`APPGEN_INSTALL_SEED`) is a second, read-only cache of the same layout, filled once when the
+machine or image is set up (`make deps`, `scripts/seed-install-cache`; the builder image bakes its own
+cache): a tree found there is used as it is, never pruned and never written, so the first job of a fresh
+data directory or a fresh instance does not install.
+
 - A tree is immutable once published: an install fills a staging directory, which is renamed into
   place (atomic), so a reader never sees half a tree; two installs of one key at once both finish and
   the second copy is dropped. A root worker hands the published tree back to its own uid, so the box
@@ -41,9 +46,11 @@ def lock_key(lockfile: bytes) -> str:
 
 
 class InstallCache:
-    def __init__(self, root: Path, max_bytes: int, npm_dir: Path | None = None):
-        """`npm_dir`: npm's download cache, by default `<root>/npm` (tests share one between caches)."""
+    def __init__(self, root: Path, max_bytes: int, npm_dir: Path | None = None, seed: Path | None = None):
+        """`npm_dir`: npm's download cache, by default `<root>/npm` (tests share one between caches);
+        `seed`: a read-only cache consulted first."""
         self.root = root
+        self.seed = seed
         self.max_bytes = max_bytes
         self.trees = root / "trees"
         self.npm = npm_dir or root / "npm"
@@ -53,11 +60,19 @@ class InstallCache:
         return f"InstallCache({self.root}, max_bytes={self.max_bytes})"
 
     def has(self, key: str) -> bool:
-        return (self.trees / key).is_dir()
+        return self._seeded(key) is not None or (self.trees / key).is_dir()
+
+    def _seeded(self, key: str) -> Path | None:
+        tree = self.seed / "trees" / key if self.seed is not None else None
+        return tree if tree is not None and tree.is_dir() else None
 
     @contextmanager
     def lease(self, key: str) -> Iterator[Path | None]:
         """The tree of `key` (None when there is none), kept from pruning until the block ends."""
+        seeded = self._seeded(key)
+        if seeded is not None:  # never pruned: nothing to hold
+            yield seeded
+            return
         tree = self.trees / key
         try:
             fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)

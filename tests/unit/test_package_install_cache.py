@@ -117,3 +117,15 @@ def test_pruning_removes_what_killed_installs_left_in_staging(tmp_path: Path) ->
     os.utime(stale, (old, old))
     cache.prune()
     assert [p.name for p in cache.staging.iterdir()] == ["fresh"]  # maybe an install still running
+
+
+def test_a_tree_in_the_seed_is_used_as_it_is_and_never_pruned_or_copied(tmp_path: Path) -> None:
+    seed = InstallCache(tmp_path / "seed", 100 * MB)
+    with seed.staging_dir() as staging:
+        assert seed.publish("k1", _installed(staging)) is True
+    cache = InstallCache(tmp_path / "cache", MB // 2, seed=tmp_path / "seed")  # smaller than one tree
+    assert cache.has("k1") and not cache.has("k2")
+    with cache.lease("k1") as tree:
+        assert tree == tmp_path / "seed" / "trees" / "k1"
+    assert cache.prune() == [] and (tmp_path / "seed" / "trees" / "k1").is_dir()
+    assert not (tmp_path / "cache").exists()  # nothing was installed, copied or written
