@@ -187,7 +187,11 @@ def test_a_person_chooses_reviews_generates_follows_and_downloads_the_zip(
 def test_a_person_cancels_a_running_job(page: Page, stack: RunningStack) -> None:
     user = uuid.uuid4()
     with ApiClient(stack.api, mint_user_token(user, LOCAL_JWT_SECRET)) as client:
+        # Two jobs hold the user's running slots, so the third waits, queued and cancellable: it cannot
+        # finish before the click, however fast the machine.
+        holders = [client.submit(small_spec(pages=1)) for _ in range(2)]
         job_id = client.submit(small_spec(pages=1))
+        assert client.status(job_id)["status"] == "queued"
         _sign_in(page, user)
         page.goto(f"/build/jobs/{job_id}")
         page.get_by_role("button", name="Cancel job").click()
@@ -199,6 +203,8 @@ def test_a_person_cancels_a_running_job(page: Page, stack: RunningStack) -> None
         expect(page.get_by_text("You cancelled this job.")).to_be_visible()
         expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
         assert client.status(job_id)["status"] == "cancelled"
+        for holder in holders:
+            client.cancel(holder)
 
 
 def test_failed_jobs_and_a_spent_quota_are_shown_in_words(page: Page, stack: RunningStack) -> None:
