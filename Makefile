@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 NPM_STAMP := worker_container/node_modules/.installed-$(shell cat worker_container/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+MIRROR_STAMP := worker_container/mirror/node_modules/.installed-$(shell cat worker_container/mirror/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 # What the /build frontend's static files are built from: rebuilt when any of it changes.
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null | grep -v '/schema.d.ts$$') openapi.yaml $(wildcard examples/projects/*.json)
@@ -42,6 +43,12 @@ $(NPM_STAMP): worker_container/package.json worker_container/package-lock.json
 	rm -f worker_container/node_modules/.installed-*
 	touch $@
 
+# The CDN assets previews link, served to the visual fidelity renderer (appgen/visual/mirror.py).
+$(MIRROR_STAMP): worker_container/mirror/package.json worker_container/mirror/package-lock.json
+	npm ci --prefix worker_container/mirror --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -f worker_container/mirror/node_modules/.installed-*
+	touch $@
+
 $(WEB_STAMP): web/package.json web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	rm -f web/node_modules/.installed-*
@@ -56,7 +63,7 @@ web: web/dist/index.html
 system-deps:
 	@scripts/install-system-deps
 
-deps: system-deps $(PY_STAMP) $(NPM_STAMP) web
+deps: system-deps $(PY_STAMP) $(NPM_STAMP) $(MIRROR_STAMP) web
 
 lint: $(PY_STAMP) $(WEB_STAMP)
 	$(VENV)/bin/ruff check .
