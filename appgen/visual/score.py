@@ -1,6 +1,11 @@
-"""How alike a preview's and its built page's screenshots look: SSIM (scikit-image's structural similarity,
-on greyscale at a reduced scale, which is closer to what a person notices than exact pixels) and the share
-of pixels that differ visibly; plus the side-by-side image people look at before they read numbers.
+"""How alike a preview's and its built page's screenshots look, and the side-by-side image people look at
+before they read numbers.
+
+The score is the lower of two views at a reduced scale (640 px wide, where a one-pixel shift of text
+blurs away as it does for a person): SSIM (scikit-image's structural similarity, on greyscale), which
+sees moved, missing or reshaped things, and the share of the page whose colour is the same, which sees
+what SSIM barely does: a light background gone, a block recoloured. The share of full-resolution pixels
+that differ is reported next to it.
 
 Pages of different heights are compared on the taller one's height, the shorter padded with white: a
 missing section is a difference. Inputs are PNGs a sandbox wrote, so they are hostile data: their
@@ -30,11 +35,16 @@ class UnreadableImage(ValueError):
 
 @dataclass(frozen=True)
 class VisualScore:
-    ssim: float  # 1.0: identical; what the gate and the acceptance threshold read
-    diff_share: float  # share of pixels that differ visibly, 0.0: none
+    score: float  # 1.0: identical; what the gate and the acceptance threshold read
+    ssim: float
+    diff_share: float  # share of full-resolution pixels that differ visibly, 0.0: none
 
     def as_dict(self) -> dict[str, float]:
-        return {"score": round(self.ssim, 4), "diffShare": round(self.diff_share, 4)}
+        return {
+            "score": round(self.score, 4),
+            "ssim": round(self.ssim, 4),
+            "diffShare": round(self.diff_share, 4),
+        }
 
 
 def load(png: bytes) -> Image.Image:
@@ -52,11 +62,13 @@ def compare(preview: bytes, built: bytes) -> VisualScore:
     pa, pb = np.asarray(a, dtype=np.int16), np.asarray(b, dtype=np.int16)
     diff_share = float((np.abs(pa - pb).max(axis=2) > DIFF_THRESHOLD).mean())
     width = min(SCORE_WIDTH, a.width)
-    height = max(7, round(a.height * width / a.width))
-    ga = np.asarray(a.convert("L").resize((width, height), Image.Resampling.BOX), dtype=np.float64)
-    gb = np.asarray(b.convert("L").resize((width, height), Image.Resampling.BOX), dtype=np.float64)
-    ssim = float(structural_similarity(ga, gb, data_range=255.0, win_size=7))
-    return VisualScore(max(0.0, min(1.0, ssim)), diff_share)
+    size = (width, max(7, round(a.height * width / a.width)))
+    sa, sb = a.resize(size, Image.Resampling.BOX), b.resize(size, Image.Resampling.BOX)
+    ga, gb = (np.asarray(i.convert("L"), dtype=np.float64) for i in (sa, sb))
+    ssim = max(0.0, min(1.0, float(structural_similarity(ga, gb, data_range=255.0, win_size=7))))
+    ca, cb = np.asarray(sa, dtype=np.int16), np.asarray(sb, dtype=np.int16)
+    same = float((np.abs(ca - cb).max(axis=2) <= DIFF_THRESHOLD).mean())
+    return VisualScore(min(ssim, same), ssim, diff_share)
 
 
 def side_by_side(preview: bytes, built: bytes, title: str) -> bytes:

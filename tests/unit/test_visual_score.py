@@ -25,14 +25,14 @@ def page(*, block_at: int = 100, colour: tuple[int, int, int] = (30, 60, 200), h
 
 def test_identical_screenshots_score_one_with_no_differing_pixels() -> None:
     score = compare(page(), page())
-    assert score.ssim == pytest.approx(1.0)
+    assert score.score == score.ssim == pytest.approx(1.0)
     assert score.diff_share == 0.0
-    assert score.as_dict() == {"score": 1.0, "diffShare": 0.0}
+    assert score.as_dict() == {"score": 1.0, "ssim": 1.0, "diffShare": 0.0}
 
 
 def test_a_shifted_block_scores_lower_than_identical() -> None:
     score = compare(page(), page(block_at=140))
-    assert score.ssim < 0.97
+    assert score.score <= score.ssim < 0.97
     assert 0.01 < score.diff_share < 0.2
 
 
@@ -41,13 +41,27 @@ def test_a_recoloured_block_scores_lower_and_a_bigger_change_scores_lower_still(
     strong = compare(page(), page(colour=(250, 200, 20)))
     assert slight.diff_share > 0.1 and strong.diff_share > 0.1
     assert strong.ssim < slight.ssim < 1.0
+    assert strong.score <= slight.score < 0.9
 
 
 def test_a_page_that_lost_its_lower_half_counts_the_missing_part_as_different() -> None:
     full, cut = page(height=1600), page(height=400)
     score = compare(full, cut)
-    assert score.ssim < 0.9
+    assert score.score < 0.9
     assert score.diff_share > 0.02
+
+
+def test_a_light_background_that_vanished_lowers_the_score_though_ssim_barely_sees_it() -> None:
+    pale = Image.new("RGB", (390, 1200), (219, 234, 254))
+    white = Image.new("RGB", (390, 1200), (255, 255, 255))
+    pngs = []
+    for image in (pale, white):
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        pngs.append(out.getvalue())
+    score = compare(*pngs)
+    assert score.ssim > 0.9
+    assert score.score < 0.1
 
 
 def test_the_side_by_side_image_holds_three_panels_at_the_taller_height() -> None:
