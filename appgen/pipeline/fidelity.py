@@ -63,7 +63,9 @@ def measure_pages(spec: GenerationSpec, built: BuildResult, images: Path) -> lis
                 summary=report.summary(),
                 missingTexts=missing_words(page.selected_preview_html, html, page.page_id),
             )
-        entry["visual"] = {width: _visual(built.shots, page.page_id, width, images) for width in render.WIDTHS}
+        entry["visual"] = {
+            width: _visual(built.shots, page.page_id, width, images) for width in render.WIDTHS
+        }
         figures.append(entry)
     return figures
 
