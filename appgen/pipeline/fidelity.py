@@ -9,6 +9,7 @@ job object and `appgen-report.json` read) and the images into the scratch object
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,10 @@ def structure_ratio(report: FidelityReport) -> float:
 
 
 def measure_pages(spec: GenerationSpec, built: BuildResult, images: Path) -> list[dict[str, Any]]:
-    """One entry per page; side-by-side PNGs written to `images/appgen-report/<page>-<width>.png`."""
+    """One entry per page; side-by-side PNGs written to `images/appgen-report/<page>-<width>.png` (the
+    directory emptied first: a measure never shows an earlier one's image)."""
+    shutil.rmtree(images / IMAGES_DIR, ignore_errors=True)
+    images.mkdir(parents=True, exist_ok=True)
     figures: list[dict[str, Any]] = []
     for page in spec.pages:
         html = built.pages.get(built_file(page))

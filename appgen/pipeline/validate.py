@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from appgen.pipeline import fidelity, guard
+from appgen.pipeline import fidelity, gate, guard
 from appgen.pipeline.builder import BuildRequest, BuildResult
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.pipeline.snapshots import workspace_snapshot
@@ -55,7 +55,13 @@ def run_validate(ctx: StepContext) -> StepOutcome:
         return StepOutcome({**_failure(failed, cleaned), **extra})
     if built.lint is None:
         ctx.warn("lint_missing", "The app has no lint script, so linting was skipped.")
-    return StepOutcome({"outcome": "passed", "fidelity": _report_fidelity(ctx, built), **extra})
+    images = ctx.workdir / "visual"
+    gated = gate.enforce(ctx, ws, built, fidelity.measure_pages(ctx.spec, built, images), images)
+    if gated.changed:
+        ctx.save_snapshot(ws, snapshot)
+        if gated.built.failed is not None:  # the scaffold's pages broke the build: the fix loop takes it
+            return StepOutcome({**_failure(gated.built.failed, cleaned), **extra})
+    return StepOutcome({"outcome": "passed", "fidelity": _report_fidelity(ctx, gated, images), **extra})
 
 
 def _log_commands(ctx: StepContext, built: BuildResult) -> None:
@@ -119,18 +125,14 @@ def _summary(result: CommandResult) -> str:
     return f"{result.display} exited with {result.exit_code}"
 
 
-def _report_fidelity(ctx: StepContext, built: BuildResult) -> list[dict[str, object]]:
-    """How faithful each page is: one log line per page, the figures, and the side-by-side images saved
-    as the round's `visual-<n>.tar.gz`."""
-    images = ctx.workdir / "visual"
-    images.mkdir(parents=True, exist_ok=True)
-    figures = fidelity.measure_pages(ctx.spec, built, images)
-    for name, reason in sorted(built.shots.errors.items()):
+def _report_fidelity(ctx: StepContext, gated: gate.Gated, images: Path) -> list[dict[str, Any]]:
+    """One log line per page, the figures, and the side-by-side images saved as `visual-<n>.tar.gz`."""
+    for name, reason in sorted(gated.built.shots.errors.items()):
         ctx.log(f"screenshot {name} missing: {reason}", "warning")
-    for entry in figures:
+    for entry in gated.figures:
         ctx.log(*_fidelity_line(entry))
     ctx.save_snapshot(images, fidelity.visual_snapshot(int(ctx.task.key)))
-    return figures
+    return [{k: v for k, v in entry.items() if k != "summary"} for entry in gated.figures]
 
 
 def _fidelity_line(entry: dict[str, Any]) -> tuple[str, str]:
