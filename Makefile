@@ -12,6 +12,7 @@ NPM_STAMP := worker_container/node_modules/.installed-$(shell cat worker_contain
 # The starter's node_modules, installed once per lockfile into the read-only install seed (a fresh data dir's
 # first job then does not install; see README, Operations).
 SEED_STAMP := worker_container/install-seed/.seeded-$(shell cat worker_container/starter/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+MIRROR_STAMP := worker_container/mirror/node_modules/.installed-$(shell cat worker_container/mirror/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 # What the /build frontend's static files are built from: rebuilt when any of it changes.
 WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null | grep -v '/schema.d.ts$$') openapi.yaml $(wildcard examples/projects/*.json)
@@ -50,6 +51,12 @@ $(SEED_STAMP): worker_container/starter/package.json worker_container/starter/pa
 	$(PY) scripts/seed-install-cache
 	touch $@
 
+# The CDN assets previews link, served to the visual fidelity renderer (appgen/visual/mirror.py).
+$(MIRROR_STAMP): worker_container/mirror/package.json worker_container/mirror/package-lock.json
+	npm ci --prefix worker_container/mirror --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -f worker_container/mirror/node_modules/.installed-*
+	touch $@
+
 $(WEB_STAMP): web/package.json web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	rm -f web/node_modules/.installed-*
@@ -64,7 +71,7 @@ web: web/dist/index.html
 system-deps:
 	@scripts/install-system-deps
 
-deps: system-deps $(PY_STAMP) $(NPM_STAMP) $(SEED_STAMP) web
+deps: system-deps $(PY_STAMP) $(NPM_STAMP) $(SEED_STAMP) $(MIRROR_STAMP) web
 
 lint: $(PY_STAMP) $(WEB_STAMP)
 	$(VENV)/bin/ruff check .

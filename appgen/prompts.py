@@ -103,6 +103,22 @@ def fix_prompt(
     )
 
 
+def repair_prompt(
+    spec: GenerationSpec, page: Page, allowed: list[str], findings: list[str], images: list[str]
+) -> str:
+    """The gate's one repair turn for a page that fell below its scaffold (`pipeline/gate.py`)."""
+    return _fill(
+        "repair.md",
+        app_title=spec.brief.title,
+        page_id=page.page_id,
+        route=page.route,
+        allowed=", ".join(f"`{a}`" for a in allowed),
+        findings=_bullets([_data(f) for f in findings]),
+        images=", ".join(f"`{i}`" for i in images) or "(none could be taken)",
+        preview=_data(page.selected_preview_html),
+    )
+
+
 # -- helpers -------------------------------------------------------------------------------------------
 @cache
 def _read(name: str) -> str:

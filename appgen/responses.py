@@ -48,6 +48,15 @@ def job_json(row: Row) -> dict[str, Any]:
             if row["artifact_size_bytes"] is not None
             else None
         ),
+        "fidelity": [_page_fidelity(page) for page in row.get("fidelity") or []],
+    }
+
+
+def _page_fidelity(page: dict[str, Any]) -> dict[str, Any]:
+    """Each figure from 0 to 1, null when not measured (no prerendered page, no screenshot)."""
+    return {
+        "pageId": page["pageId"],
+        **{k: page.get(k) for k in ("text", "structure", "visualDesktop", "visualMobile")},
     }
 
 

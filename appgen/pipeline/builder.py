@@ -17,6 +17,10 @@ itself.
 3. **Pages**: the prerendered HTML (`.next/server/app/**/*.html`, what the fidelity measure reads),
    read after the box is gone, regular files only: a link the build planted to make the worker read a
    file of its own is skipped.
+4. **Screenshots**, when the request names pages to render and the build and lint passed: each page's
+   preview and built page in Chromium, in another box with no network that sees the workspace read-only
+   (`appgen/visual/render.py`). A renderer that fails or runs out of time leaves the shots missing (the
+   step logs why); it never fails the build.
 
 `RemoteBuilder` (`remote_builder.py`) satisfies the same interface in the cloud: it sends a snapshot of
 the workspace to the builder service (`appgen/builder_service.py`, which runs a `LocalBuilder` over an
@@ -29,6 +33,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +44,7 @@ from appgen.errors import StepFailed
 from appgen.pipeline.install_cache import InstallCache, lock_key
 from appgen.policy import ErrorCode
 from appgen.sandbox import Bind, Box, CommandResult
+from appgen.visual import render
 
 PROTECTED_FILES = ("package.json", "package-lock.json")
 INSTALL = ("npm", "ci", "--ignore-scripts", "--prefer-offline", "--no-audit", "--no-fund")
@@ -59,6 +65,7 @@ class BuildRequest:
     workspace: Path
     budget: Callable[[float], float]  # a command's own limit -> the seconds it may run (raises at 0)
     should_stop: Callable[[], bool] = lambda: False
+    render: tuple[render.RenderPage, ...] = ()  # pages to screenshot after a passing build
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class BuildResult:
     lint: CommandResult | None = None  # None: not run (an earlier command failed, or no lint script)
     pages: dict[str, str] = field(default_factory=dict)  # "index.html", "about/team.html" -> HTML
     sandbox: str = ""  # how and where the commands ran, for the logs
+    shots: render.Shots = field(default_factory=render.Shots)
 
     @property
     def failed(self) -> CommandResult | None:
@@ -129,7 +137,10 @@ class LocalBuilder:
             lint = None
             if "lint" in _scripts(ws / "package.json"):
                 lint = self._run(box, LINT, LINT_TIMEOUT_S, request)
-        return BuildResult(install, build, lint, _pages(ws), sandbox.describe())
+        shots = render.Shots()
+        if request.render and (lint is None or lint.ok):
+            shots = _screenshots(request)
+        return BuildResult(install, build, lint, _pages(ws), sandbox.describe(), shots)
 
     def _install(self, key: str, request: BuildRequest) -> CommandResult:
         """`npm ci` of the protected files alone, published into the cache when it succeeds."""
@@ -151,6 +162,23 @@ class LocalBuilder:
     @staticmethod
     def _run(box: Box, argv: tuple[str, ...], limit_s: float, request: BuildRequest) -> CommandResult:
         return box.run(argv, timeout_s=request.budget(limit_s), should_stop=request.should_stop)
+
+
+def _screenshots(request: BuildRequest) -> render.Shots:
+    ws = request.workspace
+    with tempfile.TemporaryDirectory(dir=ws.parent, prefix="render-") as scratch:
+        try:
+            return render.render(
+                request.render,
+                workspace=ws,
+                scratch=Path(scratch),
+                timeout_s=request.budget(render.RENDER_TIMEOUT_S),
+                should_stop=request.should_stop,
+            )
+        except StepFailed as exc:
+            if exc.error_code != ErrorCode.COMMAND_TIMEOUT:
+                raise  # a cancel, the job's time, a box that cannot start
+            return render.Shots(errors={"*": exc.message[:500]})
 
 
 def _mount_point(path: Path) -> None:

@@ -1,6 +1,6 @@
 """The package step: the last guardrail check, required files (with `run-app.sh` made executable if an
-agent lost the bit), the build report `appgen-report.json`, the ZIP (without installs, build output or
-pipeline internals), the 350 MB limit, SHA-256, upload to the artifact store, and the artifact recorded in
+agent lost the bit), the build report `appgen-report.json` with its side-by-side images, the ZIP (without
+installs, build output or pipeline internals), the 350 MB limit, SHA-256, upload to the artifact store, and the artifact recorded in
 the control plane. The guardrails themselves are in `guard.py`."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import stat
 import zipfile
 from pathlib import Path
 
-from appgen.errors import StepFailed
+from appgen.errors import NotFound, StepFailed
 from appgen.pipeline import guard
 from appgen.pipeline.context import StepContext
+from appgen.pipeline.fidelity import IMAGES_DIR, visual_snapshot
 from appgen.pipeline.report import REPORT_NAME, build_report, report_bytes
 from appgen.pipeline.snapshots import workspace_files
 from appgen.policy import POLICY, ErrorCode
@@ -20,7 +21,8 @@ from appgen.storage import ARTIFACT_BUCKET, StoredObject, sha256_file
 REQUIRED_FILES = ("package.json", "README.md", ".env.example", "run-app.sh", "run-app.bat", "Dockerfile")
 EXECUTABLES = ("run-app.sh",)
 # Internal to the pipeline or to a tool, never shipped (installs and build output are excluded already).
-NOT_SHIPPED = (".agent/", ".gemini/", "GEMINI.md", REPORT_NAME)
+# `appgen-report/` holds only what the validate step drew (`fidelity.py`), never an agent's files of that name.
+NOT_SHIPPED = (".agent/", ".gemini/", "GEMINI.md", REPORT_NAME, f"{IMAGES_DIR}/")
 
 
 def artifact_path(ctx: StepContext) -> str:
@@ -79,10 +81,24 @@ def check_files(ctx: StepContext, root: Path) -> None:
             ctx.log(f"{name} was not executable; set its executable bit")
 
 
+def _report_images(ctx: StepContext) -> dict[str, bytes]:
+    """The side-by-side images of the round being packaged (none when it was not measured)."""
+    images = ctx.workdir / "visual"
+    try:
+        names = ctx.restore_snapshot(visual_snapshot(int(ctx.task.key)), images)
+    except NotFound:
+        return {}
+    return {
+        name: (images / name).read_bytes()
+        for name in sorted(names)
+        if name.startswith(f"{IMAGES_DIR}/") and name.endswith(".png") and (images / name).is_file()
+    }
+
+
 def package_workspace(ctx: StepContext, root: Path) -> StoredObject:
     check_files(ctx, root)
     report = report_bytes(build_report(ctx))
-    archive = build_zip(root, ctx.workdir / "app.zip", {REPORT_NAME: report})
+    archive = build_zip(root, ctx.workdir / "app.zip", {REPORT_NAME: report, **_report_images(ctx)})
     local = sha256_file(archive)
     if local.size_bytes > POLICY.max_artifact_bytes:
         raise StepFailed(

@@ -55,7 +55,7 @@ def run_page(ctx: StepContext) -> StepOutcome:
     ctx.restore_snapshot(SCAFFOLD, ws)
     allowed = page_paths(page)
     before = fingerprint(ws)
-    agent = _run_agent(
+    agent = run_agent(
         ctx,
         ws,
         prompts.page_prompt(ctx.spec, page, allowed.describe()),
@@ -79,7 +79,7 @@ def run_integrate(ctx: StepContext) -> StepOutcome:
         # A bundle is data from another task: only its page's own files are let in.
         ctx.restore_snapshot(page_bundle(page.page_id), ws, allow=page_paths(page).allows)
     before = fingerprint(ws)
-    agent = _run_agent(ctx, ws, prompts.integration_prompt(ctx.spec), INTEGRATION_TIMEOUT_S, "integrate")
+    agent = run_agent(ctx, ws, prompts.integration_prompt(ctx.spec), INTEGRATION_TIMEOUT_S, "integrate")
     changed = diffs.changed_files(before, fingerprint(ws))
     ctx.log(f"integration agent changed {len(changed)} file(s): {', '.join(changed) or 'none'}")
     ctx.save_snapshot(ws, workspace_snapshot(0))
@@ -103,7 +103,7 @@ def run_fix(ctx: StepContext) -> StepOutcome:
         max_rounds=ctx.task.max_fix_rounds,
         command=str(failure.get("command") or "npm run build"),
     )
-    agent = _run_agent(ctx, ws, prompt, FIX_TIMEOUT_S, f"fix:{round_}")
+    agent = run_agent(ctx, ws, prompt, FIX_TIMEOUT_S, f"fix:{round_}")
     # Redacted: the diff is logged and shipped in the build report, and an agent may have written a secret.
     summary = redact(diffs.summarize(before, diffs.read_texts(ws)))
     ctx.log(f"fix round {round_} changed:\n{summary or 'nothing'}")
@@ -137,7 +137,7 @@ def _page(ctx: StepContext, page_id: str) -> Page:
     raise StepFailed(f"the spec has no page {page_id!r}", code=ErrorCode.INTERNAL)
 
 
-def _run_agent(ctx: StepContext, ws: Path, prompt: str, limit_s: float, label: str) -> AgentResult:
+def run_agent(ctx: StepContext, ws: Path, prompt: str, limit_s: float, label: str) -> AgentResult:
     ctx.check_stop()
     task = AgentTask(
         workspace=ws,

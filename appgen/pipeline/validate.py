@@ -4,7 +4,8 @@ It first applies the guardrails (`guard.py`: the starter's dependency files rest
 removed, secret values scrubbed, the cleaned tree saved back as workspace-n; code still using an ORM
 fails the round), then hands the workspace to the builder (`builder.py`: `npm ci` of the protected
 files, `npm run build` and `npm run lint` in sandboxes that hold no secret and cannot reach the worker),
-and on success measures how much of each preview survived into the built pages. Its result (`passed`,
+and on success measures how much of each preview survived into the built pages, in words, parts and
+screenshots (`fidelity.py`). Its result (`passed`,
 `failed` with the command's output and error signature, or `install_failed`) is what `finish_task` turns
 into a fix round, the package step or a failed job.
 """
@@ -14,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
-from appgen.pipeline import guard
+from appgen.pipeline import fidelity, gate, guard
 from appgen.pipeline.builder import BuildRequest, BuildResult
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.pipeline.snapshots import workspace_snapshot
 from appgen.sandbox import CommandResult
-from appgen.scaffold.fidelity import measure
-from appgen.spec import route_to_dir
+from appgen.visual import render
 
 
 def run_validate(ctx: StepContext) -> StepOutcome:
@@ -38,7 +39,9 @@ def run_validate(ctx: StepContext) -> StepOutcome:
         return StepOutcome({**_failure(_guard_result(output), cleaned), **extra})
 
     ctx.check_stop()
-    built = ctx.services.builder.build(BuildRequest(ws, ctx.budget, ctx.should_stop))
+    built = ctx.services.builder.build(
+        BuildRequest(ws, ctx.budget, ctx.should_stop, fidelity.render_request(ctx.spec))
+    )
     _log_commands(ctx, built)
     if built.install is not None and not built.install.ok:
         ctx.warn(
@@ -52,7 +55,13 @@ def run_validate(ctx: StepContext) -> StepOutcome:
         return StepOutcome({**_failure(failed, cleaned), **extra})
     if built.lint is None:
         ctx.warn("lint_missing", "The app has no lint script, so linting was skipped.")
-    return StepOutcome({"outcome": "passed", "fidelity": _report_fidelity(ctx, built.pages), **extra})
+    images = ctx.workdir / "visual"
+    gated = gate.enforce(ctx, ws, built, fidelity.measure_pages(ctx.spec, built, images), images)
+    if gated.changed:
+        ctx.save_snapshot(ws, snapshot)
+        if gated.built.failed is not None:  # the scaffold's pages broke the build: the fix loop takes it
+            return StepOutcome({**_failure(gated.built.failed, cleaned), **extra})
+    return StepOutcome({"outcome": "passed", "fidelity": _report_fidelity(ctx, gated, images), **extra})
 
 
 def _log_commands(ctx: StepContext, built: BuildResult) -> None:
@@ -116,29 +125,29 @@ def _summary(result: CommandResult) -> str:
     return f"{result.display} exited with {result.exit_code}"
 
 
-def _report_fidelity(ctx: StepContext, pages: dict[str, str]) -> list[dict[str, object]]:
-    """How much of each preview survived into the built page: one log line per page, and the figures."""
-    figures: list[dict[str, object]] = []
-    for page in ctx.spec.pages:
-        rel = route_to_dir(page.route).removeprefix("app") or "/index"
-        built = pages.get(f"{rel.lstrip('/')}.html")
-        if built is None:
-            ctx.log(f"{page.page_id}: no prerendered HTML to measure fidelity", "warning")
-            figures.append({"pageId": page.page_id, "measured": False})
+def _report_fidelity(ctx: StepContext, gated: gate.Gated, images: Path) -> list[dict[str, Any]]:
+    """One log line per page, the figures, and the side-by-side images saved as `visual-<n>.tar.gz`."""
+    for name, reason in sorted(gated.built.shots.errors.items()):
+        ctx.log(f"screenshot {name} missing: {reason}", "warning")
+    for entry in gated.figures:
+        ctx.log(*_fidelity_line(entry))
+    ctx.save_snapshot(images, fidelity.visual_snapshot(int(ctx.task.key)))
+    return [{k: v for k, v in entry.items() if k != "summary"} for entry in gated.figures]
+
+
+def _fidelity_line(entry: dict[str, Any]) -> tuple[str, str]:
+    if not entry.get("measured"):
+        return f"{entry['pageId']}: no prerendered page to measure fidelity", "warning"
+    parts = [f"fidelity {entry['summary']}"]
+    low = not entry.get("ok")
+    for width in render.WIDTHS:
+        value = entry["visual"].get(width)
+        if value is None:
+            parts.append(f"visual {width} not measured")
             continue
-        report = measure(page.selected_preview_html, built, page.page_id)
-        ctx.log(f"fidelity {report.summary()}", "info" if report.ok else "warning")
-        figures.append(
-            {
-                "pageId": page.page_id,
-                "measured": report.found,
-                "textRatio": round(report.text_ratio, 4),
-                "preview": report.preview,
-                "built": report.built,
-                "ok": report.ok,
-            }
-        )
-    return figures
+        parts.append(f"visual {width} {value['score']:.2f} ({value['diffShare']:.1%} of pixels differ)")
+        low = low or value["score"] < fidelity.VISUAL_OK
+    return ", ".join(parts), "warning" if low else "info"
 
 
 def error_signature(output: str) -> str:

@@ -132,3 +132,16 @@ def _kind(tag: str, el: ET.Element) -> str | None:
     if tag in {"select", "textarea"}:
         return "fields"
     return None
+
+
+def missing_words(preview_html: str, built_html: str, page_id: str, limit: int = 20) -> list[str]:
+    """The preview's words the built page lacks (as a multiset), in preview order, at most `limit`: what
+    a repair agent is told to put back."""
+    left = Counter(_words(_find_page(_parse(built_html), page_id)))
+    missing: list[str] = []
+    for word in _words(_parse(preview_html).find("body")):
+        if left[word] > 0:
+            left[word] -= 1
+        elif len(missing) < limit:
+            missing.append(word)
+    return missing

@@ -25,12 +25,15 @@ from tests.fixtures.waiting import wait_until_finished
 
 pytestmark = pytest.mark.e2e
 
-AGENT_PAGE = """export default function Page() {
+AGENT_PAGE = """import Link from "next/link";
+
+export default function Page() {
   return (
     <div data-appgen-page="home">
       <main>
         <h1>Home</h1>
-        <p>Welcome to Home, refined by the page agent.</p>
+        <p>Welcome to Home. Refined by the page agent.</p>
+        <Link href="/">Home</Link>
       </main>
     </div>
   );
@@ -136,7 +139,7 @@ def test_a_job_generates_builds_and_downloads_the_app(
         done = subprocess.run(argv, cwd=app, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
     built = (app / ".next/server/app/index.html").read_text()
-    assert "refined by the page agent" in built
+    assert "Refined by the page agent" in built
 
 
 def _first_user_text(body: dict[str, Any]) -> str:

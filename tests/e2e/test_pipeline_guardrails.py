@@ -59,7 +59,7 @@ IN_MEMORY = "export const users: string[] = [];\n"
 JOB_TIMEOUT_S = 540.0
 STARTER_MANIFEST = json.loads((STARTER / "package.json").read_text())
 
-FIXED_PAGE = fixed_home_page("Welcome to Home, fixed in round 1.")
+FIXED_PAGE = fixed_home_page("Welcome to Home. Fixed in round 1.")
 
 
 # -- the double's scripts --------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def test_a_broken_build_is_repaired_by_fix_round_one(run: Run) -> None:
     assert round_["round"] == 1
     assert round_["failure"]["command"] == "npm run build"
     assert "components/home/Page.tsx" in round_["failure"]["output"]
-    assert "+        <p>Welcome to Home, fixed in round 1.</p>" in round_["diffSummary"]
+    assert "+        <p>Welcome to Home. Fixed in round 1.</p>" in round_["diffSummary"]
     assert round_["validationAfter"] == "passed"
     assert round_["tokens"]["input"] > 0
     kinds = [(s["kind"], s["key"]) for s in report["steps"]]

@@ -54,7 +54,7 @@ def _agent_processes(work_dir: Path) -> list[int]:
     return found
 
 
-FIXED_PAGE = fixed_home_page("Welcome to Home, fixed after a crash.")
+FIXED_PAGE = fixed_home_page("Welcome to Home. Fixed after a crash.")
 
 
 def _asked(double: GeminiStandIn, marker: str) -> bool:

@@ -28,7 +28,7 @@ def _env() -> dict[str, str]:
 
 
 def _install_run() -> str:
-    (run,) = [rest for rest in _all("RUN") if "npm ci" in rest]
+    (run,) = [rest for rest in _all("RUN") if "npm ci --prefix /opt/appgen/install" in rest]
     return run
 
 
@@ -36,8 +36,11 @@ def test_every_copied_path_exists_and_only_the_starters_protected_files_are_copi
     sources = [source for rest in _all("COPY") for source in shlex.split(rest)[:-1]]
     for source in sources:
         assert (REPO_ROOT / source).exists(), f"COPY {source}: no such path"
-    starter = [source for source in sources if source.startswith("worker_container/")]
+    starter = [source for source in sources if source.startswith("worker_container/starter/")]
     assert starter == ["worker_container/starter/package.json", "worker_container/starter/package-lock.json"]
+    # Beside them only the renderer's pinned CDN mirror, which no workspace touches.
+    others = {source for source in sources if source.startswith("worker_container/")} - set(starter)
+    assert others == {"worker_container/mirror/package.json", "worker_container/mirror/package-lock.json"}
 
 
 def test_node_lts_bubblewrap_and_a_non_root_user_after_installing() -> None:

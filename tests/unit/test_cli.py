@@ -32,6 +32,7 @@ def _job(status: str = "running", **overrides: Any) -> dict[str, Any]:
         "startedAt": "2026-01-01T00:00:01Z",
         "finishedAt": None,
         "artifact": None,
+        "fidelity": [],
         **overrides,
     }
 

@@ -120,3 +120,30 @@ def test_the_build_context_leaves_out_caches_dependencies_and_local_state(docker
         parts = path.split("/")
         assert not {"node_modules", "__pycache__", ".next", ".venv", ".appgen", ".git"} & set(parts), path
         assert not path.endswith(".pyc"), path
+
+
+@pytest.mark.parametrize("name", ["worker", "builder"])
+def test_the_images_that_render_carry_chromium_its_fonts_and_the_pinned_cdn_mirror(name: str) -> None:
+    steps = instructions(IMAGES[name])
+    runs = " ".join(rest for keyword, rest in steps if keyword == "RUN")
+    installs = re.findall(r"apt-get install ([^&]*)", runs)
+    packages = set(" ".join(installs).split())
+    assert {"chromium", "fonts-dejavu-core", "fonts-liberation2"} <= packages, packages
+    assert "playwright install" not in runs, "Playwright must drive Debian's chromium, not download one"
+    assert "npm ci --prefix worker_container/mirror --ignore-scripts" in runs
+    copies = " ".join(rest for keyword, rest in steps if keyword == "COPY")
+    assert "worker_container/mirror/package-lock.json" in copies
+    lock = json.loads((REPO_ROOT / "worker_container" / "mirror" / "package-lock.json").read_text())
+    manifest = json.loads((REPO_ROOT / "worker_container" / "mirror" / "package.json").read_text())
+    for package, version in manifest["dependencies"].items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{package}: not an exact pin: {version}"
+        assert lock["packages"][f"node_modules/{package}"]["version"] == version
+
+
+def test_playwright_is_a_runtime_dependency_of_appgen() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    for package in ("playwright", "pillow", "numpy", "scikit-image"):
+        assert package in runtime, package

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 
-from appgen.errors import StepFailed
+from appgen.errors import NotFound, StepFailed
 from appgen.pipeline import guard, package
 from appgen.pipeline.context import StepContext
 from appgen.pipeline.package import REQUIRED_FILES, build_zip, check_files
@@ -258,7 +258,13 @@ def _package_ctx(tmp_path: Path, tasks: list[dict[str, Any]]) -> SimpleNamespace
     plane = _Plane([*tasks, package_row], [{"code": "lint_missing", "message": "no lint"}])
     services = SimpleNamespace(settings=Settings(gemini_model="gemini-2.5-flash"), control_plane=plane)
     ctx = _Ctx()
-    return SimpleNamespace(task=task, services=services, workdir=tmp_path, log=ctx.log)
+    return SimpleNamespace(
+        task=task, services=services, workdir=tmp_path, log=ctx.log, restore_snapshot=_no_snapshot
+    )
+
+
+def _no_snapshot(name: str, root: Path, allow: Any = None) -> list[str]:
+    raise NotFound(f"no object {name}")
 
 
 def test_the_report_lists_steps_fix_rounds_tokens_and_fidelity_without_secrets(tmp_path: Path) -> None:
@@ -329,3 +335,32 @@ def test_a_zip_over_the_limit_fails_artifact_too_large_before_any_upload(
         package.package_workspace(cast(StepContext, ctx), root)  # no artifact store: it must not upload
     assert refused.value.code == "artifact_too_large"
     assert "the limit is 100" in refused.value.message
+
+
+def test_the_zip_ships_the_validate_steps_images_and_never_an_agents_own_appgen_report(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "ws"
+    (root / "appgen-report").mkdir(parents=True)
+    for name in REQUIRED_FILES:
+        (root / name).write_text("{}\n" if name == "package.json" else f"{name}\n")
+    (root / "run-app.sh").chmod(0o755)
+    (root / "appgen-report" / "home-desktop.png").write_bytes(b"agent-made")
+    (root / "appgen-report" / "extra.txt").write_text("agent-made")
+    ctx = _package_ctx(tmp_path, [])
+    requested = []
+
+    def restore(name: str, dest: Path, allow: Any = None) -> list[str]:
+        requested.append(name)
+        (dest / "appgen-report").mkdir(parents=True)
+        (dest / "appgen-report" / "home-desktop.png").write_bytes(b"\x89PNG measured")
+        return ["appgen-report/home-desktop.png"]
+
+    ctx.restore_snapshot = restore
+    ctx.services.artifacts = SimpleNamespace(upload=lambda *a: None)
+    with pytest.raises(StepFailed, match="does not match"):  # a store that keeps nothing: the ZIP is there
+        package.package_workspace(cast(StepContext, ctx), root)
+    assert requested == ["visual-1.tar.gz"]
+    with zipfile.ZipFile(tmp_path / "app.zip") as zipped:
+        assert zipped.read("appgen-report/home-desktop.png") == b"\x89PNG measured"
+        assert "appgen-report/extra.txt" not in zipped.namelist()

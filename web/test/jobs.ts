@@ -14,6 +14,7 @@ export function job(overrides: Partial<Job> = {}): Job {
     startedAt: "2026-01-01T10:00:02Z",
     finishedAt: null,
     artifact: null,
+    fidelity: [],
     ...overrides,
   };
 }

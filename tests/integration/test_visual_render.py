@@ -1,0 +1,108 @@
+"""Chromium in the sandbox renders a small preview (its Tailwind CDN script served from the npm mirror) and
+a tiny built page (prerendered HTML and static CSS, no server), both widths, full page; external images get
+the same placeholder on both sides; a hostile built page reaches nothing outside its box."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appgen.visual import render, score
+
+PREVIEW = """<!doctype html><html><head><script src="https://cdn.tailwindcss.com"></script></head>
+<body><main class="p-8"><h1 class="text-4xl font-bold text-red-600">Fresh bread</h1>
+<img src="https://images.example.com/loaf.jpg" class="w-48 h-32" alt="Loaf">
+<div class="h-[1500px] bg-blue-100">Tall</div></main></body></html>"""
+
+# What `next build` leaves for the same design: prerendered HTML linking its compiled CSS, plus scripts.
+BUILT = """<!DOCTYPE html><html><head><link rel="stylesheet" href="/_next/static/css/app.css">
+<script src="/_next/static/chunks/main.js" async></script></head><body>
+<main class="p-8" data-appgen-page="home"><h1 class="t">Fresh bread</h1>
+<img src="https://images.example.com/loaf.jpg" class="pic" alt="Loaf"><div class="tall">Tall</div></main>
+</body></html>"""
+CSS = """*,::before,::after{box-sizing:border-box;border:0 solid;margin:0;padding:0}
+img{display:block;max-width:100%;height:auto}html{line-height:1.5;font-family:ui-sans-serif,system-ui,sans-serif}
+.p-8{padding:2rem}.t{font-size:2.25rem;line-height:2.5rem;font-weight:700;color:rgb(220 38 38)}
+.pic{width:12rem;height:8rem}.tall{height:1500px;background:rgb(219 234 254)}"""
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="appgen-test-visual-"))
+    root.chmod(0o755)
+    yield root
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def workspace(root: Path, html: str, css: str = CSS, public: dict[str, str] | None = None) -> Path:
+    ws = root / "ws"
+    (ws / ".next" / "server" / "app").mkdir(parents=True)
+    (ws / ".next" / "static" / "css").mkdir(parents=True)
+    (ws / ".next" / "server" / "app" / "index.html").write_text(html)
+    (ws / ".next" / "static" / "css" / "app.css").write_text(css)
+    (ws / "public").mkdir()
+    for name, content in (public or {}).items():
+        (ws / "public" / name).write_text(content)
+    return ws
+
+
+def shoot(root: Path, ws: Path, preview: str | None = PREVIEW) -> render.Shots:
+    (root / "render").mkdir()
+    page = render.RenderPage("home", preview, "index.html")
+    return render.render([page], workspace=ws, scratch=root / "render", timeout_s=180)
+
+
+def test_a_preview_and_its_built_page_render_full_page_at_both_widths_and_score_alike(scratch: Path) -> None:
+    assert render.available() is None, render.available()
+    shots = shoot(scratch, workspace(scratch, BUILT))
+    assert shots.errors == {}, shots.errors
+    for width, (px, _) in render.WIDTHS.items():
+        preview, built = shots.get("home", width, "preview"), shots.get("home", width, "built")
+        assert preview is not None and built is not None
+        image = score.load(built)
+        assert image.width == px and image.height > 1500  # full page, not the viewport
+        result = score.compare(preview, built)
+        assert result.score > 0.9, (width, result)
+        assert result.diff_share < 0.05, (width, result)
+
+
+def test_an_external_image_is_the_same_placeholder_on_both_sides(scratch: Path) -> None:
+    # The built side's CSS is the preview's, so only the images could differ: they must not.
+    same = BUILT.replace('class="t"', 'class="t" id="x"')
+    shots = shoot(scratch, workspace(scratch, same))
+    preview = score.load(shots.get("home", "desktop", "preview") or b"")
+    built = score.load(shots.get("home", "desktop", "built") or b"")
+    box = (32, 72, 32 + 192, 72 + 128)  # p-8, below the 40 px heading, w-48 h-32
+    assert preview.crop(box).getcolors() == built.crop(box).getcolors() == [(192 * 128, (200, 200, 200))]
+
+
+def test_a_built_page_that_lost_its_content_scores_clearly_lower(scratch: Path) -> None:
+    gutted = BUILT.replace('<div class="tall">Tall</div>', "").replace("Fresh bread", "")
+    shots = shoot(scratch, workspace(scratch, gutted))
+    preview, built = shots.get("home", "desktop", "preview"), shots.get("home", "desktop", "built")
+    assert preview is not None and built is not None
+    assert score.compare(preview, built).score < 0.5
+
+
+def test_a_hostile_built_page_reaches_no_file_and_no_network_outside_its_box(scratch: Path) -> None:
+    # With JavaScript off it cannot run; its resources can only name files, which the box does not hold.
+    hostile = BUILT.replace(
+        "</main>",
+        '<img src="file:///etc/passwd"><iframe src="file:///root/"></iframe>'
+        '<link rel="stylesheet" href="http://169.254.169.254/computeMetadata/v1/">'
+        '<img src="/../../../etc/passwd"><script>document.title="ran"</script></main>',
+    )
+    ws = workspace(scratch, hostile, public={"ok.txt": "x"})
+    (ws / "public" / "escape").symlink_to("/etc")
+    shots = shoot(scratch, ws)
+    assert shots.errors == {}, shots.errors
+    assert shots.command is not None and shots.command.ok
+    assert "root:" not in shots.command.output
+    assert set(shots.images) == {
+        render.shot_name("home", w, side) for w in render.WIDTHS for side in ("preview", "built")
+    }
