@@ -37,6 +37,7 @@ _KNOWN = {
     "APPGEN_NPM_CACHE": "install cache shared across jobs: npm downloads and read-only node_modules trees",
     "APPGEN_INSTALL_SEED": "read-only install cache filled at setup (make deps, image build), consulted first",
     "APPGEN_INSTALL_CACHE_MAX_MB": "size above which the install cache drops least recently used trees",
+    "APPGEN_VISUAL_FIDELITY": "0: skip the screenshots and visual scores of passing builds (text scores stay)",
     "APPGEN_PAGE_AGENT_TIMEOUT": "seconds a page agent may run",
     "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
     "APPGEN_TASK_LEASE_SECONDS": "how long a claimed task is a worker's without a heartbeat",
@@ -120,6 +121,7 @@ class Settings:
     gemini_model: str = "gemini-2.5-pro"
     npm_cache: Path | None = None
     install_cache_max_mb: int = 2048
+    visual_fidelity: bool = True
     # The read-only install cache `make deps` (scripts/seed-install-cache) fills: a fresh data dir uses it.
     install_seed: Path = REPO_ROOT / "worker_container" / "install-seed"
     db_pool_size: int = 10
@@ -215,6 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gemini_model=env.get("GEMINI_MODEL", defaults.gemini_model),
         npm_cache=Path(env["APPGEN_NPM_CACHE"]) if env.get("APPGEN_NPM_CACHE") else None,
         install_cache_max_mb=int(_number(env, "APPGEN_INSTALL_CACHE_MAX_MB", defaults.install_cache_max_mb)),
+        visual_fidelity=_flag(env, "APPGEN_VISUAL_FIDELITY", default=True),
         install_seed=Path(env.get("APPGEN_INSTALL_SEED", str(defaults.install_seed))),
         db_pool_size=int(_number(env, "APPGEN_DB_POOL_SIZE", defaults.db_pool_size)),
         page_agent_timeout_s=_number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),
@@ -357,9 +360,11 @@ def check_user_verifier(settings: Settings) -> None:
         )
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     raw = (env.get(name) or "").strip().lower()
-    if raw in ("", "0", "false", "no"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no"):
         return False
     if raw in ("1", "true", "yes"):
         return True

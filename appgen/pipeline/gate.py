@@ -130,10 +130,14 @@ def _entry(figures: list[dict[str, Any]], page_id: str) -> dict[str, Any]:
     return next((f for f in figures if f.get("pageId") == page_id), {})
 
 
+def pages_to_render(ctx: StepContext) -> tuple[render.RenderPage, ...]:
+    """What a passing build screenshots: every page, unless visual scores are off (APPGEN_VISUAL_FIDELITY)."""
+    return fidelity.render_request(ctx.spec) if ctx.services.settings.visual_fidelity else ()
+
+
 def _build(ctx: StepContext, ws: Path) -> BuildResult:
     ctx.check_stop()
-    request = BuildRequest(ws, ctx.budget, ctx.should_stop, fidelity.render_request(ctx.spec))
-    return ctx.services.builder.build(request)
+    return ctx.services.builder.build(BuildRequest(ws, ctx.budget, ctx.should_stop, pages_to_render(ctx)))
 
 
 def _repair(ctx: StepContext, ws: Path, page: Page, found: list[str], images: Path) -> None:

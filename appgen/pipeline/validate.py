@@ -40,7 +40,7 @@ def run_validate(ctx: StepContext) -> StepOutcome:
 
     ctx.check_stop()
     built = ctx.services.builder.build(
-        BuildRequest(ws, ctx.budget, ctx.should_stop, fidelity.render_request(ctx.spec))
+        BuildRequest(ws, ctx.budget, ctx.should_stop, gate.pages_to_render(ctx))
     )
     _log_commands(ctx, built)
     if built.install is not None and not built.install.ok:

@@ -67,6 +67,9 @@ def start_stack(data_dir: Path, env: dict[str, str] | None = None, timeout: floa
     full_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("APPGEN_", "GEMINI_", "GOOGLE_GEMINI"))
     }
+    # Screenshots cost 15-20 s per build; the tests of visual fidelity (test_fidelity_gate, the renderer's
+    # own) ask for them, the stacks that test everything else do not.
+    full_env["APPGEN_VISUAL_FIDELITY"] = "0"
     full_env.update(env or {})
     log_path = data_dir / "stack.log"
     with log_path.open("w") as log_file:

@@ -291,3 +291,20 @@ def test_event_streams_take_at_most_half_of_the_frameworks_threads() -> None:
     assert dev.events_instance_cap == 50
     with pytest.raises(errors.ConfigError, match="THREADS must be a number, got 'many'"):
         load_settings({"THREADS": "many"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, True), ("", True), ("1", True), ("true", True), ("0", False), ("no", False)]
+)
+def test_visual_fidelity_is_on_unless_turned_off_and_the_trust_flag_off_unless_on(
+    raw: str | None, expected: bool
+) -> None:
+    env = {} if raw is None else {"APPGEN_VISUAL_FIDELITY": raw, "APPGEN_TRUST_CLOUD_RUN_IAM": raw}
+    settings = load_settings(env)
+    assert settings.visual_fidelity is expected
+    assert settings.trust_cloud_run_iam is (expected and raw not in (None, ""))
+
+
+def test_a_flag_that_is_neither_on_nor_off_says_so() -> None:
+    with pytest.raises(errors.ConfigError, match="APPGEN_VISUAL_FIDELITY must be 1 or 0, got 'maybe'"):
+        load_settings({"APPGEN_VISUAL_FIDELITY": "maybe"})
