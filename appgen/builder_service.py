@@ -35,7 +35,7 @@ from typing import IO, Any
 
 import flask
 
-from appgen import auth, errors, sandbox
+from appgen import errors, sandbox
 from appgen.errors import StepFailed
 from appgen.pipeline import build_protocol as protocol
 from appgen.pipeline import snapshots
@@ -140,11 +140,7 @@ def handle(request: flask.Request, get_service: Callable[[], BuilderService]) ->
         from appgen.cloud.oidc import iam_checked_token, verify_google_oidc
 
         verify_google_oidc(
-            auth.bearer_token(
-                iam_checked_token(
-                    request.headers.get("X-Serverless-Authorization"), request.headers.get("Authorization")
-                )
-            ),
+            iam_checked_token(request.headers),
             settings.builder_audience or "",
             [settings.builder_caller] if settings.builder_caller else [],
             refusal=_REFUSAL,

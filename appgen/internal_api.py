@@ -62,11 +62,7 @@ def _verify_caller(request: flask.Request, services: Services) -> None:
 
         allowed = [settings.tasks_service_account] if settings.tasks_service_account else []
         verify_google_oidc(
-            auth.bearer_token(
-                iam_checked_token(
-                    request.headers.get("X-Serverless-Authorization"), request.headers.get("Authorization")
-                )
-            ),
+            iam_checked_token(request.headers),
             settings.tasks_audience or "",
             allowed,
             trust_iam=settings.trust_cloud_run_iam,

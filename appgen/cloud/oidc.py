@@ -24,8 +24,9 @@ import jwt
 from google.auth import exceptions as gauth_exc
 from google.auth import transport
 from google.oauth2 import id_token
+from werkzeug.datastructures import Headers
 
-from appgen import errors
+from appgen import auth, errors
 from appgen.redact import redact
 
 # Google publishes its signing certificates for hours ahead; re-fetching them on every delivery only costs.
@@ -122,11 +123,10 @@ def verify_google_oidc(
     return claims
 
 
-def iam_checked_token(serverless_authorization: str | None, authorization: str | None) -> str | None:
-    """Of a request's `X-Serverless-Authorization` and `Authorization` headers, the one whose token Cloud
-    Run IAM checked: the first takes precedence there, and a caller who sends both may put anything in
-    `Authorization`."""
-    return serverless_authorization or authorization
+def iam_checked_token(headers: Headers) -> str:
+    """The bearer token Cloud Run IAM checked: `X-Serverless-Authorization` takes precedence there, and a
+    caller who sends both may put anything in `Authorization`. MissingToken when there is none."""
+    return auth.bearer_token(headers.get("X-Serverless-Authorization") or headers.get("Authorization"))
 
 
 def _signature_removed(token: str) -> bool:
