@@ -68,16 +68,18 @@ async function route(route) {
   return route.abort();
 }
 
-// Fonts and images loaded, two frames painted; at most a few seconds (a page may never go idle).
-async function settle(page) {
+// Fonts and images loaded, two frames painted; at most a few seconds (a page may never go idle). With
+// JavaScript off (the built side) animation frames never run, so only the preview waits for them: the
+// screenshot itself waits for the next paint.
+async function settle(page, scripted) {
   await page.waitForLoadState("networkidle", { timeout: 10000 }).catch(() => {});
-  const settled = page.evaluate(async () => {
+  const settled = page.evaluate(async (frames) => {
     await document.fonts.ready;
     await Promise.all(
       [...document.images].filter((i) => !i.complete).map((i) => new Promise((r) => { i.onload = i.onerror = r; })),
     );
-    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  });
+    if (frames) await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  }, scripted);
   await Promise.race([settled.catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
 }
 
@@ -101,7 +103,7 @@ try {
         try {
           await page.setViewportSize({ width, height });
           await page.goto(ORIGIN + entry[side], { waitUntil: "load", timeout: 20000 });
-          await settle(page);
+          await settle(page, side === "preview");
           const full = await page.evaluate(() => Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0));
           const clip = { x: 0, y: 0, width, height: Math.max(height, Math.min(full, request.maxHeight)) };
           writeFileSync(join(request.out, name), await page.screenshot({ fullPage: true, clip, animations: "disabled", caret: "hide" }));

@@ -4,6 +4,7 @@ the same placeholder on both sides; a hostile built page reaches nothing outside
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,37 +30,42 @@ img{display:block;max-width:100%;height:auto}html{line-height:1.5;font-family:ui
 .pic{width:12rem;height:8rem}.tall{height:1500px;background:rgb(219 234 254)}"""
 
 
-@pytest.fixture
-def scratch() -> Iterator[Path]:
+# The hostile page: with JavaScript off it cannot run; its resources can only name files the box does not hold.
+HOSTILE = BUILT.replace(
+    "</main>",
+    '<img src="file:///etc/passwd"><iframe src="file:///root/"></iframe>'
+    '<link rel="stylesheet" href="http://169.254.169.254/computeMetadata/v1/">'
+    '<img src="/../../../etc/passwd"><script>document.title="ran"</script></main>',
+)
+# The same design with its content gone: what an agent that gutted the page leaves.
+GUTTED = BUILT.replace('<div class="tall">Tall</div>', "").replace("Fresh bread", "")
+BUILT_PAGES = {"home": BUILT, "gutted": GUTTED, "hostile": HOSTILE}
+
+
+@pytest.fixture(scope="module")
+def shots() -> Iterator[render.Shots]:
+    """One render of three pages in one box, as the pipeline renders a job's pages (Chromium starts once)."""
+    assert render.available() is None, render.available()
     root = Path(tempfile.mkdtemp(prefix="appgen-test-visual-"))
     root.chmod(0o755)
-    yield root
-    import shutil
-
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def workspace(root: Path, html: str, css: str = CSS, public: dict[str, str] | None = None) -> Path:
     ws = root / "ws"
     (ws / ".next" / "server" / "app").mkdir(parents=True)
     (ws / ".next" / "static" / "css").mkdir(parents=True)
-    (ws / ".next" / "server" / "app" / "index.html").write_text(html)
-    (ws / ".next" / "static" / "css" / "app.css").write_text(css)
+    for name, html in BUILT_PAGES.items():
+        (ws / ".next" / "server" / "app" / f"{name}.html").write_text(html)
+    (ws / ".next" / "static" / "css" / "app.css").write_text(CSS)
     (ws / "public").mkdir()
-    for name, content in (public or {}).items():
-        (ws / "public" / name).write_text(content)
-    return ws
-
-
-def shoot(root: Path, ws: Path, preview: str | None = PREVIEW) -> render.Shots:
+    (ws / "public" / "ok.txt").write_text("x")
+    (ws / "public" / "escape").symlink_to("/etc")
     (root / "render").mkdir()
-    page = render.RenderPage("home", preview, "index.html")
-    return render.render([page], workspace=ws, scratch=root / "render", timeout_s=180)
+    pages = [render.RenderPage(name, PREVIEW, f"{name}.html") for name in BUILT_PAGES]
+    yield render.render(pages, workspace=ws, scratch=root / "render", timeout_s=180)
+    shutil.rmtree(root, ignore_errors=True)
 
 
-def test_a_preview_and_its_built_page_render_full_page_at_both_widths_and_score_alike(scratch: Path) -> None:
-    assert render.available() is None, render.available()
-    shots = shoot(scratch, workspace(scratch, BUILT))
+def test_a_preview_and_its_built_page_render_full_page_at_both_widths_and_score_alike(
+    shots: render.Shots,
+) -> None:
     assert shots.errors == {}, shots.errors
     for width, (px, _) in render.WIDTHS.items():
         preview, built = shots.get("home", width, "preview"), shots.get("home", width, "built")
@@ -71,38 +77,24 @@ def test_a_preview_and_its_built_page_render_full_page_at_both_widths_and_score_
         assert result.diff_share < 0.05, (width, result)
 
 
-def test_an_external_image_is_the_same_placeholder_on_both_sides(scratch: Path) -> None:
+def test_an_external_image_is_the_same_placeholder_on_both_sides(shots: render.Shots) -> None:
     # The built side's CSS is the preview's, so only the images could differ: they must not.
-    same = BUILT.replace('class="t"', 'class="t" id="x"')
-    shots = shoot(scratch, workspace(scratch, same))
     preview = score.load(shots.get("home", "desktop", "preview") or b"")
     built = score.load(shots.get("home", "desktop", "built") or b"")
     box = (32, 72, 32 + 192, 72 + 128)  # p-8, below the 40 px heading, w-48 h-32
     assert preview.crop(box).getcolors() == built.crop(box).getcolors() == [(192 * 128, (200, 200, 200))]
 
 
-def test_a_built_page_that_lost_its_content_scores_clearly_lower(scratch: Path) -> None:
-    gutted = BUILT.replace('<div class="tall">Tall</div>', "").replace("Fresh bread", "")
-    shots = shoot(scratch, workspace(scratch, gutted))
-    preview, built = shots.get("home", "desktop", "preview"), shots.get("home", "desktop", "built")
+def test_a_built_page_that_lost_its_content_scores_clearly_lower(shots: render.Shots) -> None:
+    preview, built = shots.get("gutted", "desktop", "preview"), shots.get("gutted", "desktop", "built")
     assert preview is not None and built is not None
     assert score.compare(preview, built).score < 0.5
 
 
-def test_a_hostile_built_page_reaches_no_file_and_no_network_outside_its_box(scratch: Path) -> None:
-    # With JavaScript off it cannot run; its resources can only name files, which the box does not hold.
-    hostile = BUILT.replace(
-        "</main>",
-        '<img src="file:///etc/passwd"><iframe src="file:///root/"></iframe>'
-        '<link rel="stylesheet" href="http://169.254.169.254/computeMetadata/v1/">'
-        '<img src="/../../../etc/passwd"><script>document.title="ran"</script></main>',
-    )
-    ws = workspace(scratch, hostile, public={"ok.txt": "x"})
-    (ws / "public" / "escape").symlink_to("/etc")
-    shots = shoot(scratch, ws)
+def test_a_hostile_built_page_reaches_no_file_and_no_network_outside_its_box(shots: render.Shots) -> None:
     assert shots.errors == {}, shots.errors
     assert shots.command is not None and shots.command.ok
     assert "root:" not in shots.command.output
-    assert set(shots.images) == {
-        render.shot_name("home", w, side) for w in render.WIDTHS for side in ("preview", "built")
+    assert {shot_name for shot_name in shots.images if shot_name.startswith("hostile@")} == {
+        render.shot_name("hostile", w, side) for w in render.WIDTHS for side in ("preview", "built")
     }
