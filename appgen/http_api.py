@@ -1,9 +1,9 @@
 """The public HTTP API (DESIGN.md §4) over Flask requests, as Functions Framework hands them over.
 
 One router serves every public route; the single-purpose function targets (`submit`, `status`, …) use the
-same router restricted to their endpoint. Handlers are thin: parse, one service call, respond (through
-`responses.py`). Every error becomes `{"error": {code, message, details}}` with its status, never a stack
-trace.
+same router restricted to their endpoint. Handlers are thin: parse (`request_parsing.py`), one service
+call, respond (`responses.py`). Every error becomes `{"error": {code, message, details}}` with its status,
+never a stack trace.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
-from uuid import UUID
 
 import flask
 import yaml
@@ -25,14 +24,13 @@ from appgen import auth, errors, events, jobs
 from appgen.gateway import Caller
 from appgen.ids import parse_uuid
 from appgen.policy import POLICY
+from appgen.request_parsing import json_body, path_job_id, query_int, query_uuid
 from appgen.responses import error_response, job_json, json_response, log_json, timestamp
 from appgen.services import Services
 from appgen.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 3 * 1024 * 1024
-MAX_JSON_DEPTH = 64
 OPENAPI_PATH = REPO_ROOT / "openapi.yaml"
 JOBS = "/api/agentic/jobs"
 _JOB = rf"{JOBS}/(?P<job_id>[^/]+)"
@@ -58,7 +56,7 @@ def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> fl
 
 
 def _status(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    body = job_json(jobs.status(services, _limited_caller(request, services), _job_id(params)))
+    body = job_json(jobs.status(services, _limited_caller(request, services), path_job_id(params)))
     etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
     if (
         etag in request.if_none_match.as_set(include_weak=True)
@@ -75,8 +73,8 @@ def _status(request: flask.Request, services: Services, params: dict[str, str]) 
 def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
     caller = _limited_caller(request, services)
     project = request.args.get("projectId")
-    project_id = _uuid(project, "query.projectId") if project else None
-    limit = _int_arg(request, "limit", 20, 1, POLICY.jobs_page_max)
+    project_id = query_uuid(project, "query.projectId") if project else None
+    limit = query_int(request, "limit", 20, 1, POLICY.jobs_page_max)
     return json_response(
         {"jobs": [job_json(row) for row in jobs.list_jobs(services, caller, project_id, limit)]}
     )
@@ -84,9 +82,9 @@ def _list(request: flask.Request, services: Services, _: dict[str, str]) -> flas
 
 def _logs(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
     caller = _limited_caller(request, services)
-    after = _int_arg(request, "after", 0, 0, 2**62)
-    limit = _int_arg(request, "limit", 100, 1, POLICY.logs_page_max)
-    entries = [log_json(row) for row in jobs.logs(services, caller, _job_id(params), after, limit)]
+    after = query_int(request, "after", 0, 0, 2**62)
+    limit = query_int(request, "limit", 100, 1, POLICY.logs_page_max)
+    entries = [log_json(row) for row in jobs.logs(services, caller, path_job_id(params), after, limit)]
     next_cursor = str(entries[-1]["id"]) if len(entries) == limit else None
     return json_response({"logs": entries, "nextCursor": next_cursor})
 
@@ -94,7 +92,7 @@ def _logs(request: flask.Request, services: Services, params: dict[str, str]) ->
 def _events(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
     # EventSource cannot set headers: this route also takes the token as `?access_token=` (never logged).
     caller = _limited_caller(request, services, query_token=True)
-    job_id = _job_id(params)
+    job_id = path_job_id(params)
     resume = events.parse_event_id(request.headers.get("Last-Event-ID"))
     if request.method == "HEAD":  # the headers a stream would get, without holding one open
         jobs.status(services, caller, job_id)
@@ -107,12 +105,14 @@ def _events(request: flask.Request, services: Services, params: dict[str, str]) 
 
 
 def _download(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    signed = jobs.download(services, _limited_caller(request, services), _job_id(params))
+    signed = jobs.download(services, _limited_caller(request, services), path_job_id(params))
     return json_response({"url": signed.url, "expiresAt": timestamp(signed.expires_at)})
 
 
 def _cancel(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    return json_response(job_json(jobs.cancel(services, _caller(request, services), _job_id(params))), 202)
+    return json_response(
+        job_json(jobs.cancel(services, _caller(request, services), path_job_id(params))), 202
+    )
 
 
 def _health(request: flask.Request, services: Services, _: dict[str, str]) -> flask.Response:
@@ -207,7 +207,7 @@ def _with_cors(request: flask.Request, response: flask.Response, origins: tuple[
     return response
 
 
-# -- request parsing -----------------------------------------------------------------------------------
+# -- the caller ------------------------------------------------------------------------------------------
 def _caller(request: flask.Request, services: Services, *, query_token: bool = False) -> Caller:
     """The signed-in caller. Requests without a valid token are limited per client address: an address
     whose recent requests kept failing verification is refused before its next token is even looked
@@ -260,68 +260,3 @@ def client_address(request: flask.Request, behind_google_front_end: bool) -> str
             return str(parsed.ipv4_mapped)
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
     return str(parsed)
-
-
-def json_body(request: flask.Request) -> Any:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise errors.PayloadTooLarge(f"the request body may be at most {MAX_BODY_BYTES} bytes")
-    if request.mimetype != "application/json":
-        raise errors.UnsupportedMediaType()
-    raw = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise errors.PayloadTooLarge(f"the request body may be at most {MAX_BODY_BYTES} bytes")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise errors.InvalidRequest(
-            f"the request body is not valid JSON: {exc}",
-            details=[{"path": "(body)", "message": "invalid JSON"}],
-        ) from None
-    if _depth(body) > MAX_JSON_DEPTH:
-        raise errors.InvalidRequest(
-            f"the request body nests deeper than {MAX_JSON_DEPTH} levels",
-            details=[{"path": "(body)", "message": "nested too deeply"}],
-        )
-    return body
-
-
-def _depth(value: Any) -> int:
-    """How deeply a parsed JSON value nests (iteratively: no recursion on hostile input)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            if level <= MAX_JSON_DEPTH:
-                stack.extend(
-                    (child, level + 1) for child in (item.values() if isinstance(item, dict) else item)
-                )
-    return deepest
-
-
-def _job_id(params: dict[str, str]) -> UUID:
-    job_id = parse_uuid(params["job_id"])
-    if job_id is None:
-        raise errors.NotFound()  # not a job id, so certainly not one of the caller's jobs
-    return job_id
-
-
-def _uuid(value: str, path: str) -> UUID:
-    parsed = parse_uuid(value)
-    if parsed is None:
-        raise errors.InvalidRequest(
-            f"{path} must be a UUID", details=[{"path": path, "message": "not a UUID"}]
-        )
-    return parsed
-
-
-def _int_arg(request: flask.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not re.fullmatch(r"[0-9]{1,19}", raw) or not low <= int(raw) <= high:  # ASCII digits: \d takes any
-        raise errors.InvalidRequest(
-            f"{name} must be an integer from {low} to {high}",
-            details=[{"path": f"query.{name}", "message": f"got {raw!r}"}],
-        )
-    return int(raw)

@@ -15,7 +15,8 @@ from appgen.errors import ConfigError
 from appgen.events import StreamSlots
 from appgen.gateway import ControlPlane, JobChanges, PostgresTransport, RestTransport
 from appgen.ratelimit import RateLimiter
-from appgen.settings import Settings, check_user_verifier, load_settings
+from appgen.settings import Settings, load_settings
+from appgen.settings_checks import check_user_verifier
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, ObjectStore
 
 if TYPE_CHECKING:

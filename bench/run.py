@@ -15,9 +15,9 @@ which depend on the machine).
 - status (`bench/status.py`, needs `wrk`): the `api` target's `GET /api/agentic/jobs/{id}` against a bare
   Functions Framework handler, 32 connections. Targets: rps at least 0.5x, p99 at most 2x, and the
   If-None-Match -> 304 path at least as many rps as the 200.
-- capacity model (`bench/capacity.py`, a simulation, not a measurement): a short run at today's assumed
-  load with the default deployment, printed as the README's Scaling table row; it misses when the model
-  says the defaults no longer serve today's load (fewer than 95 % of accepted jobs completed).
+- capacity model (`bench/capacity_model.py`, a simulation, not a measurement): a short run at today's
+  assumed load with the default deployment, printed as the README's Scaling table row; it misses when the
+  model says the defaults no longer serve today's load (fewer than 95 % of accepted jobs completed).
 
 `--smoke` (what `make test` runs) does every part briefly, without the cold npm install, only to prove
 the benchmark still runs: its numbers mean nothing and it never fails on them.

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appgen.deploy.plan import Plan
-from appgen.deploy.resources import Resource, Scope, SecretsFilled
+from appgen.deploy.resources import Resource, Scope
 from appgen.deploy.runner import Command, Runner
+from appgen.deploy.secret_manager import SecretsFilled
 
 WORKERS = 4  # gcloud processes at once
 

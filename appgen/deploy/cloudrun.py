@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from appgen.deploy.resources import GCLOUD, Image, Resource, Scope
+from appgen.deploy.images import Image
+from appgen.deploy.resources import GCLOUD, Resource, Scope
 from appgen.deploy.runner import Command, Runner
 
 

@@ -14,8 +14,9 @@ import httpx
 
 from appgen.deploy.apply import Report, apply, destroy
 from appgen.deploy.plan import DEFAULT_MAX_WORKERS, Options, Plan, build_plan
-from appgen.deploy.resources import GCLOUD, Scope, SecretsFilled
+from appgen.deploy.resources import GCLOUD, Scope
 from appgen.deploy.runner import DeployError, Runner
+from appgen.deploy.secret_manager import SecretsFilled
 from appgen.settings import REPO_ROOT
 
 _PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")

@@ -1,13 +1,14 @@
-"""IAM bindings: one role for one member on one resource (the project, a service account, a secret, a
-bucket, a Cloud Run service, the image repository or a queue), each added with `add-iam-policy-binding`
-so the deploy never overwrites a binding someone else made."""
+"""Identities and access: the service accounts the services run as, and IAM bindings: one role for one
+member on one resource (the project, a service account, a secret, a bucket, a Cloud Run service, the
+image repository or a queue), each added with `add-iam-policy-binding` so the deploy never overwrites a
+binding someone else made."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from appgen.deploy.resources import GCLOUD, Resource, Scope
+from appgen.deploy.resources import GCLOUD, Resource, Scope, by_name
 from appgen.deploy.runner import Command, Runner
 
 # What each IAM target is called on the command line: gcloud <group...> <verb> <name> <flags...>.
@@ -96,3 +97,36 @@ class Binding(Resource):
             return {**(policy or {}), "bindings": [*bindings, {"role": role, "members": [*members, member]}]}
 
         run.remember(self.policy_read(scope), add)
+
+
+@dataclass(frozen=True)
+class ServiceAccount(Resource):
+    removable = True
+    name: str
+    title: str
+
+    @property
+    def label(self) -> str:
+        return f"service account {self.name}"
+
+    def _list(self, scope: Scope) -> Command:
+        return (GCLOUD, "iam", "service-accounts", "list", scope.p)
+
+    def describe(self, scope: Scope, run: Runner) -> Any:
+        return by_name(run.read(self._list(scope)), scope.sa_email(self.name), key="email")
+
+    def diff(self, scope: Scope, current: Any) -> list[str]:
+        return [] if current.get("displayName") == self.title else ["display name"]
+
+    def create(self, scope: Scope) -> list[Command]:
+        return [(GCLOUD, "iam", "service-accounts", "create", self.name, f"--display-name={self.title}",
+                 scope.p, "--quiet")]  # fmt: skip
+
+    def update(self, scope: Scope, current: Any) -> list[Command]:
+        if not self.diff(scope, current):
+            return []
+        return [(GCLOUD, "iam", "service-accounts", "update", scope.sa_email(self.name),
+                 f"--display-name={self.title}", scope.p, "--quiet")]  # fmt: skip
+
+    def delete(self, scope: Scope) -> list[Command]:
+        return [(GCLOUD, "iam", "service-accounts", "delete", scope.sa_email(self.name), scope.p, "--quiet")]

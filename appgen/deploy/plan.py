@@ -22,22 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appgen.deploy.apis import Apis
+from appgen.deploy.buckets import Bucket
 from appgen.deploy.cloudrun import Service
-from appgen.deploy.iam import Binding
-from appgen.deploy.images import content_tag
+from appgen.deploy.iam import Binding, ServiceAccount
+from appgen.deploy.images import Image, Repository, content_tag
 from appgen.deploy.network import PRIVATE_GOOGLE_ACCESS, ARecord, Network, PrivateZone, Subnet
 from appgen.deploy.queues import Queue, SchedulerJob
-from appgen.deploy.resources import (
-    Apis,
-    Bucket,
-    Image,
-    Repository,
-    Resource,
-    Scope,
-    Secret,
-    SecretsFilled,
-    ServiceAccount,
-)
+from appgen.deploy.resources import Resource, Scope
+from appgen.deploy.secret_manager import Secret, SecretsFilled
 from appgen.deploy.supabase import SupabaseBucket, SupabaseLink, SupabaseMigrations
 from appgen.dispatch import FIX_QUEUE, INTEGRATE_QUEUE, ORCHESTRATOR_QUEUE, PAGE_QUEUE
 from appgen.internal_api import CLEANUP

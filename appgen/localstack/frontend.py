@@ -26,8 +26,9 @@ import jwt
 from werkzeug.security import safe_join
 
 from appgen import auth, errors
-from appgen.http_api import Route, json_body
+from appgen.http_api import Route
 from appgen.ids import parse_uuid
+from appgen.request_parsing import json_body
 from appgen.responses import error_response, json_response, timestamp
 from appgen.services import Services
 from appgen.settings import LOCAL_JWT_SECRET, Settings

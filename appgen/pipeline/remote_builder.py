@@ -36,8 +36,9 @@ CONNECT_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 120.0
 ANSWER_MARGIN_S = 60.0  # past the budget: unpacking, reading the pages, the way back
 MAX_ERROR_BYTES = 64 * 1024
-# Statuses that mean "not now": the service is starting, at its instance limit, or failing.
-_TRANSIENT = {409, 429, 500, 502, 503, 504}
+# Statuses that mean "not now": the service is starting, at its instance limit, or failing. They map to
+# `dependency_unavailable`, whose row in the error codes (`appgen.policy`) decides that it is retried.
+_UNAVAILABLE = {409, 429, 500, 502, 503, 504}
 
 
 def google_request() -> Any:
@@ -118,7 +119,7 @@ class RemoteBuilder:
             return StepFailed(protocol.remote_failure(error).message, code=ErrorCode.UNSAFE_ARCHIVE)
         if status == 413:
             return StepFailed(protocol.remote_failure(error).message, code=ErrorCode.BUILD_FAILED)
-        if status in _TRANSIENT:
+        if status in _UNAVAILABLE:
             reason = protocol.remote_failure(error).message if error else f"HTTP {status}"
             return StepFailed(
                 f"the builder service is unavailable ({status}): {reason}",

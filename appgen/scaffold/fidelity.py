@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import html5lib
 
-from appgen.scaffold.html_to_jsx import BLOCK
+from appgen.scaffold.jsx_text import BLOCK
 
 TEXT_RATIO_OK = 0.98
 KINDS = ("headings", "links", "images", "buttons", "fields")

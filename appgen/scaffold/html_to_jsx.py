@@ -10,53 +10,39 @@ scripts (`dropped_script`), event handler attributes (`dropped_event_handler`), 
 children kept) and form targets (`dropped_form_action`: a preview's form must not post away; the page
 agent wires it to the app's API route). Iframes, embeds, video and audio are kept as they are: they are
 part of what the user picked. `<style>` blocks become the page's CSS file (global, like in the preview).
+
+This module walks the tree; attributes become props in `jsx_props`, text and whitespace become JSX in
+`jsx_text`, and `alpine` decides the state an Alpine.js element starts in.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import html5lib
 
-from appgen.scaffold import cascade
+from appgen.scaffold import alpine, cascade
 from appgen.scaffold import react_props as rp
-from appgen.scaffold.jsobject import JsObjectError, parse_object_literal
 from appgen.scaffold.jsx_props import attr_value, convert_attributes, js_string
-from appgen.scaffold.react_props import names
+from appgen.scaffold.jsx_text import (
+    MAX_LINE,
+    WS,
+    child_items,
+    is_boxed,
+    local_name,
+    opening_lines,
+    text_lines,
+)
 from appgen.scaffold.tailwind_compat import translate_classes
 
-SVG_NS = "http://www.w3.org/2000/svg"
-# Elements around which whitespace never renders: dropped for readability.
-BLOCK = names(
-    "address article aside blockquote br caption dd details dialog div dl dt fieldset figcaption figure "
-    "footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main nav ol optgroup option p pre section "
-    "summary table tbody td tfoot th thead tr ul"
-)
-# Elements React refuses whitespace text inside (validateDOMNesting), plus non-text SVG containers.
-_NO_TEXT = names("table thead tbody tfoot tr colgroup select optgroup datalist")
-_SVG_TEXT = frozenset({"text", "tspan", "textPath", "title", "desc", "style"})
-_FLEX_OR_GRID = frozenset({"flex", "inline-flex", "grid", "inline-grid"})
-_WS = re.compile(r"[ \t\n\r\f]+")
-_TEXT_ESCAPES = {
-    "&": "&amp;",
-    "<": "&lt;",
-    ">": "&gt;",
-    "{": "&#123;",
-    "}": "&#125;",
-    '"': "&quot;",
-    "'": "&apos;",
-    "\xa0": "&nbsp;",
-}
-_TEXT_ESCAPE = re.compile("[&<>{}\"'\xa0]")
 _TAILWIND_CDN = re.compile(r"cdn\.tailwindcss\.com|@tailwindcss/browser", re.I)
 _TAILWIND_V4 = re.compile(r"@tailwindcss/browser", re.I)
 # A compiled Tailwind stylesheet from a CDN (`unpkg.com/tailwindcss@2.2.19/dist/tailwind.min.css`): the
 # app builds Tailwind itself, so the link goes (its classes are translated to Tailwind 4, see `tailwind`).
 _TAILWIND_CSS = re.compile(r"/tailwindcss@[\d.^~]*/dist/[\w.-]+\.css|/tailwind(?:\.min)?\.css$", re.I)
-_MAX_ATTR_LINE = 100
 
 
 @dataclass(frozen=True)
@@ -149,7 +135,7 @@ def _module(conv: _Converter, component: str, body: list[str], css_import: str |
 
 def _title(root: ET.Element) -> str | None:
     for el in root.iter("title"):  # SVG titles carry the SVG namespace and do not match
-        text = _WS.sub(" ", el.text or "").strip()
+        text = WS.sub(" ", el.text or "").strip()
         return text or None
     return None
 
@@ -159,14 +145,6 @@ def _meta_description(root: ET.Element) -> str | None:
         if el.get("name", "").lower() == "description" and el.get("content", "").strip():
             return el.get("content", "").strip()
     return None
-
-
-def _local(tag: str) -> tuple[str, bool]:
-    """(local name, is SVG) of an html5lib etree tag."""
-    if tag.startswith("{"):
-        ns, local = tag[1:].split("}", 1)
-        return local, ns == SVG_NS
-    return tag, False
 
 
 class _Converter:
@@ -187,35 +165,6 @@ class _Converter:
         if self.tailwind in {None, "v4"}:
             return cascade.UNLAYERED
         return cascade.TAILWIND_BEFORE if self._tailwind_before_style else cascade.TAILWIND_AFTER
-
-    def _initial_alpine_state(self, el: ET.Element, tag: str) -> None:
-        """Alpine shows an `x-show` element only when its expression is true (and hides `x-cloak` until
-        then); React renders what the HTML says. The element starts as Alpine starts it: `x-show` read
-        against the literal `x-data` around it, hidden when that cannot be read (menus, modals and
-        overlays start closed); the toggle itself is left to the page agent, with a notice."""
-        expression = el.get("x-show", "").strip()
-        shown = self._alpine_value(expression) if expression else None
-        what = (
-            f"<{tag}{_describe(el)}> with x-show={expression!r}" if expression else f"<{tag}{_describe(el)}>"
-        )
-        if shown:
-            return
-        style = el.get("style", "").strip().rstrip(";")
-        el.set("style", f"{style}; display: none" if style else "display: none")
-        self.notice(
-            "static_behaviour",
-            f"{what} starts hidden as in the preview; its Alpine.js toggle needs re-implementing in React",
-        )
-
-    def _alpine_value(self, expression: str) -> bool | None:
-        negate = expression.startswith("!")
-        name = expression.lstrip("!").strip()
-        if not re.fullmatch(r"[A-Za-z_$][\w$]*", name):
-            return None
-        for data in reversed(self.alpine_scopes):
-            if name in data and isinstance(data[name], bool):
-                return data[name] != negate
-        return None
 
     def _translate_classes(self, el: ET.Element, tag: str) -> None:
         classes = el.get("class", "").split()
@@ -240,7 +189,7 @@ class _Converter:
     def head_element(self, el: ET.Element) -> None:
         if not isinstance(el.tag, str):
             return
-        tag, _ = _local(el.tag)
+        tag, _ = local_name(el.tag)
         if tag in {"script", "style", "link"}:
             self._non_visual(el, tag)
 
@@ -268,7 +217,7 @@ class _Converter:
 
     # -- JSX -------------------------------------------------------------------------------------------------
     def element(self, el: ET.Element, depth: int, in_pre: bool) -> list[str]:
-        tag, svg = _local(el.tag)
+        tag, svg = local_name(el.tag)
         pad = "  " * depth
         if not svg and el.tag.startswith("{"):
             self.notice("dropped_element", f"dropped <{tag}> (MathML is not supported by React's types)")
@@ -288,7 +237,7 @@ class _Converter:
             return []
         jsx_tag = tag
         if not svg and ("x-show" in el.attrib or "x-cloak" in el.attrib):
-            self._initial_alpine_state(el, tag)
+            alpine.start_as_alpine_does(el, tag, self.alpine_scopes, self.notice)
         if el.get("class"):
             self._translate_classes(el, tag)
         props = convert_attributes(el, tag, svg, self.notice, self.important_rule)
@@ -301,10 +250,10 @@ class _Converter:
                 props = [("href", attr_value(target)) if name == "href" else (name, v) for name, v in props]
         if tag == "img" and not svg:
             self.uses_img = True
-        opening = _opening(jsx_tag, props, pad)
+        opening = opening_lines(jsx_tag, props, pad)
         if not svg and (tag == "textarea" or tag in rp.VOID):
             return [*opening[:-1], opening[-1] + " />"]
-        scope = _alpine_data(el.get("x-data"))
+        scope = alpine.scope_of(el.get("x-data"))
         if scope is not None:
             self.alpine_scopes.append(scope)
         if svg and tag == "style":
@@ -318,59 +267,25 @@ class _Converter:
         closing = f"</{jsx_tag}>"
         if len(opening) == 1 and len(body) == 1 and not body[0].lstrip().startswith("<"):
             line = f"{opening[0]}>{body[0].strip()}{closing}"  # short text content stays on one line
-            if len(line) <= _MAX_ATTR_LINE:
+            if len(line) <= MAX_LINE:
                 return [line]
         return [*opening[:-1], opening[-1] + ">", *body, pad + closing]
 
     def children(
         self, el: ET.Element, depth: int, in_pre: bool, *, parent: str, svg: bool = False
     ) -> list[str]:
-        items = list(_items(el))
+        items = list(child_items(el))
         pad = "  " * depth
-        boxed = parent in BLOCK or bool(_FLEX_OR_GRID.intersection(el.get("class", "").split()))
+        boxed = is_boxed(el, parent)
         lines: list[str] = []
         for index, item in enumerate(items):
             if not isinstance(item, str):
                 lines += self.element(item, depth, in_pre)
                 continue
-            if in_pre:
-                lines.append(f"{pad}{{{js_string(item)}}}")
-                continue
-            text = _WS.sub(" ", item)
-            if not text.strip() and (parent in _NO_TEXT or (svg and parent not in _SVG_TEXT)):
-                continue
             before = items[index - 1] if index else None
             after = items[index + 1] if index + 1 < len(items) else None
-            keep_lead = text.startswith(" ") and _space_matters(before, boxed)
-            keep_trail = text.endswith(" ") and _space_matters(after, boxed)
-            core = text.strip(" ")
-            if not core:
-                if keep_lead and keep_trail:
-                    lines.append(f'{pad}{{" "}}')
-                continue
-            lines.append(
-                pad + ('{" "}' if keep_lead else "") + _jsx_text(core) + ('{" "}' if keep_trail else "")
-            )
+            lines += text_lines(item, before, after, pad, in_pre=in_pre, parent=parent, svg=svg, boxed=boxed)
         return lines
-
-
-def _alpine_data(value: str | None) -> dict[str, object] | None:
-    """A literal `x-data="{ open: false }"` as a dict; `{}` for `x-data="data()"` (unknown values)."""
-    if value is None:
-        return None
-    try:
-        data, _ = parse_object_literal(value.strip())
-    except JsObjectError:
-        return {}
-    return data
-
-
-def _describe(el: ET.Element) -> str:
-    """` id="x"` or ` class="first classes"`: enough to find the element in the preview."""
-    if el.get("id"):
-        return f' id="{el.get("id")}"'
-    classes = el.get("class", "").split()
-    return f' class="{" ".join(classes[:4])}{" …" if len(classes) > 4 else ""}"' if classes else ""
 
 
 def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:
@@ -384,40 +299,3 @@ def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:
         f'      <link rel="stylesheet" href={attr_value(h)} precedence="default" />\n' for h in hrefs
     )
     return tsx[:start] + "    <>\n" + links + tsx[start:end] + "\n    </>" + tsx[end:]
-
-
-def _items(el: ET.Element) -> Iterator[str | ET.Element]:
-    """Children as text and elements, comments dropped and the text around them merged."""
-    text = el.text or ""
-    for child in el:
-        if isinstance(child.tag, str):
-            if text:
-                yield text
-            text = ""
-            yield child
-        text += child.tail or ""
-    if text:
-        yield text
-
-
-def _space_matters(neighbour: str | ET.Element | None, boxed: bool) -> bool:
-    """A space next to an inline neighbour renders; at the edge of a block, flex or grid box, or next to a
-    block, it never does."""
-    if neighbour is None:
-        return not boxed
-    if isinstance(neighbour, str):
-        return True
-    return _local(neighbour.tag)[0] not in BLOCK
-
-
-def _opening(tag: str, props: list[tuple[str, str | None]], pad: str) -> list[str]:
-    parts = [name if value is None else f"{name}={value}" for name, value in props]
-    line = f"{pad}<{tag}" + "".join(" " + part for part in parts)
-    if len(line) <= _MAX_ATTR_LINE or len(parts) < 2:
-        return [line]
-    return [f"{pad}<{tag}", *(f"{pad}  {part}" for part in parts[:-1]), f"{pad}  {parts[-1]}"]
-
-
-def _jsx_text(text: str) -> str:
-    """Text for a JSX child: the characters JSX or react/no-unescaped-entities reject become entities."""
-    return _TEXT_ESCAPE.sub(lambda m: _TEXT_ESCAPES[m.group()], text)

@@ -36,8 +36,9 @@ from appgen.deploy.apply import Report, apply
 from appgen.deploy.cloudrun import Service
 from appgen.deploy.plan import Options, build_plan
 from appgen.deploy.queues import Queue
-from appgen.deploy.resources import Scope, SecretsFilled
+from appgen.deploy.resources import Scope
 from appgen.deploy.runner import Runner
+from appgen.deploy.secret_manager import SecretsFilled
 from appgen.settings import REPO_ROOT
 from tests.fixtures.gcloud_recorder import PROJECT_NUMBER, SMOKE_TOKEN, Recorder, Request
 

@@ -15,7 +15,7 @@ import pytest
 import schemathesis
 from schemathesis.core.failures import FailureGroup
 
-from appgen import errors, http_api, spec
+from appgen import errors, http_api, request_parsing, spec
 from appgen.gateway import Caller, ControlPlane
 from appgen.localstack.server import create_app
 from appgen.services import Services
@@ -173,7 +173,7 @@ def test_limits_json_schema_cannot_express_are_stated_with_the_constants() -> No
     for segment in spec.RESERVED_ROUTE_SEGMENTS:
         assert f"`{segment}`" in text
     submit = DOC["paths"]["/api/agentic/jobs"]["post"]["description"]
-    assert f"{http_api.MAX_BODY_BYTES // 2**20} MiB" in submit
+    assert f"{request_parsing.MAX_BODY_BYTES // 2**20} MiB" in submit
     assert "120 requests" in DOC["info"]["description"]
     assert "APPGEN_RATE_LIMIT_PER_MINUTE" in DOC["info"]["description"]
 

@@ -1,4 +1,4 @@
-"""The capacity model (bench/capacity.py) behaves like the system it models: sanity checks that fail when
+"""The capacity model (bench/capacity_model.py) behaves like the system it models: sanity checks that fail when
 the model is wrong, never timings."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from appgen.policy import POLICY
-from bench.capacity import Params, ceilings, main, simulate
+from bench.capacity import main
+from bench.capacity_model import Params, ceilings, simulate
 
 # Unlimited Gemini, so only the worker instances limit.
 _NO_GEMINI_LIMIT = {"gemini_rpm": 10**6, "gemini_tpm": 10**10}

@@ -16,7 +16,8 @@ from appgen.dispatch import LocalDispatcher
 from appgen.gateway import RestTransport
 from appgen.redact import redact
 from appgen.services import _control_plane, _dispatcher, _stores
-from appgen.settings import check_user_verifier, load_settings
+from appgen.settings import load_settings
+from appgen.settings_checks import check_user_verifier
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore
 
 CLOUD_TASKS = {

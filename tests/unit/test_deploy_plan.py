@@ -29,7 +29,8 @@ from appgen.deploy.plan import (
 )
 from appgen.deploy.resources import Scope
 from appgen.deploy.runner import DeployError, Runner
-from appgen.settings import REPO_ROOT, check_user_verifier, load_settings
+from appgen.settings import REPO_ROOT, load_settings
+from appgen.settings_checks import check_user_verifier
 
 SCOPE = Scope("demo-proj", "123456789012", "europe-west1")
 REF = "abcdefghijklmnopqrst"

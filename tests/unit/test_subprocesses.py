@@ -4,6 +4,7 @@ child with it, and the environment holds only PATH and what the caller gave."""
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -153,3 +154,27 @@ def test_the_environment_holds_only_path_and_what_was_given(
 def test_without_path_the_child_gets_the_standard_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PATH")
     assert subprocesses.environment({"CI": "1"}) == {"PATH": subprocesses.DEFAULT_PATH, "CI": "1"}
+
+
+def test_the_agents_package_imports_nothing_of_the_pipeline() -> None:
+    """Agents run their CLI through `appgen.subprocesses`, as the pipeline's npm commands do; the agents
+    package reaches nothing of the pipeline (the pipeline calls agents through `AgentRunner`)."""
+    agents = Path(subprocesses.__file__).parent / "agents"
+    imported = {
+        (path.name, name) for path in sorted(agents.glob("*.py")) for name in _imported(path.read_text())
+    }
+
+    assert ("runner.py", "appgen.subprocesses") in imported
+    assert not [(file, name) for file, name in imported if name.startswith("appgen.pipeline")]
+
+
+def _imported(source: str) -> set[str]:
+    """Every module a source file imports, `from a import b` counted as both `a` and `a.b`."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
