@@ -1,6 +1,7 @@
 """The builder service (Cloud Run service `appgen-builder`, target `build` of builder_container/main.py):
 the worker's `RemoteBuilder` sends it a workspace snapshot, it builds it with a `LocalBuilder` in
-bubblewrap boxes and answers exactly a `BuildResult` (`pipeline/build_protocol.py` has the format).
+bubblewrap boxes (screenshots of the pages the snapshot asks for included, taken by Chromium in a box
+after a passing build) and answers exactly a `BuildResult` (`pipeline/build_protocol.py` has the format).
 
 It is where agent-written code runs in the cloud, so it is built to have nothing worth taking:
 
@@ -45,6 +46,7 @@ from appgen.policy import ErrorCode
 from appgen.responses import error_response
 from appgen.services import local_builder
 from appgen.settings import Settings, load_settings
+from appgen.visual import render
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +179,12 @@ class _Run:
     and releases the other when the build ends, whether the answer was read or the caller went away
     (then the server calls `close`, which stops the build's boxes)."""
 
-    def __init__(self, service: BuilderService, root: Path, budget_s: float):
+    def __init__(
+        self, service: BuilderService, root: Path, budget_s: float, rendered: tuple[render.RenderPage, ...]
+    ):
         self.service = service
         self.root = root
+        self.rendered = rendered
         self.deadline = time.monotonic() + budget_s
         self.stop = threading.Event()
         self.done = threading.Event()
@@ -197,6 +202,10 @@ class _Run:
             ws = root / "ws"
             snapshots.unpack(archive, ws)
             archive.unlink()
+            try:
+                rendered = protocol.take_render_request(ws)
+            except ValueError as exc:
+                raise errors.InvalidRequest(f"the render request is not valid: {exc}") from None
             lockfile = ws / "package-lock.json"
             if not lockfile.is_file() or lock_key(lockfile.read_bytes()) != service.builder.starter_key:
                 raise errors.Conflict(
@@ -209,7 +218,7 @@ class _Run:
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        run = cls(service, root, budget_s)
+        run = cls(service, root, budget_s, rendered)
         threading.Thread(target=run._build, args=(ws,), name="appgen-build", daemon=True).start()
         return run
 
@@ -253,7 +262,8 @@ class _Run:
     def _answer(self, ws: Path) -> dict[str, Any]:
         """The build's result, or the error that ended it."""
         try:
-            result = self.service.builder.build(BuildRequest(ws, self._budget, self.stop.is_set))
+            request = BuildRequest(ws, self._budget, self.stop.is_set, self.rendered)
+            result = self.service.builder.build(request)
             return protocol.encode_result(result)
         except StepFailed as exc:
             return protocol.encode_error(exc)

@@ -3,36 +3,55 @@
 
 Request: `POST /build`, `Authorization: Bearer <Google ID token of the worker's service account>`,
 `Content-Type: application/gzip`, `X-Appgen-Budget-Seconds: <seconds the build may take>`, body = the
-workspace snapshot (`snapshots.pack`: no node_modules, no .next), at most `MAX_SNAPSHOT_BYTES`.
+workspace snapshot (`snapshots.pack`: no node_modules, no .next), at most `MAX_SNAPSHOT_BYTES`. When the
+build is to screenshot pages (`BuildRequest.render`), the snapshot carries them as its reserved member
+`RENDER_MEMBER` (an agent-written file of that name is left out), at most `MAX_RENDER_BYTES`:
+
+    {"pages": [{"name": "home", "preview": "<!doctype html>…"|null, "built": "index.html"|null}]}
+
+The builder takes it out of the workspace before the build starts (the build never sees it).
 
 Answer: what is checked before the build starts gets its own status and an error body, as every appgen
 endpoint answers (`{"error": {"code", "message"}}`): 401/403 caller, 404/405 path and method, 400 bad
-budget or `unsafe_archive`, 413 too large, 409 a workspace of another starter, 429 busy. Then 200, and
-the body is streamed: one `HEARTBEAT` byte every `HEARTBEAT_S` while the build runs (so the caller can
-give up, and the builder notices when it does), then one JSON object, either
+budget, render request or `unsafe_archive`, 413 too large, 409 a workspace of another starter, 429 busy.
+Then 200, and the body is streamed: one `HEARTBEAT` byte every `HEARTBEAT_S` while the build runs (so the
+caller can give up, and the builder notices when it does), then one JSON object, either
 
-    {"result": {"install": CMD|null, "build": CMD|null, "lint": CMD|null, "pages": {"index.html": "…"}}}
+    {"result": {"install": CMD|null, "build": CMD|null, "lint": CMD|null, "pages": {"index.html": "…"},
+                "shots": {"home@1280.preview.png": "<base64 PNG>"}, "shotErrors": {"home@390.built.png": "…"}}}
     {"error": {"code": "command_timeout"|"timeout"|"internal", "message": "…"}}
 
-with CMD = {"argv": [...], "exitCode": int, "output": str, "durationS": number}.
+with CMD = {"argv": [...], "exitCode": int, "output": str, "durationS": number}. `shots` and `shotErrors`
+(what `render.render` took, and why a shot is missing; `*` for all) come only when there is one (so a
+worker that sends no render request reads the answer it always did), and only after a passing build and
+lint. Screenshots beyond `MAX_SHOTS_BYTES` in all are left out by the builder, each with a `shotErrors`
+entry. The answer is streamed (chunked), so Cloud Run's 32 MiB limit of HTTP/1 responses does not apply.
 
 The builder runs hostile code, so the worker trusts nothing of the answer: `decode_answer` accepts only
-this shape, the three known commands, bounded sizes and page paths, and redacts and trims the output
-again; anything else is an internal error, never an exception of the parser or a value passed on.
+this shape, the three known commands, bounded sizes and page paths, screenshots only under the names the
+request asked for, each a PNG in strict base64 of at most `render.MAX_PNG_BYTES`, and redacts and trims
+the output and shot errors again; anything else is an internal error for the whole answer (a builder that
+breaks the format is broken or subverted, so none of its figures is taken), never an exception of the
+parser or a value passed on.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
-from pathlib import PurePosixPath
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from appgen.errors import StepFailed
+from appgen.pipeline import snapshots
 from appgen.pipeline.builder import BUILD, BUILD_TIMEOUT_S, INSTALL, LINT, LINT_TIMEOUT_S, BuildResult
 from appgen.policy import ErrorCode
 from appgen.redact import redact
 from appgen.sandbox import MAX_OUTPUT_CHARS, CommandResult, trim_output
+from appgen.visual import render
 
 PATH = "/build"
 CONTENT_TYPE = "application/gzip"
@@ -41,18 +60,24 @@ BUDGET_HEADER = "X-Appgen-Budget-Seconds"
 MAX_SNAPSHOT_BYTES = 30 * 1024 * 1024
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 MAX_MEMBERS = 50_000
-MAX_BUDGET_S = BUILD_TIMEOUT_S + LINT_TIMEOUT_S  # the builder never installs
+MAX_BUDGET_S = BUILD_TIMEOUT_S + LINT_TIMEOUT_S + render.RENDER_TIMEOUT_S  # the builder never installs
 HEARTBEAT = b"\n"
 HEARTBEAT_S = 2.0
 MAX_PAGES = 100
 MAX_PAGES_CHARS = 16 * 1024 * 1024
 MAX_PAGE_PATH_CHARS = 300
-MAX_ANSWER_BYTES = 24 * 1024 * 1024  # pages, three outputs and JSON's escapes
+RENDER_MEMBER = ".appgen-render.json"
+MAX_RENDER_BYTES = 16 * 1024 * 1024  # a spec's previews: 2 MB together (policy), 6x at worst as JSON
+MAX_SHOTS_BYTES = 64 * 1024 * 1024  # PNG bytes of one answer: 20 pages x 2 widths x 2 sides at 800 KB
+MAX_SHOT_ERROR_CHARS = 500
 MAX_MESSAGE_CHARS = 2_000
+# pages, three outputs and JSON's escapes; the screenshots in base64; their names and errors
+MAX_ANSWER_BYTES = 24 * 1024 * 1024 + 4 * (MAX_SHOTS_BYTES // 3 + 1) + 1024 * 1024
 MAX_DURATION_S = 24 * 3600.0
 # The only failures a builder may report; any other code becomes `internal`.
 BUILDER_ERRORS = frozenset({ErrorCode.COMMAND_TIMEOUT, ErrorCode.TIMEOUT, ErrorCode.INTERNAL})
 _COMMANDS = {"install": INSTALL, "build": BUILD, "lint": LINT}
+_RESULT = ("pages", "shots", "shotErrors")
 
 
 def encode_result(result: BuildResult) -> dict[str, Any]:
@@ -65,7 +90,7 @@ def encode_result(result: BuildResult) -> dict[str, Any]:
         pages[path] = html
         total += len(html)
     commands = {slot: _encode_command(getattr(result, slot)) for slot in _COMMANDS}
-    return {"result": {**commands, "pages": pages}}
+    return {"result": {**commands, "pages": pages, **_encode_shots(result.shots)}}
 
 
 def encode_error(exc: StepFailed) -> dict[str, Any]:
@@ -73,9 +98,10 @@ def encode_error(exc: StepFailed) -> dict[str, Any]:
     return {"error": {"code": str(code), "message": trim_output(exc.message, MAX_MESSAGE_CHARS)}}
 
 
-def decode_answer(body: bytes, sandbox: str) -> BuildResult:
-    """The `BuildResult` of a builder's 200 answer (heartbeats included); StepFailed for a failure it
-    reported, and `internal` for anything that is not exactly the format above."""
+def decode_answer(body: bytes, sandbox: str, rendered: Sequence[render.RenderPage] = ()) -> BuildResult:
+    """The `BuildResult` of a builder's 200 answer (heartbeats included) to a request that asked for
+    screenshots of `rendered`; StepFailed for a failure it reported, and `internal` for anything that is
+    not exactly the format above."""
     if len(body) > MAX_ANSWER_BYTES:
         raise _invalid(f"it is larger than {MAX_ANSWER_BYTES} bytes")
     try:
@@ -87,12 +113,14 @@ def decode_answer(body: bytes, sandbox: str) -> BuildResult:
     if "error" in answer:
         raise remote_failure(answer["error"])
     result = answer.get("result")
-    if not isinstance(result, dict) or set(result) != {*_COMMANDS, "pages"}:
-        raise _invalid("`result` does not hold exactly install, build, lint and pages")
+    if not isinstance(result, dict) or not {*_COMMANDS, "pages"} <= set(result) <= {*_COMMANDS, *_RESULT}:
+        raise _invalid("`result` does not hold exactly install, build, lint, pages and maybe shots")
     install, build, lint = (_decode_command(slot, result[slot]) for slot in _COMMANDS)
     if (install is not None and not install.ok and build is not None) or (build is None and lint is not None):
         raise _invalid("it ran a command after one that failed or did not run")
-    return BuildResult(install, build, lint, _decode_pages(result["pages"]), sandbox)
+    passed = build is not None and build.ok and (lint is None or lint.ok)
+    shots = _decode_shots(result.get("shots", {}), result.get("shotErrors", {}), rendered, passed)
+    return BuildResult(install, build, lint, _decode_pages(result["pages"]), sandbox, shots)
 
 
 def remote_failure(error: object, default: ErrorCode = ErrorCode.INTERNAL) -> StepFailed:
@@ -141,15 +169,7 @@ def _decode_pages(value: object) -> dict[str, str]:
         raise _invalid(f"`pages` is not an object of at most {MAX_PAGES} pages")
     total = 0
     for path, html in value.items():
-        parts = PurePosixPath(path).parts
-        if (
-            len(path) > MAX_PAGE_PATH_CHARS
-            or not path.endswith(".html")
-            or not path.isprintable()
-            or path.startswith("/")
-            or any(part in ("..", ".") for part in parts)
-            or "/".join(parts) != path
-        ):
+        if not _is_page_path(path):
             raise _invalid(f"the page path {redact(path[:80])!r} is not a relative path of an .html file")
         if not isinstance(html, str):
             raise _invalid(f"the page {path!r} is not text")
@@ -159,12 +179,132 @@ def _decode_pages(value: object) -> dict[str, str]:
     return dict(value)
 
 
+def _is_page_path(path: str) -> bool:
+    """A relative path of an .html file under `.next/server/app`, with nothing to resolve."""
+    parts = PurePosixPath(path).parts
+    return (
+        len(path) <= MAX_PAGE_PATH_CHARS
+        and path.endswith(".html")
+        and path.isprintable()
+        and not path.startswith("/")
+        and not any(part in ("..", ".") for part in parts)
+        and "/".join(parts) == path
+    )
+
+
+def _encode_shots(shots: render.Shots) -> dict[str, Any]:
+    """The screenshots in base64 (name order) up to `MAX_SHOTS_BYTES`, the rest left out with a reason;
+    nothing at all when there is nothing to say."""
+    if not shots.images and not shots.errors:
+        return {}
+    errors = {name: trim_output(message, MAX_SHOT_ERROR_CHARS) for name, message in shots.errors.items()}
+    images: dict[str, str] = {}
+    total = 0
+    for name, png in sorted(shots.images.items()):
+        if total + len(png) > MAX_SHOTS_BYTES:
+            errors[name] = (
+                f"left out: an answer carries at most {MAX_SHOTS_BYTES // 2**20} MiB of screenshots"
+            )
+            continue
+        images[name] = base64.b64encode(png).decode("ascii")
+        total += len(png)
+    return {"shots": images, "shotErrors": errors}
+
+
+def _decode_shots(
+    images: object, errors: object, rendered: Sequence[render.RenderPage], passed: bool
+) -> render.Shots:
+    if not isinstance(images, dict) or not isinstance(errors, dict):
+        raise _invalid("`shots` or `shotErrors` is not an object")
+    if (images or errors) and not passed:
+        raise _invalid("it sent screenshots of a build that did not pass")
+    expected = render.shot_names(rendered)
+    decoded: dict[str, bytes] = {}
+    total = 0
+    for name, data in images.items():
+        if name not in expected:
+            raise _invalid(f"it sent the screenshot {redact(name[:80])!r}, which was not asked for")
+        if not isinstance(data, str) or len(data) > 4 * (render.MAX_PNG_BYTES // 3 + 1):
+            raise _invalid(f"the screenshot {name!r} is not a string of at most {render.MAX_PNG_BYTES} bytes")
+        try:
+            png = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise _invalid(f"the screenshot {name!r} is not base64") from None
+        if len(png) > render.MAX_PNG_BYTES or not png.startswith(render.PNG_SIGNATURE):
+            raise _invalid(f"the screenshot {name!r} is not a PNG of at most {render.MAX_PNG_BYTES} bytes")
+        decoded[name] = png
+        total += len(png)
+    if total > MAX_SHOTS_BYTES:
+        raise _invalid(f"its screenshots hold more than {MAX_SHOTS_BYTES} bytes")
+    reasons: dict[str, str] = {}
+    for name, message in errors.items():
+        if name not in expected and name != "*":
+            raise _invalid(f"it reported the screenshot {redact(name[:80])!r}, which was not asked for")
+        if not isinstance(message, str) or len(message) > 2 * MAX_SHOT_ERROR_CHARS:
+            raise _invalid(f"the error of the screenshot {name!r} is not a short string")
+        reasons[name] = trim_output(message, MAX_SHOT_ERROR_CHARS)
+    return render.Shots(decoded, reasons)
+
+
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
 def _invalid(reason: str) -> StepFailed:
     return StepFailed(f"the builder's answer is not valid: {reason}", code=ErrorCode.INTERNAL)
+
+
+def pack_snapshot(workspace: Path, dest: Path, rendered: Sequence[render.RenderPage]) -> Path:
+    """The request's body written to `dest`: the workspace's source and, when pages are to be rendered,
+    the render request as `RENDER_MEMBER` (instead of a file an agent wrote there)."""
+    files = [rel for rel in snapshots.workspace_files(workspace) if rel != RENDER_MEMBER]
+    if not rendered:
+        return snapshots.pack(workspace, dest, files)
+    pages = [{"name": p.name, "preview": p.preview_html, "built": p.built_file} for p in rendered]
+    request = json.dumps({"pages": pages}, ensure_ascii=False).encode()
+    if len(request) > MAX_RENDER_BYTES:
+        raise StepFailed(
+            f"the previews to screenshot are {len(request)} bytes as JSON, more than the {MAX_RENDER_BYTES} "
+            "the builder takes: the policy's max_total_preview_html_bytes is above what MAX_RENDER_BYTES covers",
+            code=ErrorCode.INTERNAL,
+        )
+    return snapshots.pack(workspace, dest, files, {RENDER_MEMBER: request})
+
+
+def take_render_request(workspace: Path) -> tuple[render.RenderPage, ...]:
+    """The pages an unpacked snapshot asks to screenshot, its `RENDER_MEMBER` removed before the build
+    starts; () without one. ValueError saying why when it is not exactly the format."""
+    path = workspace / RENDER_MEMBER
+    if not path.exists():
+        return ()
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_RENDER_BYTES:
+        raise ValueError(f"{RENDER_MEMBER} is not a file of at most {MAX_RENDER_BYTES} bytes")
+    raw = path.read_bytes()
+    path.unlink()
+    try:
+        request = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{RENDER_MEMBER} is not JSON ({type(exc).__name__})") from None
+    pages = request.get("pages") if isinstance(request, dict) and set(request) == {"pages"} else None
+    if not isinstance(pages, list) or len(pages) > MAX_PAGES:
+        raise ValueError(f"{RENDER_MEMBER} is not an object of at most {MAX_PAGES} pages")
+    rendered = tuple(_render_page(page) for page in pages)
+    if len({page.name for page in rendered}) != len(rendered):
+        raise ValueError(f"{RENDER_MEMBER} names a page twice")
+    return rendered
+
+
+def _render_page(page: object) -> render.RenderPage:
+    if not isinstance(page, dict) or set(page) != {"name", "preview", "built"}:
+        raise ValueError("a page to render is not exactly name, preview and built")
+    name, preview, built = page["name"], page["preview"], page["built"]
+    if not isinstance(name, str) or not render.PAGE_NAME.fullmatch(name):
+        raise ValueError(f"the page name {redact(str(name)[:80])!r} is not a page id")
+    if preview is not None and not isinstance(preview, str):
+        raise ValueError(f"the preview of {name!r} is not text")
+    if built is not None and not (isinstance(built, str) and _is_page_path(built)):
+        raise ValueError(f"the built page of {name!r} is not a relative path of an .html file")
+    return render.RenderPage(name, preview, built)
 
 
 def budget_seconds(raw: str | None) -> float | None:

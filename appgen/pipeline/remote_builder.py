@@ -1,8 +1,8 @@
 """`RemoteBuilder`: the Builder port over HTTP, so that in the cloud the worker (which holds the Gemini key
 and the database and storage credentials) never runs a workspace's code. It packs the workspace (source
-only: `snapshots.pack` leaves out node_modules and .next), sends it to the builder service with an ID
-token of the worker's service account and the job's remaining time, and turns the answer into a
-`BuildResult` after checking every field (`build_protocol.py`).
+only: `snapshots.pack` leaves out node_modules and .next) with the pages to screenshot, sends it to the builder
+service with an ID token of the worker's service account and the job's remaining time, and turns the
+answer (screenshots included) into a `BuildResult` after checking every field (`build_protocol.py`).
 
 - **Cancel**: the answer streams a heartbeat every 2 s while the build runs; between heartbeats the
   request's `should_stop` is polled, and a cancel closes the connection (`cancelled`). The builder sees
@@ -28,7 +28,6 @@ from google.auth import exceptions as gauth_exc
 
 from appgen.errors import StepFailed
 from appgen.pipeline import build_protocol as protocol
-from appgen.pipeline import snapshots
 from appgen.pipeline.builder import BuildRequest, BuildResult
 from appgen.policy import ErrorCode
 
@@ -57,7 +56,9 @@ class RemoteBuilder:
 
     def build(self, request: BuildRequest) -> BuildResult:
         with tempfile.TemporaryDirectory(prefix="appgen-snapshot-") as tmp:
-            archive = snapshots.pack(request.workspace, Path(tmp) / "workspace.tar.gz")
+            archive = protocol.pack_snapshot(
+                request.workspace, Path(tmp) / "workspace.tar.gz", request.render
+            )
             size = archive.stat().st_size
             if size > protocol.MAX_SNAPSHOT_BYTES:
                 raise StepFailed(
@@ -88,7 +89,7 @@ class RemoteBuilder:
                 f"({type(exc).__name__})",
                 code=ErrorCode.DEPENDENCY_UNAVAILABLE,
             ) from exc
-        return protocol.decode_answer(answer, self.sandbox)
+        return protocol.decode_answer(answer, self.sandbox, request.render)
 
     def _token(self) -> str:
         """An ID token of this process's service account for the builder (Cloud Run IAM checks it, then

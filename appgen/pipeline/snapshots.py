@@ -12,8 +12,10 @@ anything else that could leave the workspace.
 from __future__ import annotations
 
 import hashlib
+import io
 import tarfile
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from uuid import UUID
 
@@ -65,12 +67,19 @@ def fingerprint(root: Path) -> dict[str, str]:
     return {rel: hashlib.sha256((root / rel).read_bytes()).hexdigest() for rel in workspace_files(root)}
 
 
-def pack(root: Path, dest: Path, files: Iterable[str] | None = None) -> Path:
-    """Write `files` (default: the whole workspace) of `root` into the tarball `dest`."""
+def pack(
+    root: Path, dest: Path, files: Iterable[str] | None = None, extra: Mapping[str, bytes] | None = None
+) -> Path:
+    """Write `files` (default: the whole workspace) of `root` into the tarball `dest`, then the `extra`
+    members (name -> content), which are no file of `root`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(dest, "w:gz") as tar:
         for rel in workspace_files(root) if files is None else files:
             tar.add(root / rel, arcname=rel, recursive=False)
+        for name, content in (extra or {}).items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(content))
     return dest
 
 

@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +38,9 @@ RENDER_TIMEOUT_S = 120.0
 CHROMIUM_CANDIDATES = (Path("/usr/lib/chromium/chromium"), Path("/usr/bin/chromium"))
 FONT_CONFIG = Path("/etc/fonts")
 SHOOT = Path(__file__).with_name("shoot.mjs")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+PAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")  # a page that names no PNG safely is not rendered
+SIDES = ("preview", "built")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,17 @@ class Shots:
 
 def shot_name(page: str, width: str, side: str) -> str:
     return f"{page}@{WIDTHS[width][0]}.{side}.png"
+
+
+def shot_names(pages: Iterable[RenderPage]) -> set[str]:
+    """Every PNG a render of `pages` may take: both sides at every width of each page it renders."""
+    return {
+        shot_name(p.name, width, side)
+        for p in pages
+        if PAGE_NAME.fullmatch(p.name)
+        for width in WIDTHS
+        for side in SIDES
+    }
 
 
 def chromium_path() -> Path | None:
@@ -98,7 +111,7 @@ def render(
     chromium = chromium_path()
     if missing or chromium is None:
         return Shots(errors={"*": missing or "chromium is not installed"})
-    pages = [p for p in pages if _NAME.fullmatch(p.name)]
+    pages = [p for p in pages if PAGE_NAME.fullmatch(p.name)]
     site, out = scratch / "site", scratch / "out"
     scratch.chmod(0o755)  # the box's uid must enter it (its content is no secret: previews, a request)
     (site / "preview").mkdir(parents=True)
@@ -144,9 +157,7 @@ def render(
     box = Box(tuple(binds), cwd="/out")
     argv = ("/opt/playwright/node", "/site/shoot.mjs", "/opt/playwright/package", "/site/request.json")
     command = box.run(argv, timeout_s=timeout_s, should_stop=should_stop)
-    expected = {
-        shot_name(p["name"], w, side) for p in entries for w in WIDTHS for side in ("preview", "built")
-    }
+    expected = shot_names(pages)
     images = {name: data for name in expected if (data := _read_png(out / name)) is not None}
     errors = _errors(out / "errors.json", expected)
     if not command.ok:
@@ -165,7 +176,7 @@ def _read_png(path: Path) -> bytes | None:
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_PNG_BYTES:
             return None
         data = handle.read(MAX_PNG_BYTES + 1)
-    return data if data.startswith(b"\x89PNG\r\n\x1a\n") else None
+    return data if data.startswith(PNG_SIGNATURE) else None
 
 
 def _errors(path: Path, expected: set[str]) -> dict[str, str]:

@@ -4,6 +4,8 @@ real bubblewrap boxes over the starter's real installed tree. Builds are tiny (a
 one prerendered page from what the box sees), so each costs about a second:
 
 - RemoteBuilder gets the box's exit codes, output and pages back, and the builder keeps nothing;
+- the pages it asks to render come back as screenshots that score as a local render's do (Chromium in a
+  box of the builder; one page, 5-15 s);
 - a cancel, or the end of the job's time, stops the build inside the builder, not only the wait;
 - a job runs through the worker chain (real scaffold, validate and package steps, a real control plane)
   with `APPGEN_BUILDER=remote`, its validate step building in the builder service.
@@ -33,6 +35,7 @@ from appgen.cloud.oidc import CachingRequest
 from appgen.dispatch import InMemoryDispatcher
 from appgen.errors import StepFailed
 from appgen.gateway import Caller, ControlPlane
+from appgen.pipeline import build_protocol as protocol
 from appgen.pipeline import remote_builder
 from appgen.pipeline.builder import BuildRequest, LocalBuilder
 from appgen.pipeline.context import StepContext, StepOutcome
@@ -41,10 +44,12 @@ from appgen.pipeline.remote_builder import RemoteBuilder
 from appgen.pipeline.snapshots import SCAFFOLD, workspace_snapshot
 from appgen.policy import ErrorCode
 from appgen.settings import REPO_ROOT
+from appgen.visual import render, score
 from tests.e2e.stack import INSTALL_CACHE
 from tests.fixtures.google import FakeGoogle, FakeMetadata
 from tests.fixtures.specs import small_spec
 from tests.fixtures.starters import BUILDER_AUDIENCE, STARTER, WORKER_SA, builder_env, starter_copy
+from tests.fixtures.visual import BUILT, CSS, PREVIEW
 from tests.fixtures.waiting import wait_for
 from tests.integration.apitest import make_services
 
@@ -58,6 +63,12 @@ WRITES_A_PAGE = (
     "require('next/package.json').version + ' on ' + require('os').hostname() + '</h1>')\""
 )
 TINY = {"build": WRITES_A_PAGE, "lint": "node -e \"console.log('lint ok')\""}
+# A build that leaves the prerendered page and CSS of `tests/fixtures/visual.py`, if it cannot see the
+# render request the snapshot carried.
+COPIES_THE_DESIGN = (
+    f"test ! -e {protocol.RENDER_MEMBER} && mkdir -p .next/server/app .next/static/css "
+    "&& cp design/index.html .next/server/app/ && cp design/app.css .next/static/css/"
+)
 
 
 @dataclass
@@ -138,6 +149,32 @@ def test_a_remote_build_returns_the_boxes_results_and_the_builder_keeps_nothing(
     assert not (ws / ".next").exists()  # built there, not here
 
 
+def test_a_remote_build_screenshots_its_pages_and_they_score_as_a_local_render_does(
+    builder: RunningBuilder, open_tmp: Path
+) -> None:
+    """The design tests/integration/test_visual_render.py renders locally, built and rendered in the
+    builder service instead: the same figures come back."""
+    ws = _workspace(open_tmp / "ws", {"build": COPIES_THE_DESIGN})
+    (ws / "design").mkdir()
+    (ws / "design" / "index.html").write_text(BUILT)
+    (ws / "design" / "app.css").write_text(CSS)
+    home = render.RenderPage("home", PREVIEW, "index.html")
+
+    result = RemoteBuilder(builder.url, BUILDER_AUDIENCE).build(
+        BuildRequest(ws, lambda limit: min(limit, 300.0), render=(home,))
+    )
+
+    assert result.build is not None and result.build.ok, result.build  # it never saw the render request
+    assert result.shots.errors == {} and set(result.shots.images) == render.shot_names([home])
+    for width, (px, _) in render.WIDTHS.items():
+        preview, built = result.shots.get("home", width, "preview"), result.shots.get("home", width, "built")
+        assert preview is not None and built is not None
+        assert score.load(built).width == px
+        figures = score.compare(preview, built)
+        assert figures.score > 0.9 and figures.diff_share < 0.05, (width, figures)
+    assert builder.is_idle()
+
+
 @pytest.mark.parametrize("ending", ["cancel", "time"])
 def test_a_cancel_or_the_end_of_the_jobs_time_stops_the_build_inside_the_builder(
     builder: RunningBuilder, open_tmp: Path, ending: str
@@ -187,6 +224,7 @@ def test_a_job_validates_in_the_builder_service_with_a_remote_builder(
         builder="remote",
         builder_url=builder.url,
         builder_audience=BUILDER_AUDIENCE,
+        visual_fidelity=False,  # screenshots through the builder: the test above; here they would cost 20 s
     )
     assert isinstance(services.builder, RemoteBuilder)
 

@@ -12,23 +12,7 @@ from pathlib import Path
 import pytest
 
 from appgen.visual import render, score
-
-PREVIEW = """<!doctype html><html><head><script src="https://cdn.tailwindcss.com"></script></head>
-<body><main class="p-8"><h1 class="text-4xl font-bold text-red-600">Fresh bread</h1>
-<img src="https://images.example.com/loaf.jpg" class="w-48 h-32" alt="Loaf">
-<div class="h-[1500px] bg-blue-100">Tall</div></main></body></html>"""
-
-# What `next build` leaves for the same design: prerendered HTML linking its compiled CSS, plus scripts.
-BUILT = """<!DOCTYPE html><html><head><link rel="stylesheet" href="/_next/static/css/app.css">
-<script src="/_next/static/chunks/main.js" async></script></head><body>
-<main class="p-8" data-appgen-page="home"><h1 class="t">Fresh bread</h1>
-<img src="https://images.example.com/loaf.jpg" class="pic" alt="Loaf"><div class="tall">Tall</div></main>
-</body></html>"""
-CSS = """*,::before,::after{box-sizing:border-box;border:0 solid;margin:0;padding:0}
-img{display:block;max-width:100%;height:auto}html{line-height:1.5;font-family:ui-sans-serif,system-ui,sans-serif}
-.p-8{padding:2rem}.t{font-size:2.25rem;line-height:2.5rem;font-weight:700;color:rgb(220 38 38)}
-.pic{width:12rem;height:8rem}.tall{height:1500px;background:rgb(219 234 254)}"""
-
+from tests.fixtures.visual import BUILT, CSS, PREVIEW
 
 # The hostile page: with JavaScript off it cannot run; its resources can only name files the box does not hold.
 HOSTILE = BUILT.replace(

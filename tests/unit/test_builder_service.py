@@ -1,7 +1,8 @@
 """The builder service as the Functions Framework serves it (target `build` of builder_container/main.py),
 on everything it refuses before a build starts: callers other than the worker, other paths and methods,
-snapshots that leave the workspace, are too large or not a tarball, another starter's workspace, a
-second build at once; each answered with its status and JSON error, with nothing left in its work dir.
+snapshots that leave the workspace, are too large or not a tarball, a render request not in its format,
+another starter's workspace, a second build at once; each answered with its status and JSON error, with
+nothing left in its work dir. The pages to render reach its builder, not the build's workspace.
 And it refuses to start holding a secret. (Real builds through it: tests/e2e/test_remote_builder.py.)"""
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from appgen.cloud import oidc
 from appgen.cloud.oidc import CachingRequest
 from appgen.pipeline import build_protocol as protocol
 from appgen.pipeline import remote_builder
-from appgen.pipeline.builder import BuildRequest
+from appgen.pipeline.builder import BUILD, BuildRequest, BuildResult
 from appgen.pipeline.remote_builder import RemoteBuilder
 from appgen.policy import ErrorCode
+from appgen.sandbox import CommandResult
 from appgen.settings import REPO_ROOT
+from appgen.visual import render
 from tests.fixtures.google import FakeGoogle, FakeMetadata, token
 from tests.fixtures.starters import BUILDER_AUDIENCE as AUDIENCE
 from tests.fixtures.starters import STARTER, WORKER_SA, builder_env
@@ -236,6 +239,44 @@ def test_the_builder_refuses_to_start_without_its_caller_or_its_starters_tree(op
         "holds no tree for the starter's lockfile: the builder never installs, its image does "
         "(builder_container/Dockerfile)"
     )
+
+
+def test_the_pages_to_render_reach_the_build_outside_its_workspace_and_their_shots_the_answer(
+    client: flask.testing.FlaskClient,
+    service: builder_service.BuilderService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = render.RenderPage("home", "<h1>Home</h1>", "index.html")
+    png = render.PNG_SIGNATURE + b"home"
+    seen: list[tuple[tuple[render.RenderPage, ...], list[str]]] = []
+
+    def build(request: BuildRequest) -> BuildResult:
+        seen.append((request.render, sorted(p.name for p in request.workspace.iterdir())))
+        shots = render.Shots({render.shot_name("home", "mobile", "built"): png}, {"*": "one side failed"})
+        return BuildResult(None, CommandResult(BUILD, 0, "built", 1.0), shots=shots)
+
+    monkeypatch.setattr(service.builder, "build", build)
+    request = json.dumps({"pages": [{"name": "home", "preview": "<h1>Home</h1>", "built": "index.html"}]})
+    body = _snapshot(("app/page.tsx", b"x"), (protocol.RENDER_MEMBER, request.encode()))
+    response = client.post("/build", data=body, headers=_headers())
+
+    assert response.status_code == 200
+    assert seen == [((home,), ["app", "package-lock.json"])]
+    result = protocol.decode_answer(response.get_data(), "test", (home,))
+    assert result.shots == render.Shots({"home@390.built.png": png}, {"*": "one side failed"})
+    assert _left_behind(service) == []
+
+
+def test_a_render_request_that_is_not_the_format_is_refused_before_the_build(
+    client: flask.testing.FlaskClient, service: builder_service.BuilderService
+) -> None:
+    request = {"pages": [{"name": "home", "preview": None, "built": "../../../etc/passwd.html"}]}
+    body = _snapshot((protocol.RENDER_MEMBER, json.dumps(request).encode()))
+    message = _error(client.post("/build", data=body, headers=_headers()), 400, "invalid_request")
+    assert message == (
+        "the render request is not valid: the built page of 'home' is not a relative path of an .html file"
+    )
+    assert _left_behind(service) == []
 
 
 @pytest.mark.parametrize("where", ["in-the-build", "encoding-its-result", "serializing-the-answer"])

@@ -1,10 +1,12 @@
 """`RemoteBuilder` against builders played by `httpx.MockTransport`: what it sends (the workspace's source
 with an ID token from the metadata server and the job's remaining time), how each way a builder can fail
-becomes the step's error code (transient ones retried by the plan's backoff), and that a cancel or an
+becomes the step's error code (transient ones retried by the plan's backoff), the pages to render it sends
+and the screenshots it receives, and that a cancel or an
 answer that never ends is cut off instead of waited for. (A real builder: tests/e2e/test_remote_builder.py.)"""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -24,6 +26,7 @@ from appgen.pipeline import remote_builder
 from appgen.pipeline.builder import BUILD, BuildRequest
 from appgen.pipeline.remote_builder import RemoteBuilder
 from appgen.policy import ErrorCode
+from appgen.visual import render
 from tests.fixtures.google import FakeMetadata, FakeResponse
 
 URL = "https://appgen-builder-123.europe-west1.run.app"
@@ -89,6 +92,32 @@ def test_it_sends_the_workspace_source_with_a_token_and_the_remaining_time(
     assert metadata.audiences == [URL] and token.count(".") == 2
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(sent.content))) as tar:
         assert sorted(tar.getnames()) == ["app/page.tsx", "package-lock.json"]
+
+
+@pytest.mark.usefixtures("metadata")
+def test_it_sends_the_pages_to_render_instead_of_an_agents_file_and_receives_their_shots(
+    workspace: Path,
+) -> None:
+    (workspace / protocol.RENDER_MEMBER).write_text('{"pages": [{"name": "planted"}]}')
+    home = render.RenderPage("home", "<h1>Home</h1>", "index.html")
+    png = render.PNG_SIGNATURE + b"home"
+    shot = render.shot_name("home", "desktop", "preview")
+    answer = {"result": {**OK["result"], "shots": {shot: base64.b64encode(png).decode()}, "shotErrors": {}}}
+    seen: list[bytes] = []
+
+    def builder(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content)
+        return httpx.Response(200, content=iter([b"\n", json.dumps(answer).encode()]))
+
+    result = _builder(builder).build(BuildRequest(workspace, lambda limit: limit, render=(home,)))
+
+    assert result.shots == render.Shots({shot: png})
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(seen[0]))) as tar:
+        member = tar.extractfile(protocol.RENDER_MEMBER)
+        assert member is not None
+        sent = json.loads(member.read())
+        assert [m.name for m in tar.getmembers()].count(protocol.RENDER_MEMBER) == 1
+    assert sent == {"pages": [{"name": "home", "preview": "<h1>Home</h1>", "built": "index.html"}]}
 
 
 @pytest.mark.parametrize(
@@ -166,13 +195,14 @@ def test_a_cancel_closes_the_answer_while_the_builder_still_builds(workspace: Pa
 
 @pytest.mark.usefixtures("metadata")
 def test_an_answer_larger_than_the_limit_is_cut_off_unread(workspace: Path) -> None:
-    answer = Heartbeats(b" " * 1024 * 1024)
+    chunk = 8 * 1024 * 1024
+    answer = Heartbeats(b" " * chunk)
     failure = _failure(_builder(lambda _: httpx.Response(200, content=answer)), workspace)
     assert failure.error_code == ErrorCode.INTERNAL
     assert failure.message == (
         f"the builder's answer is not valid: it is larger than {protocol.MAX_ANSWER_BYTES} bytes"
     )
-    assert answer.sent == protocol.MAX_ANSWER_BYTES // (1024 * 1024) + 1 and answer.closed
+    assert answer.sent == protocol.MAX_ANSWER_BYTES // chunk + 1 and answer.closed
 
 
 @pytest.mark.usefixtures("metadata")
