@@ -51,6 +51,19 @@ EDGE_CASES = REALISTIC.replace(
       <details open><summary>More</summary><p>Hidden <b>details</b>.</p></details>
       <button type="button" disabled onclick="x()">Disabled</button>
       <my-element><p>Custom element content</p></my-element>
+    </section>
+    <section x-data="{ open: false, tab: 'one', picked: null }" id="alpine-toggles">
+      <button @click="open = !open" :aria-expanded="open" class="btn">Menu</button>
+      <ul x-show="open" @click.away="open = false" @keydown.escape="open = false" style="top: 2px"><li>Item</li></ul>
+      <button :class="{ 'font-bold': tab === 'one' }" @click.prevent="tab = 'one'">One</button>
+      <button :class="tab === 'two' ? 'font-bold' : ''" @click="tab = 'two'; picked = 2">Two</button>
+      <p x-show="tab === 'one'">First tab</p><p x-show="tab !== 'one'" x-cloak>Second tab</p>
+      <template x-if="picked === 2"><p>Picked</p></template>
+      <div x-data="{ shown: true }"><button @click="shown = !shown">A</button><p x-show="shown">a</p></div>
+      <div class="fixed inset-0" x-show="open" @click.self="open = false" @keydown.escape.window="open = false">
+        <svg viewBox="0 0 1 1" :class="{ 'rotate-180': open }"><circle r="1"/></svg>
+        <input x-model="query"><template x-for="i in items"><span x-text="i"></span></template>
+      </div>
     </section></main>""",
 )
 
