@@ -2,8 +2,9 @@
 `appgen/builder_service.py` receives and answers).
 
 Request: `POST /build`, `Authorization: Bearer <Google ID token of the worker's service account>`,
-`Content-Type: application/gzip`, `X-Appgen-Budget-Seconds: <seconds the build may take>`, body = the
-workspace snapshot (`snapshots.pack`: no node_modules, no .next), at most `MAX_SNAPSHOT_BYTES`.
+`Content-Type: application/gzip`, `X-Appgen-Budget-Seconds: <seconds the build may take>`, optionally
+`X-Appgen-Stylesheet-Classes: 1`, body = the workspace snapshot (`snapshots.pack`: no node_modules, no
+.next), at most `MAX_SNAPSHOT_BYTES`.
 
 Answer: what is checked before the build starts gets its own status and an error body, as every appgen
 endpoint answers (`{"error": {"code", "message"}}`): 401/403 caller, 404/405 path and method, 400 bad
@@ -14,7 +15,10 @@ give up, and the builder notices when it does), then one JSON object, either
     {"result": {"install": CMD|null, "build": CMD|null, "lint": CMD|null, "pages": {"index.html": "…"}}}
     {"error": {"code": "command_timeout"|"timeout"|"internal", "message": "…"}}
 
-with CMD = {"argv": [...], "exitCode": int, "output": str, "durationS": number}.
+with CMD = {"argv": [...], "exitCode": int, "output": str, "durationS": number}. A request with the
+stylesheet header also gets `"stylesheetClasses": ["…"]|null` in `result` (the class names the compiled
+CSS defines, see `unstyled.py`); without it the answer stays the shape above, so a worker and a builder
+of different versions keep understanding each other during a deploy.
 
 The builder runs hostile code, so the worker trusts nothing of the answer: `decode_answer` accepts only
 this shape, the three known commands, bounded sizes and page paths, and redacts and trims the output
@@ -37,6 +41,7 @@ from appgen.sandbox import MAX_OUTPUT_CHARS, CommandResult, trim_output
 PATH = "/build"
 CONTENT_TYPE = "application/gzip"
 BUDGET_HEADER = "X-Appgen-Budget-Seconds"
+CLASSES_HEADER = "X-Appgen-Stylesheet-Classes"
 # Cloud Run refuses HTTP/1 requests above 32 MiB; a workspace's source is far below (no node_modules).
 MAX_SNAPSHOT_BYTES = 30 * 1024 * 1024
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -50,13 +55,16 @@ MAX_PAGE_PATH_CHARS = 300
 MAX_ANSWER_BYTES = 24 * 1024 * 1024  # pages, three outputs and JSON's escapes
 MAX_MESSAGE_CHARS = 2_000
 MAX_DURATION_S = 24 * 3600.0
+MAX_CLASSES = 100_000
+MAX_CLASS_CHARS = 300
 # The only failures a builder may report; any other code becomes `internal`.
 BUILDER_ERRORS = frozenset({ErrorCode.COMMAND_TIMEOUT, ErrorCode.TIMEOUT, ErrorCode.INTERNAL})
 _COMMANDS = {"install": INSTALL, "build": BUILD, "lint": LINT}
 
 
-def encode_result(result: BuildResult) -> dict[str, Any]:
-    """The answer for a finished build; pages beyond the answer's limits are left out (path order)."""
+def encode_result(result: BuildResult, *, classes: bool = False) -> dict[str, Any]:
+    """The answer for a finished build; pages beyond the answer's limits are left out (path order).
+    `classes`: the caller asked for the stylesheets' class names (within the answer's limits, else null)."""
     pages: dict[str, str] = {}
     total = 0
     for path, html in sorted(result.pages.items()):
@@ -65,7 +73,12 @@ def encode_result(result: BuildResult) -> dict[str, Any]:
         pages[path] = html
         total += len(html)
     commands = {slot: _encode_command(getattr(result, slot)) for slot in _COMMANDS}
-    return {"result": {**commands, "pages": pages}}
+    answer: dict[str, Any] = {**commands, "pages": pages}
+    if classes:
+        names = sorted(n for n in result.stylesheet_classes or () if len(n) <= MAX_CLASS_CHARS)
+        fits = result.stylesheet_classes is not None and len(names) <= MAX_CLASSES
+        answer["stylesheetClasses"] = names if fits else None
+    return {"result": answer}
 
 
 def encode_error(exc: StepFailed) -> dict[str, Any]:
@@ -87,12 +100,15 @@ def decode_answer(body: bytes, sandbox: str) -> BuildResult:
     if "error" in answer:
         raise remote_failure(answer["error"])
     result = answer.get("result")
-    if not isinstance(result, dict) or set(result) != {*_COMMANDS, "pages"}:
-        raise _invalid("`result` does not hold exactly install, build, lint and pages")
+    if not isinstance(result, dict) or set(result) - {"stylesheetClasses"} != {*_COMMANDS, "pages"}:
+        raise _invalid("`result` does not hold exactly install, build, lint, pages (and stylesheetClasses)")
     install, build, lint = (_decode_command(slot, result[slot]) for slot in _COMMANDS)
     if (install is not None and not install.ok and build is not None) or (build is None and lint is not None):
         raise _invalid("it ran a command after one that failed or did not run")
-    return BuildResult(install, build, lint, _decode_pages(result["pages"]), sandbox)
+    classes = _decode_classes(result.get("stylesheetClasses"))
+    return BuildResult(
+        install, build, lint, _decode_pages(result["pages"]), sandbox, stylesheet_classes=classes
+    )
 
 
 def remote_failure(error: object, default: ErrorCode = ErrorCode.INTERNAL) -> StepFailed:
@@ -157,6 +173,18 @@ def _decode_pages(value: object) -> dict[str, str]:
     if total > MAX_PAGES_CHARS:
         raise _invalid(f"its pages hold more than {MAX_PAGES_CHARS} characters")
     return dict(value)
+
+
+def _decode_classes(value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_CLASSES
+        or not all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_CHARS for n in value)
+    ):
+        raise _invalid(f"`stylesheetClasses` is not a list of at most {MAX_CLASSES} class names")
+    return frozenset(value)
 
 
 def _no_constant(name: str) -> float:

@@ -52,6 +52,24 @@ def test_a_result_goes_over_the_wire_and_back_unchanged() -> None:
     assert received.failed == sent.lint
 
 
+def test_stylesheet_classes_go_over_the_wire_only_to_a_worker_that_asks() -> None:
+    sent = BuildResult(
+        None,
+        CommandResult(BUILD, 0, "", 1.0),
+        None,
+        {"index.html": "<p/>"},
+        stylesheet_classes=frozenset({"b", "a"}),
+    )
+    asked = protocol.encode_result(sent, classes=True)
+    assert asked["result"]["stylesheetClasses"] == ["a", "b"]
+    assert _decode(asked).stylesheet_classes == frozenset({"a", "b"})
+    plain = protocol.encode_result(sent)  # an older worker: the answer it knows, unchanged
+    assert set(plain["result"]) == {"install", "build", "lint", "pages"}
+    assert _decode(plain).stylesheet_classes is None  # an older builder: unknown, not "none"
+    unknown = BuildResult(None, CommandResult(BUILD, 1, "", 1.0))
+    assert protocol.encode_result(unknown, classes=True)["result"]["stylesheetClasses"] is None
+
+
 def test_output_is_redacted_and_trimmed_again_on_the_worker() -> None:
     register_secret(WORKER_SECRET)
     output = f"leaked {WORKER_SECRET}\n" + "x" * 20_000
@@ -102,6 +120,13 @@ def test_pages_beyond_the_limits_are_left_out_by_the_builder() -> None:
         (_answer(pages={"index.js": ""}), "not a relative path"),
         (_answer(pages={"in\ndex.html": ""}), "not a relative path"),
         (_answer(pages={"index.html": 42}), "is not text"),
+        (_answer(stylesheetClasses="a b"), "`stylesheetClasses` is not a list"),
+        (_answer(stylesheetClasses=["a", 1]), "`stylesheetClasses` is not a list"),
+        (
+            _answer(stylesheetClasses=["x" * (protocol.MAX_CLASS_CHARS + 1)]),
+            "`stylesheetClasses` is not a list",
+        ),
+        (_answer(stylesheetClasses=["a"] * (protocol.MAX_CLASSES + 1)), "`stylesheetClasses` is not a list"),
         (
             _answer(
                 pages={
