@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from appgen.pipeline import unstyled
 from appgen.pipeline.builder import BuildRequest, BuildResult, LocalBuilder
+from appgen.pipeline.fidelity import built_file
 from appgen.pipeline.install_cache import InstallCache
 from appgen.scaffold import ScaffoldResult, scaffold_workspace
 from appgen.scaffold.fidelity import measure
@@ -146,3 +148,24 @@ def test_scaffold_builds_lints_and_keeps_the_previews(
         print(
             f"\n{name}: build {build.duration_s:.1f} s, lint {lint.duration_s:.1f} s (sandboxed)\n{summaries}"
         )
+
+
+def test_classes_no_stylesheet_defines_are_found_per_page(
+    built: dict[str, Built], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The compiled CSS of the real build names Tailwind's, Bootstrap's and Material Icons' classes; what
+    the corpus pages use beyond them is reported: windmill's custom `focus:shadow-outline-purple` (a
+    plugin of its own build) and Bootstrap's script-only `needs-validation`."""
+    corpus = built["corpus"]
+    defined = corpus.result.stylesheet_classes
+    assert defined is not None and {"flex", "md:block", "btn", "material-icons"} <= defined
+    missing = {
+        path.name: unstyled.classes_without_css(corpus.result.pages[built_file(page)], set(defined))[0]
+        for page, path in zip(corpus.spec.pages, CORPUS, strict=True)
+    }
+    assert all("focus:shadow-outline-purple" in missing[n] for n in missing if "windmill" in n), missing
+    assert "needs-validation" in missing["bootstrap-checkout.html"]
+    assert not {"flex", "btn", "material-icons"} & {c for names in missing.values() for c in names}
+    pages = {page.page_id: corpus.result.pages[built_file(page)] for page in corpus.spec.pages}
+    with capsys.disabled():
+        print(f"\ncorpus {unstyled.WARNING}: {unstyled.report(pages, set(defined))}")
