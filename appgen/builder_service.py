@@ -160,7 +160,8 @@ def handle(request: flask.Request, get_service: Callable[[], BuilderService]) ->
         if not service.busy.acquire(blocking=False):
             raise errors.RateLimited("the builder runs one build at a time", retry_after=5)
         try:
-            run = _Run.prepare(service, request.stream, budget_s)
+            classes = request.headers.get(protocol.CLASSES_HEADER) == "1"
+            run = _Run.prepare(service, request.stream, budget_s, classes=classes)
         except BaseException:
             service.busy.release()
             raise
@@ -180,7 +181,12 @@ class _Run:
     (then the server calls `close`, which stops the build's boxes)."""
 
     def __init__(
-        self, service: BuilderService, root: Path, budget_s: float, rendered: tuple[render.RenderPage, ...]
+        self,
+        service: BuilderService,
+        root: Path,
+        budget_s: float,
+        rendered: tuple[render.RenderPage, ...],
+        classes: bool = False,
     ):
         self.service = service
         self.root = root
@@ -189,9 +195,12 @@ class _Run:
         self.stop = threading.Event()
         self.done = threading.Event()
         self.answer = b""
+        self.classes = classes  # the caller asked for the stylesheets' class names
 
     @classmethod
-    def prepare(cls, service: BuilderService, body: IO[bytes], budget_s: float) -> _Run:
+    def prepare(
+        cls, service: BuilderService, body: IO[bytes], budget_s: float, *, classes: bool = False
+    ) -> _Run:
         """Receive and unpack the snapshot (a 4xx error when it cannot be built), then start the build."""
         root = service.settings.work_dir / f"build-{uuid.uuid4().hex}"
         root.mkdir(parents=True, mode=0o755)
@@ -218,7 +227,7 @@ class _Run:
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        run = cls(service, root, budget_s, rendered)
+        run = cls(service, root, budget_s, rendered, classes)
         threading.Thread(target=run._build, args=(ws,), name="appgen-build", daemon=True).start()
         return run
 
@@ -264,7 +273,7 @@ class _Run:
         try:
             request = BuildRequest(ws, self._budget, self.stop.is_set, self.rendered)
             result = self.service.builder.build(request)
-            return protocol.encode_result(result)
+            return protocol.encode_result(result, classes=self.classes)
         except StepFailed as exc:
             return protocol.encode_error(exc)
         except Exception:

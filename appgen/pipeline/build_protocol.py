@@ -2,10 +2,11 @@
 `appgen/builder_service.py` receives and answers).
 
 Request: `POST /build`, `Authorization: Bearer <Google ID token of the worker's service account>`,
-`Content-Type: application/gzip`, `X-Appgen-Budget-Seconds: <seconds the build may take>`, body = the
-workspace snapshot (`snapshots.pack`: no node_modules, no .next), at most `MAX_SNAPSHOT_BYTES`. When the
-build is to screenshot pages (`BuildRequest.render`), the snapshot carries them as its reserved member
-`RENDER_MEMBER` (an agent-written file of that name is left out), at most `MAX_RENDER_BYTES`:
+`Content-Type: application/gzip`, `X-Appgen-Budget-Seconds: <seconds the build may take>`, optionally
+`X-Appgen-Stylesheet-Classes: 1`, body = the workspace snapshot (`snapshots.pack`: no node_modules, no
+.next), at most `MAX_SNAPSHOT_BYTES`. When the build is to screenshot pages (`BuildRequest.render`), the
+snapshot carries them as its reserved member `RENDER_MEMBER` (an agent-written file of that name is left
+out), at most `MAX_RENDER_BYTES`:
 
     {"pages": [{"name": "home", "preview": "<!doctype html>…"|null, "built": "index.html"|null}]}
 
@@ -18,21 +19,27 @@ Then 200, and the body is streamed: one `HEARTBEAT` byte every `HEARTBEAT_S` whi
 caller can give up, and the builder notices when it does), then one JSON object, either
 
     {"result": {"install": CMD|null, "build": CMD|null, "lint": CMD|null, "pages": {"index.html": "…"},
-                "shots": {"home@1280.preview.png": "<base64 PNG>"}, "shotErrors": {"home@390.built.png": "…"}}}
+                "shots": {"home@1280.preview.png": "<base64 PNG>"}, "shotErrors": {"home@390.built.png": "…"},
+                "stylesheetClasses": ["flex", …]|null}}
     {"error": {"code": "command_timeout"|"timeout"|"internal", "message": "…"}}
 
-with CMD = {"argv": [...], "exitCode": int, "output": str, "durationS": number}. `shots` and `shotErrors`
-(what `render.render` took, and why a shot is missing; `*` for all) come only when there is one (so a
-worker that sends no render request reads the answer it always did), and only after a passing build and
-lint. Screenshots beyond `MAX_SHOTS_BYTES` in all are left out by the builder, each with a `shotErrors`
-entry. The answer is streamed (chunked), so Cloud Run's 32 MiB limit of HTTP/1 responses does not apply.
+with CMD = {"argv": [...], "exitCode": int, "output": str, "durationS": number}. The last fields are optional,
+so a worker and a builder of different versions keep understanding each other during a deploy:
+- `shots` and `shotErrors` (what `render.render` took, and why a shot is missing; `*` for all) come only
+  when there is one (so a worker that sends no render request reads the answer it always did), and only
+  after a passing build and lint. Screenshots beyond `MAX_SHOTS_BYTES` in all are left out by the
+  builder, each with a `shotErrors` entry.
+- `stylesheetClasses` comes only to a request with the stylesheet header: the class names
+  the compiled CSS defines (see `unstyled.py`), null when they do not fit in `MAX_CLASSES` names and
+  `MAX_CLASSES_BYTES` of JSON.
+The answer is streamed (chunked), so Cloud Run's 32 MiB limit of HTTP/1 responses does not apply.
 
 The builder runs hostile code, so the worker trusts nothing of the answer: `decode_answer` accepts only
 this shape, the three known commands, bounded sizes and page paths, screenshots only under the names the
-request asked for, each a PNG in strict base64 of at most `render.MAX_PNG_BYTES`, and redacts and trims
-the output and shot errors again; anything else is an internal error for the whole answer (a builder that
-breaks the format is broken or subverted, so none of its figures is taken), never an exception of the
-parser or a value passed on.
+request asked for, each a PNG in strict base64 of at most `render.MAX_PNG_BYTES`, class names only as a
+bounded list of bounded strings, and redacts and trims the output and shot errors again; anything else is
+an internal error for the whole answer (a builder that breaks the format is broken or subverted, so none
+of its figures is taken), never an exception of the parser or a value passed on.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from appgen.visual import render
 PATH = "/build"
 CONTENT_TYPE = "application/gzip"
 BUDGET_HEADER = "X-Appgen-Budget-Seconds"
+CLASSES_HEADER = "X-Appgen-Stylesheet-Classes"
 # Cloud Run refuses HTTP/1 requests above 32 MiB; a workspace's source is far below (no node_modules).
 MAX_SNAPSHOT_BYTES = 30 * 1024 * 1024
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -71,17 +79,21 @@ MAX_RENDER_BYTES = 16 * 1024 * 1024  # a spec's previews: 2 MB together (policy)
 MAX_SHOTS_BYTES = 64 * 1024 * 1024  # PNG bytes of one answer: 20 pages x 2 widths x 2 sides at 800 KB
 MAX_SHOT_ERROR_CHARS = 500
 MAX_MESSAGE_CHARS = 2_000
-# pages, three outputs and JSON's escapes; the screenshots in base64; their names and errors
-MAX_ANSWER_BYTES = 24 * 1024 * 1024 + 4 * (MAX_SHOTS_BYTES // 3 + 1) + 1024 * 1024
+MAX_CLASSES = 100_000
+MAX_CLASS_CHARS = 300
+MAX_CLASSES_BYTES = 4 * 1024 * 1024  # the class list as JSON: a CSS framework defines a few thousand
+# pages, three outputs and JSON's escapes; the screenshots in base64; their names and errors; the classes
+MAX_ANSWER_BYTES = 24 * 1024 * 1024 + 4 * (MAX_SHOTS_BYTES // 3 + 1) + 1024 * 1024 + MAX_CLASSES_BYTES
 MAX_DURATION_S = 24 * 3600.0
 # The only failures a builder may report; any other code becomes `internal`.
 BUILDER_ERRORS = frozenset({ErrorCode.COMMAND_TIMEOUT, ErrorCode.TIMEOUT, ErrorCode.INTERNAL})
 _COMMANDS = {"install": INSTALL, "build": BUILD, "lint": LINT}
-_RESULT = ("pages", "shots", "shotErrors")
+_RESULT = ("pages", "shots", "shotErrors", "stylesheetClasses")
 
 
-def encode_result(result: BuildResult) -> dict[str, Any]:
-    """The answer for a finished build; pages beyond the answer's limits are left out (path order)."""
+def encode_result(result: BuildResult, *, classes: bool = False) -> dict[str, Any]:
+    """The answer for a finished build; pages beyond the answer's limits are left out (path order).
+    `classes`: the caller asked for the stylesheets' class names (within the answer's limits, else null)."""
     pages: dict[str, str] = {}
     total = 0
     for path, html in sorted(result.pages.items()):
@@ -90,7 +102,10 @@ def encode_result(result: BuildResult) -> dict[str, Any]:
         pages[path] = html
         total += len(html)
     commands = {slot: _encode_command(getattr(result, slot)) for slot in _COMMANDS}
-    return {"result": {**commands, "pages": pages, **_encode_shots(result.shots)}}
+    answer: dict[str, Any] = {**commands, "pages": pages, **_encode_shots(result.shots)}
+    if classes:
+        answer["stylesheetClasses"] = _encode_classes(result.stylesheet_classes)
+    return {"result": answer}
 
 
 def encode_error(exc: StepFailed) -> dict[str, Any]:
@@ -114,13 +129,14 @@ def decode_answer(body: bytes, sandbox: str, rendered: Sequence[render.RenderPag
         raise remote_failure(answer["error"])
     result = answer.get("result")
     if not isinstance(result, dict) or not {*_COMMANDS, "pages"} <= set(result) <= {*_COMMANDS, *_RESULT}:
-        raise _invalid("`result` does not hold exactly install, build, lint, pages and maybe shots")
+        raise _invalid("`result` does not hold exactly install, build, lint, pages and maybe shots, classes")
     install, build, lint = (_decode_command(slot, result[slot]) for slot in _COMMANDS)
     if (install is not None and not install.ok and build is not None) or (build is None and lint is not None):
         raise _invalid("it ran a command after one that failed or did not run")
     passed = build is not None and build.ok and (lint is None or lint.ok)
     shots = _decode_shots(result.get("shots", {}), result.get("shotErrors", {}), rendered, passed)
-    return BuildResult(install, build, lint, _decode_pages(result["pages"]), sandbox, shots)
+    classes = _decode_classes(result.get("stylesheetClasses"))
+    return BuildResult(install, build, lint, _decode_pages(result["pages"]), sandbox, shots, classes)
 
 
 def remote_failure(error: object, default: ErrorCode = ErrorCode.INTERNAL) -> StepFailed:
@@ -244,6 +260,27 @@ def _decode_shots(
             raise _invalid(f"the error of the screenshot {name!r} is not a short string")
         reasons[name] = trim_output(message, MAX_SHOT_ERROR_CHARS)
     return render.Shots(decoded, reasons)
+
+
+def _encode_classes(classes: frozenset[str] | None) -> list[str] | None:
+    """The class names in order, or None when unknown or beyond the answer's limits."""
+    names = sorted(n for n in classes or () if len(n) <= MAX_CLASS_CHARS)
+    if classes is None or len(names) > MAX_CLASSES or len(json.dumps(names)) > MAX_CLASSES_BYTES:
+        return None
+    return names
+
+
+def _decode_classes(value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_CLASSES
+        or not all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_CHARS for n in value)
+        or sum(len(n) for n in value) > MAX_CLASSES_BYTES
+    ):
+        raise _invalid(f"`stylesheetClasses` is not a list of at most {MAX_CLASSES} class names")
+    return frozenset(value)
 
 
 def _no_constant(name: str) -> float:

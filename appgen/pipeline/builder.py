@@ -16,7 +16,8 @@ itself.
    nor `eslint` writes into it: Next keeps its cache in `.next/cache`).
 3. **Pages**: the prerendered HTML (`.next/server/app/**/*.html`, what the fidelity measure reads),
    read after the box is gone, regular files only: a link the build planted to make the worker read a
-   file of its own is skipped.
+   file of its own is skipped. The compiled stylesheets (`.next/static/**/*.css`) are read the same way
+   for the class names they define (`unstyled.py`: classes of the pages with no CSS).
 4. **Screenshots**, when the request names pages to render and the build and lint passed: each page's
    preview and built page in Chromium, in another box with no network that sees the workspace read-only
    (`appgen/visual/render.py`). A renderer that fails or runs out of time leaves the shots missing (the
@@ -41,6 +42,7 @@ from typing import Protocol
 
 from appgen import sandbox
 from appgen.errors import StepFailed
+from appgen.pipeline import unstyled
 from appgen.pipeline.install_cache import InstallCache, lock_key
 from appgen.policy import ErrorCode
 from appgen.sandbox import Bind, Box, CommandResult
@@ -56,7 +58,8 @@ INSTALL_TIMEOUT_S = 600.0
 BUILD_TIMEOUT_S = 600.0
 LINT_TIMEOUT_S = 300.0
 PAGES_DIR = Path(".next") / "server" / "app"
-MAX_PAGE_BYTES = 5 * 1024 * 1024
+STATIC_DIR = Path(".next") / "static"  # the compiled CSS (`unstyled`)
+MAX_PAGE_BYTES = 5 * 1024 * 1024  # also the largest stylesheet read
 APP = "/app"
 
 
@@ -76,6 +79,8 @@ class BuildResult:
     pages: dict[str, str] = field(default_factory=dict)  # "index.html", "about/team.html" -> HTML
     sandbox: str = ""  # how and where the commands ran, for the logs
     shots: render.Shots = field(default_factory=render.Shots)
+    # The class names the compiled stylesheets define; None when unknown (no build, an older builder).
+    stylesheet_classes: frozenset[str] | None = None
 
     @property
     def failed(self) -> CommandResult | None:
@@ -140,7 +145,8 @@ class LocalBuilder:
         shots = render.Shots()
         if request.render and (lint is None or lint.ok):
             shots = _screenshots(request)
-        return BuildResult(install, build, lint, _pages(ws), sandbox.describe(), shots)
+        css = unstyled.stylesheets_classes(list(_files(ws, STATIC_DIR, ".css").values()))
+        return BuildResult(install, build, lint, _pages(ws), sandbox.describe(), shots, css)
 
     def _install(self, key: str, request: BuildRequest) -> CommandResult:
         """`npm ci` of the protected files alone, published into the cache when it succeeds."""
@@ -199,22 +205,29 @@ def _scripts(manifest: Path) -> dict[str, object]:
 
 
 def _pages(ws: Path) -> dict[str, str]:
-    """The prerendered pages, never following a link (the build that wrote them was hostile code)."""
-    pages: dict[str, str] = {}
-    root = ws / PAGES_DIR
-    if any(p.is_symlink() for p in (ws / ".next", ws / ".next" / "server", root)) or not root.is_dir():
-        return pages
+    """The prerendered pages."""
+    return _files(ws, PAGES_DIR, ".html")
+
+
+def _files(ws: Path, directory: Path, suffix: str) -> dict[str, str]:
+    """The build's output files under `directory` ending in `suffix`, by path relative to it, never
+    following a link (the build that wrote them was hostile code)."""
+    found: dict[str, str] = {}
+    root = ws / directory
+    parents = [ws / Path(*directory.parts[: n + 1]) for n in range(len(directory.parts))]
+    if any(p.is_symlink() for p in parents) or not root.is_dir():
+        return found
     for dirpath, _, filenames in os.walk(root):  # os.walk does not descend into linked dirs
         for name in filenames:
             path = Path(dirpath) / name
-            if not name.endswith(".html"):
+            if not name.endswith(suffix):
                 continue
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO never blocks
             except OSError:
                 continue
             with os.fdopen(fd, "rb") as handle:
                 info = os.fstat(handle.fileno())
                 if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_PAGE_BYTES:
-                    pages[path.relative_to(root).as_posix()] = handle.read().decode(errors="replace")
-    return pages
+                    found[path.relative_to(root).as_posix()] = handle.read().decode(errors="replace")
+    return found

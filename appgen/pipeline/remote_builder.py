@@ -72,6 +72,7 @@ class RemoteBuilder:
             "Authorization": f"Bearer {self._token()}",
             "Content-Type": protocol.CONTENT_TYPE,
             protocol.BUDGET_HEADER: f"{budget_s:.0f}",
+            protocol.CLASSES_HEADER: "1",
         }
         timeout = httpx.Timeout(
             CONNECT_TIMEOUT_S, read=budget_s + ANSWER_MARGIN_S, write=SEND_TIMEOUT_S, pool=CONNECT_TIMEOUT_S

@@ -5,7 +5,7 @@ removed, secret values scrubbed, the cleaned tree saved back as workspace-n; cod
 fails the round), then hands the workspace to the builder (`builder.py`: `npm ci` of the protected
 files, `npm run build` and `npm run lint` in sandboxes that hold no secret and cannot reach the worker),
 and on success measures how much of each preview survived into the built pages, in words, parts and
-screenshots (`fidelity.py`). Its result (`passed`,
+screenshots (`fidelity.py`), and which of their class names no stylesheet defines (`unstyled.py`). Its result (`passed`,
 `failed` with the command's output and error signature, or `install_failed`) is what `finish_task` turns
 into a fix round, the package step or a failed job.
 """
@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from appgen.pipeline import fidelity, gate, guard
+from appgen.pipeline import fidelity, gate, guard, unstyled
 from appgen.pipeline.builder import BuildRequest, BuildResult
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.pipeline.snapshots import workspace_snapshot
@@ -61,7 +61,20 @@ def run_validate(ctx: StepContext) -> StepOutcome:
         ctx.save_snapshot(ws, snapshot)
         if gated.built.failed is not None:  # the scaffold's pages broke the build: the fix loop takes it
             return StepOutcome({**_failure(gated.built.failed, cleaned), **extra})
+    _warn_unstyled(ctx, gated.built)
     return StepOutcome({"outcome": "passed", "fidelity": _report_fidelity(ctx, gated, images), **extra})
+
+
+def _warn_unstyled(ctx: StepContext, built: BuildResult) -> None:
+    """Class names of the built pages that no stylesheet of the app defines: one job warning, counted
+    per page (a passing validate is the job's last, so the warning describes the app in the ZIP)."""
+    if built.stylesheet_classes is None:  # a builder that does not say
+        return
+    pages = {p.page_id: built.pages.get(fidelity.built_file(p)) for p in ctx.spec.pages}
+    found = {page_id: html for page_id, html in pages.items() if html is not None}
+    message = unstyled.report(found, set(built.stylesheet_classes))
+    if message:
+        ctx.warn(unstyled.WARNING, message)
 
 
 def _log_commands(ctx: StepContext, built: BuildResult) -> None:

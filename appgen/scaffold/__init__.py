@@ -1,7 +1,8 @@
 """The scaffold step's work: a buildable Next.js workspace from the spec, before any agent runs.
 
 The starter is copied, each selected preview becomes `components/<pageId>/Page.tsx` (real JSX, see
-`html_to_jsx`) with its `<style>` blocks in `page.css`, each route gets an `app/<route>/page.tsx` with the
+`html_to_jsx`; its Alpine.js toggles client components next to it, see `alpine_island`) with its
+`<style>` blocks in `page.css`, each route gets an `app/<route>/page.tsx` with the
 preview's title and description as metadata, the previews' Tailwind config and the spec's style become
 `@theme` tokens in `app/globals.css`, and every action gets an `app/api/<action>/route.ts` stub. The
 layout adds no navigation of its own (the previews have theirs); `lib/site.ts` lists the pages.
@@ -128,6 +129,9 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         files = [f"components/{page.page_id}/Page.tsx", f"{route_to_dir(page.route)}/page.tsx"]
         _write(dest, files[0], with_runtime_stylesheets(converted.tsx, runtime))
         _write(dest, files[1], templates.route_file(page, converted.title, converted.description))
+        for name, source in converted.components.items():  # Alpine.js components as client components
+            files.append(f"components/{page.page_id}/{name}")
+            _write(dest, files[-1], source)
         if converted.css:
             css, problems = _page_css(converted.css)
             warnings += [ScaffoldWarning("page_css", p, page.page_id) for p in problems]
@@ -196,7 +200,8 @@ WARNING_CODES = {
     "dropped_form_action": "form targets dropped",
     "external_stylesheet": "stylesheets kept as runtime links (no starter package provides them)",
     "unknown_class": "Tailwind 1-3 classes with no Tailwind 4 equivalent dropped",
-    "static_behaviour": "Alpine.js toggles rendered in their initial state, without behaviour",
+    "static_behaviour": "Alpine.js x-show/x-cloak content rendered hidden, without its toggle",
+    "alpine_not_converted": "Alpine.js behaviour not converted to React (it stays in its initial state)",
     "page_css": "page CSS changed for Tailwind 4",
     "theme_skipped": "tailwind.config or style values skipped",
 }

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import html5lib
 
-from appgen.scaffold import alpine, cascade
+from appgen.scaffold import alpine, alpine_island, alpine_jsx, cascade
 from appgen.scaffold import react_props as rp
+from appgen.scaffold.alpine_island import HOOKS_FILE, Behaviour, Island, plan_island
 from appgen.scaffold.jsx_props import attr_value, convert_attributes, js_string
 from appgen.scaffold.jsx_text import (
     MAX_LINE,
@@ -65,6 +66,8 @@ class ConvertedPage:
     stylesheets: list[str] = field(default_factory=list)  # hrefs of external stylesheets, in order
     classes: set[str] = field(default_factory=set)  # every class the page uses (after translation)
     tailwind: str | None = None  # "play" (v2/v3 Play CDN), "v4" (browser build), "css" (compiled link)
+    # Files next to the page's component: Alpine.js components as client components (`alpine_island`).
+    components: dict[str, str] = field(default_factory=dict)
 
 
 def convert_document(
@@ -80,6 +83,7 @@ def convert_document(
     component imports when the preview has `<style>` blocks."""
     root = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=False)
     converter = _Converter(resolve_link)
+    converter.page_scripts = [el.text or "" for el in root.iter("script") if not el.get("src")]
     head, body = root.find("head"), root.find("body")
     if head is not None:
         for el in head:
@@ -92,6 +96,14 @@ def convert_document(
         dropped = sorted(k for k in body.attrib if k.startswith("on"))
         if dropped:
             converter.notice("dropped_event_handler", f"dropped <body> event handlers: {', '.join(dropped)}")
+        for name, value in body.attrib.items():  # Alpine on <body>, or <html>'s x-data, covers the page
+            if alpine_island.is_directive(name):
+                wrapper.set(name, value)
+        if "x-data" in root.attrib and "x-data" not in body.attrib:
+            wrapper.set("x-data", root.get("x-data", ""))
+            converter.labels[wrapper] = "<html>"
+        elif "x-data" in body.attrib:
+            converter.labels[wrapper] = "<body>"
         wrapper.text = body.text
         wrapper.extend(list(body))
     body_lines = converter.element(wrapper, 2, in_pre=False)
@@ -103,8 +115,11 @@ def convert_document(
         rules = "\n".join(f"  {rule}" for rule in converter.important_rules)
         css = (css.rstrip() + "\n\n" if css.strip() else "") + f"@layer base {{\n{rules}\n}}"
     css = css.strip()
+    head_lines = converter.file.head()
+    if css:
+        head_lines.append(f'import "{css_import}";')
     return ConvertedPage(
-        tsx=_module(converter, component, body_lines, css_import if css else None),
+        tsx=_module(head_lines, f"export default function {component}() {{", [], body_lines),
         css=css + "\n" if css else "",
         title=_title(root),
         description=_meta_description(root),
@@ -114,23 +129,38 @@ def convert_document(
         stylesheets=converter.stylesheets,
         classes=converter.classes,
         tailwind=converter.tailwind,
+        components=converter.components,
     )
 
 
-def _module(conv: _Converter, component: str, body: list[str], css_import: str | None) -> str:
-    head = []
-    if conv.uses_img:
-        head.append("/* eslint-disable @next/next/no-img-element -- preview images are kept as they were */")
-    if conv.uses_style:
-        head.append('import type { CSSProperties } from "react";')
-    if conv.uses_link:
-        head.append('import Link from "next/link";')
-    if css_import:
-        head.append(f'import "{css_import}";')
-    lines = [*head, "", f"export default function {component}() {{", "  return ("]
-    lines += body
-    lines += ["  );", "}", ""]
+def _module(head: list[str], signature: str, declarations: list[str], body: list[str]) -> str:
+    lines = [*head, "", signature, *declarations, "  return (", *body, "  );", "}", ""]
     return "\n".join(lines).lstrip("\n")
+
+
+@dataclass
+class _File:
+    """What one TSX file's JSX needs imported."""
+
+    uses_link: bool = False
+    uses_img: bool = False
+    uses_style: bool = False
+    imports: list[str] = field(default_factory=list)  # the page's own components
+
+    def head(self, react: tuple[str, ...] = ()) -> list[str]:
+        head = []
+        if self.uses_img:
+            head.append(
+                "/* eslint-disable @next/next/no-img-element -- preview images are kept as they were */"
+            )
+        values = [*(["type CSSProperties"] if self.uses_style else []), *react]
+        if values == ["type CSSProperties"]:
+            head.append('import type { CSSProperties } from "react";')
+        elif values:
+            head.append(f'import {{ {", ".join(values)} }} from "react";')
+        if self.uses_link:
+            head.append('import Link from "next/link";')
+        return head + self.imports
 
 
 def _title(root: ET.Element) -> str | None:
@@ -157,9 +187,13 @@ class _Converter:
         self.important_rules: list[str] = []
         self.classes: set[str] = set()
         self.alpine_scopes: list[dict[str, object]] = []  # literal x-data objects around the element
+        self.page_scripts: list[str] = []  # inline scripts, where x-data="data()" finds its object
+        self.island: Island | None = None  # the Alpine component being converted, if any
+        self.labels: dict[ET.Element, str] = {}  # how notices name an element that stands for another
+        self.components: dict[str, str] = {}
+        self.file = _File()
         self.tailwind: str | None = None
         self._tailwind_before_style = False  # a compiled Tailwind link came before the first <style>
-        self.uses_link = self.uses_img = self.uses_style = False
 
     def css_order(self) -> str:
         if self.tailwind in {None, "v4"}:
@@ -225,6 +259,9 @@ class _Converter:
         if not svg and tag in {"script", "style", "link", "meta", "title", "base", "head"}:
             self._non_visual(el, tag)
             return []
+        behaviour = self.island.behaviours.get(el) if self.island else None
+        if behaviour is not None and behaviour.condition is not None:
+            return self._conditional(el, behaviour.condition, depth, in_pre)
         if not svg and tag in {"template", "noscript"}:
             self.notice("dropped_element", f"dropped <{tag}>: its content is not shown on the page")
             return []
@@ -235,25 +272,36 @@ class _Converter:
         if svg and tag in {"script"}:
             self.notice("dropped_script", "dropped a script inside an SVG")
             return []
+        if not svg and not in_pre and self.island is None and "x-data" in el.attrib:
+            label = self.labels.get(el) or f"<{tag}{alpine.describe(el)}>"
+            island = plan_island(el, label, self.page_scripts, self.notice)
+            if island is not None:
+                return self._island(el, island, depth)
+        scope = None
+        if "x-data" in el.attrib:
+            scope = alpine.scope_of(el.get("x-data", ""), self.page_scripts)
+        for name in behaviour.consumed if behaviour else ():
+            del el.attrib[name]
         jsx_tag = tag
         if not svg and ("x-show" in el.attrib or "x-cloak" in el.attrib):
             alpine.start_as_alpine_does(el, tag, self.alpine_scopes, self.notice)
         if el.get("class"):
             self._translate_classes(el, tag)
         props = convert_attributes(el, tag, svg, self.notice, self.important_rule)
-        self.uses_style = self.uses_style or any(name == "style" for name, _ in props)
+        if behaviour is not None:
+            props = alpine_jsx.apply(props, behaviour, self._dynamic_classes(behaviour, tag))
+        self.file.uses_style |= any(name == "style" and "CSSProperties" in (v or "") for name, v in props)
         if tag == "a" and not svg:
             target = self.resolve_link(el.get("href", ""))
             if target is not None:
                 jsx_tag = "Link"
-                self.uses_link = True
+                self.file.uses_link = True
                 props = [("href", attr_value(target)) if name == "href" else (name, v) for name, v in props]
         if tag == "img" and not svg:
-            self.uses_img = True
+            self.file.uses_img = True
         opening = opening_lines(jsx_tag, props, pad)
         if not svg and (tag == "textarea" or tag in rp.VOID):
             return [*opening[:-1], opening[-1] + " />"]
-        scope = alpine.scope_of(el.get("x-data"))
         if scope is not None:
             self.alpine_scopes.append(scope)
         if svg and tag == "style":
@@ -271,6 +319,63 @@ class _Converter:
                 return [line]
         return [*opening[:-1], opening[-1] + ">", *body, pad + closing]
 
+    def _island(self, el: ET.Element, island: Island, depth: int) -> list[str]:
+        """The element as its own client component, rendered where it was."""
+        outer, self.file, self.island = self.file, _File(), island
+        try:
+            body = self.element(el, 2, in_pre=False)
+        finally:
+            self.island = None
+        file, self.file = self.file, outer
+        label = self.labels.get(el, "")
+        base = "Page" if label in {"<html>", "<body>"} else _pascal(el.get("id") or el.tag)
+        base = base if base.startswith("Alpine") else "Alpine" + base
+        name, n = base, 1
+        while f"{name}.tsx" in self.components:
+            n += 1
+            name = f"{base}{n}"
+        hooks = island.code.hook_names()
+        if hooks:
+            file.imports.append(f'import {{ {", ".join(hooks)} }} from "./{HOOKS_FILE[:-3]}";')
+            self.components[HOOKS_FILE] = alpine_jsx.HOOKS
+        head = ['"use client";', "", *file.head(react=("useState",))]
+        signature = (
+            f"// The preview's Alpine.js component ({island.label}), its state in React (appgen scaffold).\n"
+            f"export default function {name}() {{"
+        )
+        self.components[f"{name}.tsx"] = _module(head, signature, island.code.declarations(), body)
+        self.file.imports.append(f'import {name} from "./{name}";')
+        return [f"{'  ' * depth}<{name} />"]
+
+    def _conditional(self, el: ET.Element, condition: str, depth: int, in_pre: bool) -> list[str]:
+        """`<template x-if>`: its content while the condition holds."""
+        pad = "  " * depth
+        roots = [child for child in el if isinstance(child.tag, str)]
+        loose = (el.text or "").strip() or any((child.tail or "").strip() for child in roots)
+        single = len(roots) == 1 and not loose
+        body = self.children(el, depth + (1 if single else 2), in_pre, parent="div")
+        if not body:
+            return []
+        if not single:
+            body = [f"{pad}  <>", *body, f"{pad}  </>"]
+        return [f"{pad}{{{alpine_jsx.group(condition)} ? (", *body, f"{pad}) : null}}"]
+
+    def _dynamic_classes(self, behaviour: Behaviour, tag: str) -> list[tuple[str, str]]:
+        """The classes of a converted `:class`, translated and recorded like static ones."""
+        out = []
+        for text, test in behaviour.classes:
+            classes = text.split()
+            if self.tailwind in {"play", "css"}:
+                classes, dropped = translate_classes(classes)
+                for cls in dropped:
+                    self.notice(
+                        "unknown_class", f"dropped the class {cls!r} on <{tag}>: Tailwind 4 has no such class"
+                    )
+            self.classes.update(classes)
+            if classes:
+                out.append((" ".join(classes), test))
+        return out
+
     def children(
         self, el: ET.Element, depth: int, in_pre: bool, *, parent: str, svg: bool = False
     ) -> list[str]:
@@ -286,6 +391,12 @@ class _Converter:
             after = items[index + 1] if index + 1 < len(items) else None
             lines += text_lines(item, before, after, pad, in_pre=in_pre, parent=parent, svg=svg, boxed=boxed)
         return lines
+
+
+def _pascal(text: str) -> str:
+    """`mobile-menu` → `MobileMenu`: a component name from an id or a tag."""
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+    return name if name[:1].isalpha() else f"X{name}"
 
 
 def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:

@@ -5,12 +5,15 @@ is user input), so this reads the literal subset of JavaScript: objects with quo
 keys, arrays, strings (single, double, template without `${}`), numbers, booleans, null, comments and
 trailing commas. Anything else — a function, a spread, `colors.blue`, `require(…)` — is skipped as one
 balanced value and stands in the result as `UNSUPPORTED`, so one exotic entry costs that entry only.
+Asked for (`methods=True`, Alpine.js components), methods (`toggle() {…}`, `toggle: function () {…}`)
+come back as their source text instead, for a reader of their own (`alpine`); they are never run.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -24,6 +27,16 @@ class _Unsupported:
 
 
 UNSUPPORTED: Any = _Unsupported()
+
+
+@dataclass(frozen=True)
+class JsMethod:
+    """A method of an object literal, as source text: `params` between its parentheses, `body` between
+    its braces."""
+
+    params: str
+    body: str
+
 
 _TOKEN = re.compile(
     r"""
@@ -41,16 +54,35 @@ _CLOSERS = {"{": "}", "[": "]", "(": ")"}
 _KEYWORDS = {"true": True, "false": False, "null": None}
 
 
-def parse_object_literal(text: str, start: int = 0) -> tuple[dict[str, Any], int]:
-    """Parse the object literal whose `{` is at or after `start`; returns it and the index past its `}`."""
+def parse_object_literal(text: str, start: int = 0, *, methods: bool = False) -> tuple[dict[str, Any], int]:
+    """Parse the object literal whose `{` is at or after `start`; returns it and the index past its `}`.
+    `methods`: methods become `JsMethod`s (else `UNSUPPORTED`)."""
     tokens = _tokenize(text, start)
-    parser = _Parser(tokens)
+    parser = _Parser(tokens, text if methods else None)
     if parser.peek() != ("punct", "{"):
         raise JsObjectError("expected an object literal starting with '{'")
     value = parser.value()
     if not isinstance(value, dict):
         raise JsObjectError("the object literal could not be read")
     return value, parser.end_offset()
+
+
+def returned_object(text: str, body: int) -> int | None:
+    """Where the object literal starts that a function returns at the top level of its body (`body`: the
+    index of the body's `{`): `function data() { function helper() {…} return { … } }` → the `{` after
+    `return`. None when the body returns no object literal there."""
+    depth = 0
+    tokens = _tokenize(text, body)
+    for index, (kind, tok, _) in enumerate(tokens):
+        if kind == "punct" and tok in "{[(":
+            depth += 1
+        elif kind == "punct" and tok in "}])":
+            depth -= 1
+        elif depth == 1 and (kind, tok) == ("ident", "return") and index + 1 < len(tokens):
+            nxt_kind, nxt, nxt_end = tokens[index + 1]
+            if (nxt_kind, nxt) == ("punct", "{"):
+                return nxt_end - 1
+    return None
 
 
 def _tokenize(text: str, start: int) -> list[tuple[str, str, int]]:
@@ -84,9 +116,10 @@ def _decode_string(token: str) -> str:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str, int]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str, int]], source: str | None = None) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.source = source  # set when methods are read as JsMethod
 
     def peek(self) -> tuple[str, str] | None:
         if self.pos >= len(self.tokens):
@@ -123,6 +156,8 @@ class _Parser:
                 result = int(result)
         elif kind == "ident" and text in _KEYWORDS:
             result = _KEYWORDS[text]
+        elif tok == ("ident", "function") and self.source is not None and self._at("("):
+            return self._method()
         else:
             result = UNSUPPORTED
         if result is not UNSUPPORTED and self._ends_value():
@@ -162,8 +197,7 @@ class _Parser:
                     self.pos += 1
                     result[key] = self.value()
                 elif self._at("("):  # a method: `foo() {…}`
-                    self._skip_value()
-                    result[key] = UNSUPPORTED
+                    result[key] = self._method()
                 else:  # shorthand `{ colors }` refers to a variable we cannot see
                     result[key] = UNSUPPORTED
             elif (kind, text) == ("punct", "["):  # computed key
@@ -177,6 +211,31 @@ class _Parser:
                 raise JsObjectError(f"expected ',' or '}}' in an object literal, got {self._next()[1]!r}")
         self.pos += 1
         return result
+
+    def _method(self) -> Any:
+        """`(params) {body}` from the `(`: a JsMethod when the source is kept, else skipped."""
+        start = self.pos
+        self._skip_value()
+        if self.source is None:
+            return UNSUPPORTED
+        depth, close = 0, start
+        for close in range(start, self.pos):
+            tok = self.tokens[close][1]
+            depth += 1 if tok in "([{" and self.tokens[close][0] == "punct" else 0
+            depth -= 1 if tok in ")]}" and self.tokens[close][0] == "punct" else 0
+            if depth == 0:
+                break
+        body_open, body_close = close + 1, self.pos - 1
+        if body_open >= body_close or self.tokens[body_open][1] != "{" or self.tokens[body_close][1] != "}":
+            return UNSUPPORTED
+        return JsMethod(
+            self.source[self._start(start) + 1 : self._start(close)].strip(),
+            self.source[self._start(body_open) + 1 : self._start(body_close)].strip(),
+        )
+
+    def _start(self, index: int) -> int:
+        _, tok, end = self.tokens[index]
+        return end - len(tok)
 
     def _array(self) -> list[Any]:
         result: list[Any] = []

@@ -15,7 +15,7 @@ SVG_NS = "http://www.w3.org/2000/svg"
 BLOCK = names(
     "address article aside blockquote br caption dd details dialog div dl dt fieldset figcaption figure "
     "footer form h1 h2 h3 h4 h5 h6 header hgroup hr legend li main nav ol optgroup option p pre section "
-    "summary table tbody td tfoot th thead tr ul"
+    "summary table tbody td template tfoot th thead tr ul"
 )
 # Elements React refuses whitespace text inside (validateDOMNesting), plus non-text SVG containers.
 _NO_TEXT = names("table thead tbody tfoot tr colgroup select optgroup datalist")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from appgen.pipeline import unstyled
 from appgen.pipeline.builder import BuildRequest, BuildResult, LocalBuilder
+from appgen.pipeline.fidelity import built_file
 from appgen.pipeline.install_cache import InstallCache
 from appgen.scaffold import ScaffoldResult, scaffold_workspace
 from appgen.scaffold.fidelity import measure
@@ -51,6 +53,19 @@ EDGE_CASES = REALISTIC.replace(
       <details open><summary>More</summary><p>Hidden <b>details</b>.</p></details>
       <button type="button" disabled onclick="x()">Disabled</button>
       <my-element><p>Custom element content</p></my-element>
+    </section>
+    <section x-data="{ open: false, tab: 'one', picked: null }" id="alpine-toggles">
+      <button @click="open = !open" :aria-expanded="open" class="btn">Menu</button>
+      <ul x-show="open" @click.away="open = false" @keydown.escape="open = false" style="top: 2px"><li>Item</li></ul>
+      <button :class="{ 'font-bold': tab === 'one' }" @click.prevent="tab = 'one'">One</button>
+      <button :class="tab === 'two' ? 'font-bold' : ''" @click="tab = 'two'; picked = 2">Two</button>
+      <p x-show="tab === 'one'">First tab</p><p x-show="tab !== 'one'" x-cloak>Second tab</p>
+      <template x-if="picked === 2"><p>Picked</p></template>
+      <div x-data="{ shown: true }"><button @click="shown = !shown">A</button><p x-show="shown">a</p></div>
+      <div class="fixed inset-0" x-show="open" @click.self="open = false" @keydown.escape.window="open = false">
+        <svg viewBox="0 0 1 1" :class="{ 'rotate-180': open }"><circle r="1"/></svg>
+        <input x-model="query"><template x-for="i in items"><span x-text="i"></span></template>
+      </div>
     </section></main>""",
 )
 
@@ -133,3 +148,24 @@ def test_scaffold_builds_lints_and_keeps_the_previews(
         print(
             f"\n{name}: build {build.duration_s:.1f} s, lint {lint.duration_s:.1f} s (sandboxed)\n{summaries}"
         )
+
+
+def test_classes_no_stylesheet_defines_are_found_per_page(
+    built: dict[str, Built], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The compiled CSS of the real build names Tailwind's, Bootstrap's and Material Icons' classes; what
+    the corpus pages use beyond them is reported: windmill's custom `focus:shadow-outline-purple` (a
+    plugin of its own build) and Bootstrap's script-only `needs-validation`."""
+    corpus = built["corpus"]
+    defined = corpus.result.stylesheet_classes
+    assert defined is not None and {"flex", "md:block", "btn", "material-icons"} <= defined
+    missing = {
+        path.name: unstyled.classes_without_css(corpus.result.pages[built_file(page)], set(defined))[0]
+        for page, path in zip(corpus.spec.pages, CORPUS, strict=True)
+    }
+    assert all("focus:shadow-outline-purple" in missing[n] for n in missing if "windmill" in n), missing
+    assert "needs-validation" in missing["bootstrap-checkout.html"]
+    assert not {"flex", "btn", "material-icons"} & {c for names in missing.values() for c in names}
+    pages = {page.page_id: corpus.result.pages[built_file(page)] for page in corpus.spec.pages}
+    with capsys.disabled():
+        print(f"\ncorpus {unstyled.WARNING}: {unstyled.report(pages, set(defined))}")

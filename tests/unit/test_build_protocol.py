@@ -149,6 +149,56 @@ def test_screenshots_larger_than_the_limits_fail_the_whole_answer(
     assert raised.value.error_code == ErrorCode.INTERNAL
 
 
+def test_stylesheet_classes_go_over_the_wire_only_to_a_worker_that_asks() -> None:
+    sent = BuildResult(
+        None,
+        CommandResult(BUILD, 0, "", 1.0),
+        None,
+        {"index.html": "<p/>"},
+        stylesheet_classes=frozenset({"b", "a"}),
+    )
+    asked = protocol.encode_result(sent, classes=True)
+    assert asked["result"]["stylesheetClasses"] == ["a", "b"]
+    assert _decode(asked).stylesheet_classes == frozenset({"a", "b"})
+    plain = protocol.encode_result(sent)  # an older worker: the answer it knows, unchanged
+    assert set(plain["result"]) == {"install", "build", "lint", "pages"}
+    assert _decode(plain).stylesheet_classes is None  # an older builder: unknown, not "none"
+    unknown = BuildResult(None, CommandResult(BUILD, 1, "", 1.0))
+    assert protocol.encode_result(unknown, classes=True)["result"]["stylesheetClasses"] is None
+
+
+def test_screenshots_and_stylesheet_classes_travel_together_in_one_answer() -> None:
+    shots = render.Shots({SHOT: PNG}, {"*": "one width timed out"})
+    passed = CommandResult(BUILD, 0, "", 1.0), CommandResult(LINT, 0, "", 1.0)
+    sent = BuildResult(
+        None, *passed, {"index.html": "<p/>"}, shots=shots, stylesheet_classes=frozenset({"a"})
+    )
+    encoded = protocol.encode_result(sent, classes=True)
+    assert set(encoded["result"]) == {
+        *protocol._COMMANDS,
+        "pages",
+        "shots",
+        "shotErrors",
+        "stylesheetClasses",
+    }
+    received = _decode(json.loads(json.dumps(encoded)))
+    assert received == BuildResult(None, *passed, {"index.html": "<p/>"}, SANDBOX, shots, frozenset({"a"}))
+
+
+def test_class_names_beyond_the_answers_room_for_them_are_sent_as_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The builder sends null rather than an answer the worker would refuse as too large."""
+    monkeypatch.setattr(protocol, "MAX_CLASSES_BYTES", 20)
+    fits = BuildResult(None, CommandResult(BUILD, 0, "", 1.0), stylesheet_classes=frozenset({"a", "b"}))
+    assert protocol.encode_result(fits, classes=True)["result"]["stylesheetClasses"] == ["a", "b"]
+    big = BuildResult(None, CommandResult(BUILD, 0, "", 1.0), stylesheet_classes=frozenset({"x" * 21}))
+    assert protocol.encode_result(big, classes=True)["result"]["stylesheetClasses"] is None
+    with pytest.raises(StepFailed, match="`stylesheetClasses` is not a list") as raised:
+        _decode(_answer(stylesheetClasses=["x" * 11, "y" * 10]))
+    assert raised.value.error_code == ErrorCode.INTERNAL
+
+
 def test_output_is_redacted_and_trimmed_again_on_the_worker() -> None:
     register_secret(WORKER_SECRET)
     output = f"leaked {WORKER_SECRET}\n" + "x" * 20_000
@@ -199,6 +249,13 @@ def test_pages_beyond_the_limits_are_left_out_by_the_builder() -> None:
         (_answer(pages={"index.js": ""}), "not a relative path"),
         (_answer(pages={"in\ndex.html": ""}), "not a relative path"),
         (_answer(pages={"index.html": 42}), "is not text"),
+        (_answer(stylesheetClasses="a b"), "`stylesheetClasses` is not a list"),
+        (_answer(stylesheetClasses=["a", 1]), "`stylesheetClasses` is not a list"),
+        (
+            _answer(stylesheetClasses=["x" * (protocol.MAX_CLASS_CHARS + 1)]),
+            "`stylesheetClasses` is not a list",
+        ),
+        (_answer(stylesheetClasses=["a"] * (protocol.MAX_CLASSES + 1)), "`stylesheetClasses` is not a list"),
         (
             _answer(
                 pages={

@@ -1,12 +1,14 @@
 """What the local builder does around its boxes, on files a hostile build could have left: the pages it
 hands back are regular files inside the workspace (a planted link never makes the worker read a file of
-its own), and whatever an agent left at `node_modules` becomes an empty mount point."""
+its own, a FIFO never blocks the read), and whatever an agent left at `node_modules` becomes an empty
+mount point."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from appgen.pipeline.builder import PAGES_DIR, _mount_point, _pages
+from appgen.pipeline.builder import PAGES_DIR, STATIC_DIR, _files, _mount_point, _pages
 
 
 def test_pages_are_the_prerendered_html_files_by_their_path(tmp_path: Path) -> None:
@@ -38,6 +40,16 @@ def test_a_link_planted_by_the_build_is_never_followed(tmp_path: Path) -> None:
     (tmp_path / "fake" / "server" / "app" / "index.html").write_text("worker-secret-7072")
     (other / ".next").symlink_to(tmp_path / "fake")
     assert _pages(other) == {}
+
+
+def test_stylesheets_are_read_like_pages_and_a_fifo_does_not_block_the_read(tmp_path: Path) -> None:
+    css = tmp_path / STATIC_DIR / "chunks"
+    css.mkdir(parents=True)
+    (css / "a.css").write_text(".a{color:red}")
+    (css / "b.js").write_text("not css")
+    os.mkfifo(css / "hang.css")  # opening it for reading would wait for a writer forever
+    (css / "linked.css").symlink_to(tmp_path / "nowhere.css")
+    assert _files(tmp_path, STATIC_DIR, ".css") == {"chunks/a.css": ".a{color:red}"}
 
 
 def test_whatever_an_agent_left_at_node_modules_becomes_an_empty_mount_point(tmp_path: Path) -> None:

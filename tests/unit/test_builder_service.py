@@ -195,6 +195,23 @@ def test_a_second_build_at_once_is_told_to_come_back(
     assert response.headers["Retry-After"] == "5"
 
 
+@pytest.mark.parametrize("asked", [True, False])
+def test_the_stylesheets_class_names_are_answered_to_a_worker_that_asks_for_them(
+    client: flask.testing.FlaskClient,
+    service: builder_service.BuilderService,
+    monkeypatch: pytest.MonkeyPatch,
+    asked: bool,
+) -> None:
+    built = BuildResult(None, CommandResult(BUILD, 0, "", 1.0), stylesheet_classes=frozenset({"flex"}))
+    monkeypatch.setattr(service.builder, "build", lambda request: built)
+    headers = {**_headers(), **({protocol.CLASSES_HEADER: "1"} if asked else {})}
+    response = client.post("/build", data=_snapshot(), headers=headers)
+    assert response.status_code == 200
+    result = json.loads(response.get_data().lstrip(protocol.HEARTBEAT))["result"]
+    assert result.get("stylesheetClasses") == (["flex"] if asked else None)
+    assert ("stylesheetClasses" in result) is asked
+
+
 def test_a_worker_the_builder_refuses_fails_its_step_saying_what_to_fix(
     service: builder_service.BuilderService, open_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -294,7 +311,7 @@ def test_a_build_that_crashes_answers_an_internal_error_and_leaves_the_builder_e
 
     monkeypatch.setattr(service.builder, "build", build)
     if where == "serializing-the-answer":
-        monkeypatch.setattr(protocol, "encode_result", lambda result: {"error": {"code": object()}})
+        monkeypatch.setattr(protocol, "encode_result", lambda result, **_: {"error": {"code": object()}})
     response = client.post("/build", data=_snapshot(), headers=_headers())
     assert response.status_code == 200
     body = json.loads(response.get_data().lstrip(protocol.HEARTBEAT))

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from appgen.scaffold import page_paths, scaffold_workspace
-from appgen.scaffold.jsobject import UNSUPPORTED, JsObjectError, parse_object_literal
+from appgen.scaffold.jsobject import (
+    UNSUPPORTED,
+    JsMethod,
+    JsObjectError,
+    parse_object_literal,
+    returned_object,
+)
 from appgen.scaffold.theme import Theme, read_tailwind_config
 from appgen.spec import GenerationSpec
 from tests.fixtures.specs import small_spec
@@ -239,6 +245,24 @@ def test_object_literal_reader_takes_javascript_syntax() -> None:
         "shorthand": UNSUPPORTED,
         "concat": UNSUPPORTED,
     }
+
+
+def test_methods_come_back_as_source_when_asked_and_the_returned_object_is_found() -> None:
+    script = """function data() {
+      function theme() { return { dark: true } }
+      if (x) { return null }
+      return { open: false, toggle() { this.open = !this.open }, pick: function (n) { this.n = n } }
+    }"""
+    start = returned_object(script, script.index("{"))
+    assert start is not None and script[start:].startswith("{ open: false")
+    value, _ = parse_object_literal(script, start, methods=True)
+    assert value == {
+        "open": False,
+        "toggle": JsMethod("", "this.open = !this.open"),
+        "pick": JsMethod("n", "this.n = n"),
+    }
+    assert parse_object_literal(script, start)[0]["toggle"] is UNSUPPORTED  # the theme reader's view
+    assert returned_object("function f() { return 1 }", 13) is None
 
 
 @pytest.mark.parametrize("text", ["no object here", "{ a: 1 ", "{ a 1 }", "{ : 1 }"])

@@ -42,7 +42,7 @@ def test_the_corpus_has_each_kind_of_template_with_its_licence_noted() -> None:
 @pytest.mark.parametrize("name", CORPUS)
 def test_every_template_converts_without_legacy_classes_or_lost_svg_parts(tmp_path: Path, name: str) -> None:
     result, dest = _scaffold(tmp_path, name)
-    page = (dest / "components/home/Page.tsx").read_text()
+    page = _components(dest)
     classes = " ".join(re.findall(r'className="([^"]*)"', page))
     assert not LEGACY.search(classes), LEGACY.search(classes)
     codes = {w.code for w in result.warnings}
@@ -56,22 +56,48 @@ def test_every_template_converts_without_legacy_classes_or_lost_svg_parts(tmp_pa
         assert " on home" in message
 
 
+def _components(dest: Path) -> str:
+    return "\n".join(p.read_text() for p in sorted((dest / "components/home").glob("*.tsx")))
+
+
 def test_the_alpine_overlay_starts_hidden_and_keeps_its_translucent_black(tmp_path: Path) -> None:
     result, dest = _scaffold(tmp_path, "alpine-windmill-index.html")
-    page = (dest / "components/home/Page.tsx").read_text()
+    page = (dest / "components/home/AlpinePage.tsx").read_text()
     overlay = next(line for line in page.splitlines() if "bg-black/50" in line)
     assert "bg-opacity" not in overlay
     start = page.index(overlay)
-    assert 'display: "none"' in page[start - 300 : start + 300]
-    behaviour = [w.message for w in result.warnings if w.code == "static_behaviour"]
-    assert any("isSideMenuOpen" in m for m in behaviour)
+    assert 'style={isSideMenuOpen ? undefined : { display: "none" }}' in page[start : start + 300]
+    assert "static_behaviour" not in {w.code for w in result.warnings}
     layout = (dest / "app/layout.tsx").read_text()
     assert 'import "@fontsource/inter/400.css";' in layout and 'import "@fontsource/inter/800.css";' in layout
 
 
+@pytest.mark.parametrize("name", ["alpine-windmill-index.html", "alpine-windmill-modals.html"])
+def test_windmill_menus_and_modal_become_react_state_and_only_the_theme_toggle_stays_static(
+    tmp_path: Path, name: str
+) -> None:
+    """windmill's `x-data="data()"` on <html> is read from its script: the page renders one client
+    component holding the side menu, notifications, profile and pages menus (and the modal)."""
+    result, dest = _scaffold(tmp_path, name)
+    page = (dest / "components/home/Page.tsx").read_text()
+    assert 'import AlpinePage from "./AlpinePage";' in page and "<AlpinePage />" in page
+    component = (dest / "components/home/AlpinePage.tsx").read_text()
+    assert component.startswith('"use client";')
+    toggles = ["SideMenu", "NotificationsMenu", "ProfileMenu", "PagesMenu"]
+    toggles += ["Modal"] if "modals" in name else []
+    for toggle in toggles:
+        assert f"const [is{toggle}Open, setIs{toggle}Open] = useState(false);" in component, toggle
+    assert "{isNotificationsMenuOpen ? (" in component and "ref={awayRef" in component
+    assert (dest / "components/home/alpine.ts").exists()
+    notices = [w.message for w in result.warnings if w.code == "alpine_not_converted"]
+    theme = [m for m in notices if "dark" in m]
+    assert len(theme) == 3, notices  # the theme toggle: `dark` comes from localStorage
+    assert len(notices) == (5 if "modals" in name else 3), notices  # + the focus trap of the modal
+
+
 def test_forms_plugin_classes_get_the_plugin_in_class_mode(tmp_path: Path) -> None:
     _, dest = _scaffold(tmp_path, "alpine-windmill-forms.html")
-    assert "form-input" in (dest / "components/home/Page.tsx").read_text()
+    assert "form-input" in _components(dest)
     css = (dest / "app/globals.css").read_text()
     assert '@plugin "@tailwindcss/forms" {\n  strategy: class;\n}' in css
     assert "border-color: var(--color-gray-200, currentColor);" in css
@@ -129,5 +155,5 @@ def test_every_scaffold_warning_code_is_documented_in_the_readme_and_used() -> N
     )
     assert documented == set(WARNING_CODES)
     sources = "".join(p.read_text() for p in (REPO_ROOT / "appgen" / "scaffold").glob("*.py"))
-    raised = set(re.findall(r'(?:notice|ScaffoldWarning)\(\s*"([a-z_]+)"', sources))
+    raised = set(re.findall(r'(?:notice|notify|ScaffoldWarning)\(\s*"([a-z_]+)"', sources))
     assert raised == set(WARNING_CODES), raised ^ set(WARNING_CODES)
