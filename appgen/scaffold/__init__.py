@@ -1,7 +1,7 @@
 """The scaffold step's work: a buildable Next.js workspace from the spec, before any agent runs.
 
 The starter is copied, each selected preview becomes `components/<pageId>/Page.tsx` (real JSX, see
-`html_to_jsx`; its Alpine.js toggles client components next to it, see `alpine_island`) with its
+`html_to_jsx`; its Alpine.js toggles client components next to it, see `alpine`) with its
 `<style>` blocks in `page.css`, each route gets an `app/<route>/page.tsx` with the
 preview's title and description as metadata, the previews' Tailwind config and the spec's style become
 `@theme` tokens in `app/globals.css`, and every action gets an `app/api/<action>/route.ts` stub. The

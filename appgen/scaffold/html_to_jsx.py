@@ -12,7 +12,7 @@ agent wires it to the app's API route). Iframes, embeds, video and audio are kep
 part of what the user picked. `<style>` blocks become the page's CSS file (global, like in the preview).
 
 This module walks the tree; attributes become props in `jsx_props`, text and whitespace become JSX in
-`jsx_text`, and `alpine` decides the state an Alpine.js element starts in.
+`jsx_text`; Alpine.js components become client components or keep their start state in `alpine`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,13 @@ from dataclasses import dataclass, field
 
 import html5lib
 
-from appgen.scaffold import alpine, alpine_island, alpine_jsx, cascade
+from appgen.scaffold import cascade
 from appgen.scaffold import react_props as rp
-from appgen.scaffold.alpine_island import HOOKS_FILE, Behaviour, Island, plan_island
+from appgen.scaffold.alpine import jsx as alpine_jsx
+from appgen.scaffold.alpine import start_state
+from appgen.scaffold.alpine.behaviour import Behaviour
+from appgen.scaffold.alpine.directives import describe, is_directive
+from appgen.scaffold.alpine.island import Island, plan_island
 from appgen.scaffold.jsx_props import attr_value, convert_attributes, js_string
 from appgen.scaffold.jsx_text import (
     MAX_LINE,
@@ -66,7 +70,7 @@ class ConvertedPage:
     stylesheets: list[str] = field(default_factory=list)  # hrefs of external stylesheets, in order
     classes: set[str] = field(default_factory=set)  # every class the page uses (after translation)
     tailwind: str | None = None  # "play" (v2/v3 Play CDN), "v4" (browser build), "css" (compiled link)
-    # Files next to the page's component: Alpine.js components as client components (`alpine_island`).
+    # Files next to the page's component: Alpine.js components as client components (`alpine`).
     components: dict[str, str] = field(default_factory=dict)
 
 
@@ -97,7 +101,7 @@ def convert_document(
         if dropped:
             converter.notice("dropped_event_handler", f"dropped <body> event handlers: {', '.join(dropped)}")
         for name, value in body.attrib.items():  # Alpine on <body>, or <html>'s x-data, covers the page
-            if alpine_island.is_directive(name):
+            if is_directive(name):
                 wrapper.set(name, value)
         if "x-data" in root.attrib and "x-data" not in body.attrib:
             wrapper.set("x-data", root.get("x-data", ""))
@@ -273,18 +277,18 @@ class _Converter:
             self.notice("dropped_script", "dropped a script inside an SVG")
             return []
         if not svg and not in_pre and self.island is None and "x-data" in el.attrib:
-            label = self.labels.get(el) or f"<{tag}{alpine.describe(el)}>"
+            label = self.labels.get(el) or f"<{tag}{describe(el)}>"
             island = plan_island(el, label, self.page_scripts, self.notice)
             if island is not None:
                 return self._island(el, island, depth)
         scope = None
         if "x-data" in el.attrib:
-            scope = alpine.scope_of(el.get("x-data", ""), self.page_scripts)
+            scope = start_state.scope_of(el.get("x-data", ""), self.page_scripts)
         for name in behaviour.consumed if behaviour else ():
             del el.attrib[name]
         jsx_tag = tag
         if not svg and ("x-show" in el.attrib or "x-cloak" in el.attrib):
-            alpine.start_as_alpine_does(el, tag, self.alpine_scopes, self.notice)
+            start_state.start_as_alpine_does(el, tag, self.alpine_scopes, self.notice)
         if el.get("class"):
             self._translate_classes(el, tag)
         props = convert_attributes(el, tag, svg, self.notice, self.important_rule)
@@ -336,8 +340,8 @@ class _Converter:
             name = f"{base}{n}"
         hooks = island.code.hook_names()
         if hooks:
-            file.imports.append(f'import {{ {", ".join(hooks)} }} from "./{HOOKS_FILE[:-3]}";')
-            self.components[HOOKS_FILE] = alpine_jsx.HOOKS
+            file.imports.append(f'import {{ {", ".join(hooks)} }} from "./{alpine_jsx.HOOKS_FILE[:-3]}";')
+            self.components[alpine_jsx.HOOKS_FILE] = alpine_jsx.HOOKS
         head = ['"use client";', "", *file.head(react=("useState",))]
         signature = (
             f"// The preview's Alpine.js component ({island.label}), its state in React (appgen scaffold).\n"

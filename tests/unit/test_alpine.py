@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from appgen.scaffold import alpine
-from appgen.scaffold import alpine_grammar as grammar
+from appgen.scaffold.alpine import grammar
+from appgen.scaffold.alpine import scope as alpine
 from appgen.scaffold.html_to_jsx import ConvertedPage, convert_document
 
 

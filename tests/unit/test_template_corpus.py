@@ -154,6 +154,6 @@ def test_every_scaffold_warning_code_is_documented_in_the_readme_and_used() -> N
         re.findall(r"^\| `([a-z_]+)` \|", table[: table.index("\n\n", table.index("| code"))], re.M)
     )
     assert documented == set(WARNING_CODES)
-    sources = "".join(p.read_text() for p in (REPO_ROOT / "appgen" / "scaffold").glob("*.py"))
+    sources = "".join(p.read_text() for p in (REPO_ROOT / "appgen" / "scaffold").rglob("*.py"))
     raised = set(re.findall(r'(?:notice|notify|ScaffoldWarning)\(\s*"([a-z_]+)"', sources))
     assert raised == set(WARNING_CODES), raised ^ set(WARNING_CODES)

@@ -1,4 +1,4 @@
-"""The code of a converted Alpine.js component (`alpine_island`): its state, methods and handlers.
+"""The React code of a converted Alpine.js component (`island`): its state, methods and handlers.
 
 Fields become `useState` (only those the converted code reads or writes, so nothing is left unused),
 methods `const`s (only those a converted handler calls, callees before callers), statements setter calls.
@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from appgen.scaffold import alpine_grammar as grammar
 from appgen.scaffold import react_props as rp
-from appgen.scaffold.alpine import Field, Names, Scope, Unsupported
+from appgen.scaffold.alpine import grammar
+from appgen.scaffold.alpine.scope import Field, Names, Scope, Unsupported
 
 # Names a state variable, setter or method must not take in the component's module.
 _RESERVED = rp.names(
@@ -43,7 +43,7 @@ class Statements:
     dropped: list[str]
 
 
-class Code:
+class ReactCode:
     def __init__(self, label: str) -> None:
         self.label = label  # how notices name the component
         self.fields: list[Field] = []
@@ -52,7 +52,7 @@ class Code:
         self.hooks: list[str] = []  # `const awayRef = useClickAway(close);`, `useWindowKey(…);`
         self.problems: list[str] = []
         self.changes_state = False
-        self.read_names: set[str] = set()  # see `Island._reads`
+        self.read_names: set[str] = set()  # see `island.Island._reads`
         self._busy: set[tuple[int, str]] = set()
         self._names: set[str] = set(_RESERVED)
 

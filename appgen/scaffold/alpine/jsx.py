@@ -1,15 +1,16 @@
-"""The JSX side of a converted Alpine.js component (`alpine_island`): an element's props with its
-behaviour applied, and the hooks module the components share."""
+"""The JSX side of a converted Alpine.js component (`island`): an element's props with its behaviour
+applied, and the hooks module the components share (`HOOKS_FILE`)."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from appgen.scaffold.alpine import literal
-from appgen.scaffold.alpine_island import Behaviour
+from appgen.scaffold.alpine.behaviour import Behaviour
+from appgen.scaffold.alpine.scope import literal
 
 Props = list[tuple[str, str | None]]
+HOOKS_FILE = "alpine.ts"
 
 
 def apply(props: Props, behaviour: Behaviour, classes: list[tuple[str, str]]) -> Props:

@@ -7,7 +7,7 @@
   new lines; in methods, fields are `this.field`.
 
 Anything else (`$refs`, `$dispatch`, calls with arguments, `++`, globals…) is `Unsupported`, with the
-reason the job's warning quotes (`alpine_island` decides whether a statement outside the grammar can be
+reason the job's warning quotes (`react_code` decides whether a statement outside the grammar can be
 dropped instead). Field types (boolean, string, number, null) come from the initial value and the
 literals assigned (`infer_types`), so the `useState` declarations and comparisons type-check: a
 comparison of values that are never equal is refused, as TypeScript would refuse it.
@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from appgen.scaffold.alpine import Field, Names, Scope, Unsupported, literal
+from appgen.scaffold.alpine.scope import Field, Names, Scope, Unsupported, literal
 
 _TOKEN = re.compile(
     r"""\s*(?:

@@ -5,13 +5,8 @@ An Alpine component is an `x-data` object: literal fields (`{ open: false, tab: 
 scripts (`x-data="data()"` with `function data() { return {…} }`, or `Alpine.data('data', () => ({…}))`).
 The scripts are read, never run (`jsobject`). Fields with a literal value become React state (`Field`);
 the others are known by name only, so an expression using them is `Unsupported`. `Names` looks names up
-along the scopes around an element, as Alpine's nested components do. `alpine_grammar` reads the
-directives' expressions and statements against them.
-
-An element outside a converted component (`alpine_island`) keeps the state it starts in: Alpine shows an
-`x-show` element only when its expression is true (and hides `x-cloak` until then); React renders what
-the HTML says. `start_as_alpine_does` starts the element as Alpine starts it, its toggle left to the page
-agent with a notice.
+along the scopes around an element, as Alpine's nested components do. `grammar` reads the directives'
+expressions and statements against them.
 """
 
 from __future__ import annotations
@@ -19,12 +14,10 @@ from __future__ import annotations
 import json
 import math
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
 from appgen.scaffold.jsobject import JsMethod, JsObjectError, parse_object_literal, returned_object
-from appgen.scaffold.jsx_props import Notify
 
 LITERAL_TYPES = {bool: "boolean", str: "string", int: "number", float: "number", type(None): "null"}
 
@@ -92,11 +85,6 @@ def read_scope(value: str, scripts: list[str]) -> Scope | str:
     return scope
 
 
-def literal_values(scope: Scope | str) -> dict[str, Any]:
-    """The fields' initial values (for the static rendering of an x-data that is not converted)."""
-    return {} if isinstance(scope, str) else {name: f.initial for name, f in scope.fields.items()}
-
-
 def literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -162,43 +150,3 @@ class Names:
         if self.this:
             raise Unsupported(f"`{token}` is not `this.{token}`: a global")
         return token
-
-
-def start_as_alpine_does(el: ET.Element, tag: str, scopes: list[dict[str, object]], notice: Notify) -> None:
-    """`x-show` is read against the literal `x-data` `scopes` around the element (innermost last); the
-    element is hidden when that cannot be read (menus, modals and overlays start closed)."""
-    expression = el.get("x-show", "").strip()
-    shown = _value(expression, scopes) if expression else None
-    what = f"<{tag}{describe(el)}> with x-show={expression!r}" if expression else f"<{tag}{describe(el)}>"
-    if shown:
-        return
-    style = el.get("style", "").strip().rstrip(";")
-    el.set("style", f"{style}; display: none" if style else "display: none")
-    notice(
-        "static_behaviour",
-        f"{what} starts hidden as in the preview; its Alpine.js toggle needs re-implementing in React",
-    )
-
-
-def scope_of(value: str, scripts: list[str]) -> dict[str, object]:
-    """The literal fields of an `x-data` that is not converted (`{}` when it cannot be read)."""
-    return literal_values(read_scope(value, scripts))
-
-
-def _value(expression: str, scopes: list[dict[str, object]]) -> bool | None:
-    negate = expression.startswith("!")
-    name = expression.lstrip("!").strip()
-    if not re.fullmatch(r"[A-Za-z_$][\w$]*", name):
-        return None
-    for data in reversed(scopes):
-        if name in data and isinstance(data[name], bool):
-            return data[name] != negate
-    return None
-
-
-def describe(el: ET.Element) -> str:
-    """` id="x"` or ` class="first classes"`: enough to find the element in the preview."""
-    if el.get("id"):
-        return f' id="{el.get("id")}"'
-    classes = el.get("class", "").split()
-    return f' class="{" ".join(classes[:4])}{" …" if len(classes) > 4 else ""}"' if classes else ""
