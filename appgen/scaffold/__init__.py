@@ -19,8 +19,9 @@ from pathlib import Path, PurePosixPath
 
 from appgen.scaffold import templates
 from appgen.scaffold.assets import package_imports
-from appgen.scaffold.html_to_jsx import convert_document, with_runtime_stylesheets
+from appgen.scaffold.html_to_jsx import convert_document
 from appgen.scaffold.theme import Theme, add_style, read_tailwind_config
+from appgen.scaffold.tsx_file import with_runtime_stylesheets
 from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
 
 INPUT_DIR = ".agent/input"

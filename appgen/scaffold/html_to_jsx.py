@@ -12,42 +12,31 @@ agent wires it to the app's API route). Iframes, embeds, video and audio are kep
 part of what the user picked. `<style>` blocks become the page's CSS file (global, like in the preview).
 
 This module walks the tree; attributes become props in `jsx_props`, text and whitespace become JSX in
-`jsx_text`; Alpine.js components become client components or keep their start state in `alpine`.
+`jsx_text`, what never renders (styles, scripts, stylesheet links) is read by `preview_head`, the files
+are laid out by `tsx_file`, and Alpine.js components become client components or keep their start
+state in `alpine`.
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import html5lib
 
-from appgen.scaffold import cascade
+from appgen.scaffold import cascade, preview_head
 from appgen.scaffold import react_props as rp
 from appgen.scaffold.alpine import jsx as alpine_jsx
 from appgen.scaffold.alpine import start_state
 from appgen.scaffold.alpine.behaviour import Behaviour
-from appgen.scaffold.alpine.directives import describe, is_directive
-from appgen.scaffold.alpine.island import Island, plan_island
+from appgen.scaffold.alpine.directives import describe
+from appgen.scaffold.alpine.island import Island, cover_the_page, plan_island
 from appgen.scaffold.jsx_props import attr_value, convert_attributes, js_string
-from appgen.scaffold.jsx_text import (
-    MAX_LINE,
-    WS,
-    child_items,
-    is_boxed,
-    local_name,
-    opening_lines,
-    text_lines,
-)
+from appgen.scaffold.jsx_text import MAX_LINE, child_items, is_boxed, local_name, opening_lines, text_lines
+from appgen.scaffold.preview_head import PreviewHead
 from appgen.scaffold.tailwind_compat import translate_classes
-
-_TAILWIND_CDN = re.compile(r"cdn\.tailwindcss\.com|@tailwindcss/browser", re.I)
-_TAILWIND_V4 = re.compile(r"@tailwindcss/browser", re.I)
-# A compiled Tailwind stylesheet from a CDN (`unpkg.com/tailwindcss@2.2.19/dist/tailwind.min.css`): the
-# app builds Tailwind itself, so the link goes (its classes are translated to Tailwind 4, see `tailwind`).
-_TAILWIND_CSS = re.compile(r"/tailwindcss@[\d.^~]*/dist/[\w.-]+\.css|/tailwind(?:\.min)?\.css$", re.I)
+from appgen.scaffold.tsx_file import TsxFile, module
 
 
 @dataclass(frozen=True)
@@ -100,19 +89,15 @@ def convert_document(
         dropped = sorted(k for k in body.attrib if k.startswith("on"))
         if dropped:
             converter.notice("dropped_event_handler", f"dropped <body> event handlers: {', '.join(dropped)}")
-        for name, value in body.attrib.items():  # Alpine on <body>, or <html>'s x-data, covers the page
-            if is_directive(name):
-                wrapper.set(name, value)
-        if "x-data" in root.attrib and "x-data" not in body.attrib:
-            wrapper.set("x-data", root.get("x-data", ""))
-            converter.labels[wrapper] = "<html>"
-        elif "x-data" in body.attrib:
-            converter.labels[wrapper] = "<body>"
+        label = cover_the_page(root, body, wrapper)
+        if label is not None:
+            converter.labels[wrapper] = label
         wrapper.text = body.text
         wrapper.extend(list(body))
     body_lines = converter.element(wrapper, 2, in_pre=False)
-    own = "\n\n".join(block.strip() for block in converter.styles if block.strip())
-    css = cascade.layer_page_css(own, converter.css_order()) if own else ""
+    read = converter.head
+    own = "\n\n".join(block.strip() for block in read.styles if block.strip())
+    css = cascade.layer_page_css(own, read.css_order()) if own else ""
     if converter.important_rules:
         # Inline `!important` declarations, as classes in the first layer: important declarations of an
         # earlier layer beat those of later layers and unlayered ones, the nearest to an inline style's.
@@ -123,71 +108,25 @@ def convert_document(
     if css:
         head_lines.append(f'import "{css_import}";')
     return ConvertedPage(
-        tsx=_module(head_lines, f"export default function {component}() {{", [], body_lines),
+        tsx=module(head_lines, f"export default function {component}() {{", [], body_lines),
         css=css + "\n" if css else "",
-        title=_title(root),
-        description=_meta_description(root),
+        title=preview_head.title(root),
+        description=preview_head.meta_description(root),
         lang=root.get("lang") or None,
-        scripts=converter.scripts,
+        scripts=read.scripts,
         notices=converter.notices,
-        stylesheets=converter.stylesheets,
+        stylesheets=read.stylesheets,
         classes=converter.classes,
-        tailwind=converter.tailwind,
+        tailwind=read.tailwind,
         components=converter.components,
     )
-
-
-def _module(head: list[str], signature: str, declarations: list[str], body: list[str]) -> str:
-    lines = [*head, "", signature, *declarations, "  return (", *body, "  );", "}", ""]
-    return "\n".join(lines).lstrip("\n")
-
-
-@dataclass
-class _File:
-    """What one TSX file's JSX needs imported."""
-
-    uses_link: bool = False
-    uses_img: bool = False
-    uses_style: bool = False
-    imports: list[str] = field(default_factory=list)  # the page's own components
-
-    def head(self, react: tuple[str, ...] = ()) -> list[str]:
-        head = []
-        if self.uses_img:
-            head.append(
-                "/* eslint-disable @next/next/no-img-element -- preview images are kept as they were */"
-            )
-        values = [*(["type CSSProperties"] if self.uses_style else []), *react]
-        if values == ["type CSSProperties"]:
-            head.append('import type { CSSProperties } from "react";')
-        elif values:
-            head.append(f'import {{ {", ".join(values)} }} from "react";')
-        if self.uses_link:
-            head.append('import Link from "next/link";')
-        return head + self.imports
-
-
-def _title(root: ET.Element) -> str | None:
-    for el in root.iter("title"):  # SVG titles carry the SVG namespace and do not match
-        text = WS.sub(" ", el.text or "").strip()
-        return text or None
-    return None
-
-
-def _meta_description(root: ET.Element) -> str | None:
-    for el in root.iter("meta"):
-        if el.get("name", "").lower() == "description" and el.get("content", "").strip():
-            return el.get("content", "").strip()
-    return None
 
 
 class _Converter:
     def __init__(self, resolve_link: Callable[[str], str | None]) -> None:
         self.resolve_link = resolve_link
         self.notices: list[Notice] = []
-        self.styles: list[str] = []
-        self.scripts: list[str] = []
-        self.stylesheets: list[str] = []
+        self.head = PreviewHead(self.notice)
         self.important_rules: list[str] = []
         self.classes: set[str] = set()
         self.alpine_scopes: list[dict[str, object]] = []  # literal x-data objects around the element
@@ -195,25 +134,24 @@ class _Converter:
         self.island: Island | None = None  # the Alpine component being converted, if any
         self.labels: dict[ET.Element, str] = {}  # how notices name an element that stands for another
         self.components: dict[str, str] = {}
-        self.file = _File()
-        self.tailwind: str | None = None
-        self._tailwind_before_style = False  # a compiled Tailwind link came before the first <style>
-
-    def css_order(self) -> str:
-        if self.tailwind in {None, "v4"}:
-            return cascade.UNLAYERED
-        return cascade.TAILWIND_BEFORE if self._tailwind_before_style else cascade.TAILWIND_AFTER
+        self.file = TsxFile()
 
     def _translate_classes(self, el: ET.Element, tag: str) -> None:
-        classes = el.get("class", "").split()
-        if self.tailwind in {"play", "css"}:  # Tailwind 1-3 names → Tailwind 4
-            classes, dropped = translate_classes(classes)
+        classes = self._tailwind4(el.get("class", "").split(), tag)
+        if self.head.tailwind in {"play", "css"}:
             el.set("class", " ".join(classes))
+
+    def _tailwind4(self, classes: list[str], tag: str) -> list[str]:
+        """The classes as the page uses them, recorded: Tailwind 1-3 names become Tailwind 4's, and those
+        with no equivalent are dropped with a notice."""
+        if self.head.tailwind in {"play", "css"}:
+            classes, dropped = translate_classes(classes)
             for cls in dropped:
                 self.notice(
                     "unknown_class", f"dropped the class {cls!r} on <{tag}>: Tailwind 4 has no such class"
                 )
         self.classes.update(classes)
+        return classes
 
     def important_rule(self, declarations: str) -> str:
         name = f"appgen-important-{len(self.important_rules) + 1}"
@@ -229,29 +167,7 @@ class _Converter:
             return
         tag, _ = local_name(el.tag)
         if tag in {"script", "style", "link"}:
-            self._non_visual(el, tag)
-
-    def _non_visual(self, el: ET.Element, tag: str) -> None:
-        if tag == "style":
-            if not self.styles and self.tailwind == "css":
-                self._tailwind_before_style = True
-            self.styles.append(el.text or "")
-        elif tag == "script":
-            src, text = el.get("src", ""), el.text or ""
-            self.scripts.append(text)
-            if src and _TAILWIND_CDN.search(src):
-                self.tailwind = "v4" if _TAILWIND_V4.search(src) else "play"
-                return  # the app builds Tailwind itself
-            if "tailwind.config" in text:
-                return  # the config becomes @theme tokens
-            what = f"the script {src}" if src else f"an inline script ({len(text)} characters)"
-            self.notice("dropped_script", f"dropped {what}; its behaviour needs re-implementing in React")
-        elif tag == "link" and "stylesheet" in el.get("rel", "").lower().split():
-            href = el.get("href", "").strip()
-            if _TAILWIND_CSS.search(href.split("?")[0]):
-                self.tailwind = self.tailwind or "css"
-            elif href:
-                self.stylesheets.append(href)  # the scaffold decides: an npm package, or kept as a link
+            self.head.take(el, tag)
 
     # -- JSX -------------------------------------------------------------------------------------------------
     def element(self, el: ET.Element, depth: int, in_pre: bool) -> list[str]:
@@ -261,7 +177,7 @@ class _Converter:
             self.notice("dropped_element", f"dropped <{tag}> (MathML is not supported by React's types)")
             return []
         if not svg and tag in {"script", "style", "link", "meta", "title", "base", "head"}:
-            self._non_visual(el, tag)
+            self.head.take(el, tag)
             return []
         behaviour = self.island.behaviours.get(el) if self.island else None
         if behaviour is not None and behaviour.condition is not None:
@@ -325,29 +241,14 @@ class _Converter:
 
     def _island(self, el: ET.Element, island: Island, depth: int) -> list[str]:
         """The element as its own client component, rendered where it was."""
-        outer, self.file, self.island = self.file, _File(), island
+        outer, self.file, self.island = self.file, TsxFile(), island
         try:
             body = self.element(el, 2, in_pre=False)
         finally:
             self.island = None
         file, self.file = self.file, outer
-        label = self.labels.get(el, "")
-        base = "Page" if label in {"<html>", "<body>"} else _pascal(el.get("id") or el.tag)
-        base = base if base.startswith("Alpine") else "Alpine" + base
-        name, n = base, 1
-        while f"{name}.tsx" in self.components:
-            n += 1
-            name = f"{base}{n}"
-        hooks = island.code.hook_names()
-        if hooks:
-            file.imports.append(f'import {{ {", ".join(hooks)} }} from "./{alpine_jsx.HOOKS_FILE[:-3]}";')
-            self.components[alpine_jsx.HOOKS_FILE] = alpine_jsx.HOOKS
-        head = ['"use client";', "", *file.head(react=("useState",))]
-        signature = (
-            f"// The preview's Alpine.js component ({island.label}), its state in React (appgen scaffold).\n"
-            f"export default function {name}() {{"
-        )
-        self.components[f"{name}.tsx"] = _module(head, signature, island.code.declarations(), body)
+        name = alpine_jsx.component_name(el, self.labels.get(el, ""), self.components)
+        self.components.update(alpine_jsx.component_files(name, island, file, body))
         self.file.imports.append(f'import {name} from "./{name}";')
         return [f"{'  ' * depth}<{name} />"]
 
@@ -368,14 +269,7 @@ class _Converter:
         """The classes of a converted `:class`, translated and recorded like static ones."""
         out = []
         for text, test in behaviour.classes:
-            classes = text.split()
-            if self.tailwind in {"play", "css"}:
-                classes, dropped = translate_classes(classes)
-                for cls in dropped:
-                    self.notice(
-                        "unknown_class", f"dropped the class {cls!r} on <{tag}>: Tailwind 4 has no such class"
-                    )
-            self.classes.update(classes)
+            classes = self._tailwind4(text.split(), tag)
             if classes:
                 out.append((" ".join(classes), test))
         return out
@@ -395,22 +289,3 @@ class _Converter:
             after = items[index + 1] if index + 1 < len(items) else None
             lines += text_lines(item, before, after, pad, in_pre=in_pre, parent=parent, svg=svg, boxed=boxed)
         return lines
-
-
-def _pascal(text: str) -> str:
-    """`mobile-menu` → `MobileMenu`: a component name from an id or a tag."""
-    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
-    return name if name[:1].isalpha() else f"X{name}"
-
-
-def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:
-    """The component with `<link rel="stylesheet">`s React 19 hoists into <head> (`precedence`), for
-    stylesheets no starter package provides (see `assets`)."""
-    if not hrefs:
-        return tsx
-    start = tsx.index("  return (\n") + len("  return (\n")
-    end = tsx.rindex("\n  );\n}")
-    links = "".join(
-        f'      <link rel="stylesheet" href={attr_value(h)} precedence="default" />\n' for h in hrefs
-    )
-    return tsx[:start] + "    <>\n" + links + tsx[start:end] + "\n    </>" + tsx[end:]

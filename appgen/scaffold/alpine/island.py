@@ -37,6 +37,7 @@ from appgen.scaffold.alpine.react_code import ReactCode
 from appgen.scaffold.alpine.scope import Names, Scope, Unsupported, read_scope
 from appgen.scaffold.jsx_props import Notify
 
+PAGE_LABELS = frozenset({"<html>", "<body>"})  # how notices name an x-data covering the whole page
 # Elements the page never renders: what they carry cannot convert (`<template x-if>` is handled apart).
 _NOT_RENDERED = frozenset({"script", "style", "noscript", "head", "title", "meta", "link"})
 
@@ -155,3 +156,16 @@ def plan_island(root: ET.Element, label: str, scripts: list[str], notify: Notify
     for problem in island.problems:
         notify("alpine_not_converted", problem)
     return island
+
+
+def cover_the_page(root: ET.Element, body: ET.Element, wrapper: ET.Element) -> str | None:
+    """Alpine on `<body>`, or `<html>`'s x-data, covers the whole page: the page's `wrapper` element takes
+    `<body>`'s directives and the x-data of either. Returns how notices name it (one of `PAGE_LABELS`),
+    or None when the page as a whole has no x-data."""
+    for name, value in body.attrib.items():
+        if is_directive(name):
+            wrapper.set(name, value)
+    if "x-data" in root.attrib and "x-data" not in body.attrib:
+        wrapper.set("x-data", root.get("x-data", ""))
+        return "<html>"
+    return "<body>" if "x-data" in body.attrib else None

@@ -1,13 +1,17 @@
 """The JSX side of a converted Alpine.js component (`island`): an element's props with its behaviour
-applied, and the hooks module the components share (`HOOKS_FILE`)."""
+applied, the component's file (`Alpine<Name>.tsx`, a `"use client"` module the page renders) and the
+hooks module the components share (`HOOKS_FILE`)."""
 
 from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 
 from appgen.scaffold.alpine.behaviour import Behaviour
+from appgen.scaffold.alpine.island import PAGE_LABELS, Island
 from appgen.scaffold.alpine.scope import literal
+from appgen.scaffold.tsx_file import TsxFile, module
 
 Props = list[tuple[str, str | None]]
 HOOKS_FILE = "alpine.ts"
@@ -54,6 +58,41 @@ def _class_name(static: str, classes: list[tuple[str, str]], expression: str | N
 
 def group(ts: str) -> str:
     return ts if re.fullmatch(r"!?[\w$]+", ts) else f"({ts})"
+
+
+def component_name(el: ET.Element, label: str, taken: dict[str, str]) -> str:
+    """`AlpineMobileMenu` from the element's id (or tag; `AlpinePage` for the page's own x-data), with a
+    number when a file of that name is `taken`."""
+    base = "Page" if label in PAGE_LABELS else _pascal(el.get("id") or el.tag)
+    base = base if base.startswith("Alpine") else "Alpine" + base
+    name, n = base, 1
+    while f"{name}.tsx" in taken:
+        n += 1
+        name = f"{base}{n}"
+    return name
+
+
+def component_files(name: str, island: Island, file: TsxFile, body: list[str]) -> dict[str, str]:
+    """The component's module (its state and handlers, returning the JSX `body` that `file` describes),
+    and the hooks module when it uses one."""
+    files = {}
+    hooks = island.code.hook_names()
+    if hooks:
+        file.imports.append(f'import {{ {", ".join(hooks)} }} from "./{HOOKS_FILE[:-3]}";')
+        files[HOOKS_FILE] = HOOKS
+    head = ['"use client";', "", *file.head(react=("useState",))]
+    signature = (
+        f"// The preview's Alpine.js component ({island.label}), its state in React (appgen scaffold).\n"
+        f"export default function {name}() {{"
+    )
+    files[f"{name}.tsx"] = module(head, signature, island.code.declarations(), body)
+    return files
+
+
+def _pascal(text: str) -> str:
+    """`mobile-menu` → `MobileMenu`: a component name from an id or a tag."""
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+    return name if name[:1].isalpha() else f"X{name}"
 
 
 HOOKS = """// Alpine.js behaviour the scaffold converted to React (appgen): `@click.away` and `@keydown.escape.window`.
