@@ -5,7 +5,7 @@ one prerendered page from what the box sees), so each costs about a second:
 
 - RemoteBuilder gets the box's exit codes, output and pages back, and the builder keeps nothing;
 - the pages it asks to render come back as screenshots that score as a local render's do (Chromium in a
-  box of the builder; one page, 5-15 s);
+  box of the builder; one page, 5-15 s), with the class names of the build's CSS in the same answer;
 - a cancel, or the end of the job's time, stops the build inside the builder, not only the wait;
 - a job runs through the worker chain (real scaffold, validate and package steps, a real control plane)
   with `APPGEN_BUILDER=remote`, its validate step building in the builder service.
@@ -172,6 +172,8 @@ def test_a_remote_build_screenshots_its_pages_and_they_score_as_a_local_render_d
         assert score.load(built).width == px
         figures = score.compare(preview, built)
         assert figures.score > 0.9 and figures.diff_share < 0.05, (width, figures)
+    # The same answer carries the class names of the CSS the build left, for `class_without_css`.
+    assert result.stylesheet_classes == {"p-8", "t", "pic", "tall"}
     assert builder.is_idle()
 
 
