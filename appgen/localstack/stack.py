@@ -12,7 +12,10 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer
 
-from appgen import sweepers
+# The worker's modules (the pipeline, scaffolding, visual scoring with numpy and scipy) load with the stack:
+# the internal endpoints import them on first use, which made the first job's first delivery wait about a
+# second for them between submit and its first agent.
+from appgen import sweepers, worker  # noqa: F401
 from appgen.dispatch import LocalDispatcher
 from appgen.gateway import ControlPlane, PostgresTransport
 from appgen.localstack.postgres import LocalPostgres
