@@ -20,7 +20,7 @@ from appgen.settings_checks import check_user_verifier
 from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, ObjectStore
 
 if TYPE_CHECKING:
-    from appgen.agents.runner import AgentRunner
+    from appgen.agents.runner import AgentRunner, GeminiCliRunner
     from appgen.pipeline.builder import Builder, LocalBuilder
 
 
@@ -61,18 +61,7 @@ class Services:
         """Built on first use, so processes that never run agents never need the gemini binary."""
         if self._runner is not None:
             return self._runner
-        from appgen.agents.runner import GeminiCliRunner
-
-        settings = self.settings
-        if not settings.gemini_api_key:
-            raise ConfigError("GEMINI_API_KEY is not set: the worker cannot run agents")
-        return GeminiCliRunner(
-            gemini_bin=settings.gemini_bin,
-            model=settings.gemini_model,
-            api_key=settings.gemini_api_key,
-            base_url=settings.gemini_base_url,
-            home_root=settings.work_dir / "gemini-homes",
-        )
+        return build_runner(self.settings)
 
     @cached_property
     def builder(self) -> Builder:
@@ -91,6 +80,10 @@ class Services:
             self._job_changes.close()
         self.dispatcher.close()
         self.control_plane.transport.close()
+        # The runner only when it was built (a cached_property): it ends its parked agents.
+        close_runner = getattr(self.__dict__.get("runner"), "close", None)
+        if close_runner is not None:
+            close_runner()
 
 
 def build_services(settings: Settings) -> Services:
@@ -108,6 +101,22 @@ def build_services(settings: Settings) -> Services:
         dispatcher=dispatcher,
         artifacts=artifacts,
         scratch=scratch,
+    )
+
+
+def build_runner(settings: Settings) -> GeminiCliRunner:
+    """The Gemini CLI runner of the settings' model, or a ConfigError without a key."""
+    from appgen.agents.runner import GeminiCliRunner
+
+    if not settings.gemini_api_key:
+        raise ConfigError("GEMINI_API_KEY is not set: the worker cannot run agents")
+    return GeminiCliRunner(
+        gemini_bin=settings.gemini_bin,
+        model=settings.gemini_model,
+        api_key=settings.gemini_api_key,
+        base_url=settings.gemini_base_url,
+        home_root=settings.work_dir / "gemini-homes",
+        warm=1 if settings.warm_agents is None else settings.warm_agents,
     )
 
 

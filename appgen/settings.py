@@ -75,6 +75,9 @@ class Settings:
     database_listen_url: str | None = None
     page_agent_timeout_s: float = 600.0
     agent_max_turns: int = 40
+    # Gemini CLI processes kept started, their modules loaded, for the next agents (agents/warm.py). None:
+    # one per worker, and in `appgen dev` one per page agent that can run at once.
+    warm_agents: int | None = None
     offline_model: bool = False
     # A live worker renews its lease every quarter of it; a dead worker's task is re-sent once it lapses.
     task_lease_s: int = POLICY.task_lease_seconds
@@ -169,6 +172,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_size=int(number(env, "APPGEN_DB_POOL_SIZE", defaults.db_pool_size)),
         page_agent_timeout_s=number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),
         agent_max_turns=int(number(env, "APPGEN_AGENT_MAX_TURNS", defaults.agent_max_turns)),
+        warm_agents=(
+            int(number(env, "APPGEN_WARM_AGENTS", 0, zero_means="none"))
+            if env.get("APPGEN_WARM_AGENTS")
+            else None
+        ),
         task_lease_s=int(number(env, "APPGEN_TASK_LEASE_SECONDS", defaults.task_lease_s)),
         sweep_interval_s=number(env, "APPGEN_SWEEP_INTERVAL", defaults.sweep_interval_s),
         dispatcher=env.get("APPGEN_DISPATCHER") or defaults.dispatcher,

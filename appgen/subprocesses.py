@@ -9,7 +9,9 @@ Agent sessions (`agents/runner.py`: the Gemini CLI) and the generated app's comm
 - The child dies with this process: it starts under `setpriv --pdeathsig KILL`, so the kernel SIGKILLs it
   when the thread that started it goes, and a SIGKILLed worker or `appgen dev` leaves no Gemini CLI or
   build behind (its own session keeps it out of the worker's process group, so nothing else would reach
-  it). The signal follows the *thread*: `supervise` waits for its child in the thread that started it.
+  it). The signal follows the *thread*: `supervise` waits for its child in the thread that started it,
+  and a child started ahead of its run (`start`, then `watch` in another thread: the parked agents of
+  `agents/warm.py`) is started by a thread that lives as long as the process.
   Only the child is covered; what it starts is on its own (the Gemini CLI runs as one process, and a
   sandboxed command's whole pid namespace dies with its `bwrap`, see `appgen.sandbox`).
 - Its environment is built from scratch (`environment`): nothing inherited but `PATH`, plus exactly what
@@ -82,7 +84,24 @@ def supervise(
 ) -> int:
     """Run `argv` in its own process group until it exits (returns its exit code), `should_stop()` turns
     true (StepFailed "cancelled") or `timeout_s` passes (TimedOut), checking every `poll_s` seconds."""
-    process = subprocess.Popen(
+    process = start(argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=pass_fds)
+    return watch(process, timeout_s=timeout_s, poll_s=poll_s, grace_s=grace_s, should_stop=should_stop)
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdin: IO[Any] | int,
+    stdout: IO[Any] | int,
+    stderr: IO[Any] | int,
+    pass_fds: Sequence[int] = (),
+) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own session, dying with the calling thread (see the module docstring). Hand it
+    to `watch`; a caller that starts a child to watch it later must start it from a thread that lives as
+    long as the process (`agents/warm.py`)."""
+    return subprocess.Popen(
         [*die_with_parent(), *argv],
         cwd=cwd,
         env=dict(env),
@@ -92,6 +111,18 @@ def supervise(
         start_new_session=True,
         pass_fds=tuple(pass_fds),
     )
+
+
+def watch(
+    process: subprocess.Popen[bytes],
+    *,
+    timeout_s: float,
+    poll_s: float,
+    grace_s: float,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Wait for a child of `start` as `supervise` does; its process group is gone when this returns or
+    raises."""
     started = time.monotonic()
     try:
         while True:
@@ -108,6 +139,12 @@ def supervise(
     finally:
         if process.poll() is None:
             _kill_group(process, grace_s)
+
+
+def stop(process: subprocess.Popen[Any], grace_s: float) -> None:
+    """End a child of `start` and its process group (SIGTERM, SIGKILL after `grace_s`)."""
+    if process.poll() is None:
+        _kill_group(process, grace_s)
 
 
 def _kill_group(process: subprocess.Popen[Any], grace_s: float) -> None:

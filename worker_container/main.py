@@ -10,7 +10,9 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from appgen import internal_api
+# `worker` is imported here, not on the first delivery (as `internal_api` does for the lighter targets):
+# an instance loads the pipeline's modules while it starts, not while its first task waits.
+from appgen import internal_api, worker  # noqa: F401
 from appgen.logs import configure
 from appgen.responses import answer_unrouted_paths_in_json
 from appgen.services import check_ready, services

@@ -48,7 +48,7 @@ def prepare_home(
     """The per-run CLI home: settings, the tool policy, the system prompt and the prompt."""
     config = home / ".gemini"
     (config / "policies").mkdir(parents=True, mode=0o700)
-    (home / "tmp").mkdir()
+    (home / "tmp").mkdir(exist_ok=True)  # a parked process's home has it already (warm.py)
     (config / "settings.json").write_text(json.dumps(cli_settings(max_turns, max_attempts), indent=2))
     (config / "policies" / "appgen.toml").write_text(policy_toml())
     (home / "system.md").write_text(system_prompt)

@@ -13,6 +13,9 @@ How a session is confined (verified against @google/gemini-cli 0.61.0):
 - The prompt goes through stdin (a file, so it is readable at once: the CLI waits only 500 ms for piped
   input) and the CLI puts it before the `-p` text. One argv string may not exceed 128 KB on Linux
   (MAX_ARG_STRLEN) and prompts reach a few hundred KB.
+- With `warm` > 0 a run takes a CLI process started ahead of it, its modules already loaded (`warm.py`):
+  the same argv, environment, home and stdin file, released into the workspace once the home is written.
+  Without one ready, the run starts the CLI itself.
 
 Retries: the CLI retries 429 and 5xx answers itself, starting at 5 s and doubling up to 30 s, for up to
 `general.maxAttempts` attempts (default 10, i.e. minutes). The runner sets it to `max_attempts` (default
@@ -41,6 +44,7 @@ from typing import Any, Protocol
 
 from appgen import subprocesses
 from appgen.agents.cli_config import agent_env, prepare_home, remove_project_config
+from appgen.agents.warm import Parked, WarmAgents, park
 from appgen.errors import StepFailed
 from appgen.policy import ErrorCode
 from appgen.redact import REDACTED, redact
@@ -48,6 +52,7 @@ from appgen.redact import REDACTED, redact
 POLL_SECONDS = 0.5
 KILL_GRACE_SECONDS = 2.0
 PROMPT_SUFFIX = "Carry out the task above."
+CLI_FLAGS = ("--approval-mode", "yolo", "--skip-trust", "--output-format", "json")
 TURN_LIMIT_EXIT = 53
 _EXIT_CODES = {
     41: (ErrorCode.AGENT_AUTH, "the Gemini CLI could not authenticate"),
@@ -101,6 +106,7 @@ class GeminiCliRunner:
         base_url: str | None,
         home_root: Path,
         max_attempts: int = 3,
+        warm: int = 0,
     ):
         self.gemini_bin = gemini_bin
         self.model = model
@@ -108,15 +114,34 @@ class GeminiCliRunner:
         self.home_root = home_root
         self.max_attempts = max_attempts
         self._api_key = api_key
+        self._warm = WarmAgents(warm, self._park) if warm > 0 else None
 
     def __repr__(self) -> str:  # never show the key
         return f"GeminiCliRunner(model={self.model!r}, base_url={self.base_url!r})"
+
+    def warm_up(self) -> None:
+        """Start parking CLI processes now rather than at the first run (the local stack's start)."""
+        if self._warm is not None:
+            self._warm.start()
+
+    def parked(self) -> int:
+        """How many CLI processes are parked for the next runs."""
+        return self._warm.ready() if self._warm is not None else 0
+
+    def close(self) -> None:
+        """End the parked processes."""
+        if self._warm is not None:
+            self._warm.close()
 
     def run(self, task: AgentTask) -> AgentResult:
         if not self.gemini_bin.exists():
             raise StepFailed(f"the Gemini CLI is not installed at {self.gemini_bin}", code=ErrorCode.INTERNAL)
         self.home_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        home = self.home_root / f"{re.sub(r'[^A-Za-z0-9_.-]', '-', task.label)[:40]}-{uuid.uuid4().hex[:8]}"
+        parked = None
+        if self._warm is not None:
+            self._warm.start()
+            parked = self._warm.take()
+        home = parked.home if parked is not None else self._new_home(task.label)
         remove_project_config(task.workspace)
         try:
             prepare_home(
@@ -126,42 +151,48 @@ class GeminiCliRunner:
                 max_turns=task.max_turns,
                 max_attempts=self.max_attempts,
             )
-            return self._run_in(home, task)
+            return self._run_in(home, task, parked)
         finally:
+            if parked is not None:
+                parked.discard()
             shutil.rmtree(home, ignore_errors=True)
             remove_project_config(task.workspace)
+            if self._warm is not None:
+                self._warm.refill()
 
-    def _run_in(self, home: Path, task: AgentTask) -> AgentResult:
-        argv = [str(self.gemini_bin), "-p", PROMPT_SUFFIX, "-m", self.model]
-        argv += ["--approval-mode", "yolo", "--skip-trust", "--output-format", "json"]
+    def _new_home(self, label: str) -> Path:
+        return self.home_root / f"{re.sub(r'[^A-Za-z0-9_.-]', '-', label)[:40]}-{uuid.uuid4().hex[:8]}"
+
+    def _args(self) -> list[str]:
+        return ["-p", PROMPT_SUFFIX, "-m", self.model, *CLI_FLAGS]
+
+    def _park(self) -> Parked:
+        """A CLI process for the next run, parked in a fresh home until `Parked.release` (`warm.py`)."""
+        if not self.gemini_bin.exists():
+            raise RuntimeError(f"the Gemini CLI is not installed at {self.gemini_bin}")
+        self.home_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        home = self._new_home("warm")
         env = agent_env(home, api_key=self._api_key, base_url=self.base_url)
+        return park(home, env, self.gemini_bin.resolve(), self._args())
+
+    def _run_in(self, home: Path, task: AgentTask, parked: Parked | None) -> AgentResult:
         started = time.monotonic()
-        with (
-            (home / "prompt.md").open("rb") as stdin,
-            (home / "stdout").open("w+b") as out,
-            (home / "stderr").open("w+b") as err,
-        ):
-            try:
-                exit_code = subprocesses.supervise(
-                    argv,
-                    cwd=task.workspace,
-                    env=env,
-                    stdin=stdin,
-                    stdout=out,
-                    stderr=err,
+        try:
+            if parked is not None and parked.release(task.workspace):
+                exit_code = subprocesses.watch(
+                    parked.process,
                     timeout_s=task.timeout_s,
                     poll_s=POLL_SECONDS,
                     grace_s=KILL_GRACE_SECONDS,
                     should_stop=task.should_stop,
                 )
-            except subprocesses.TimedOut:
-                err.seek(0)
-                tail = self._tail(err.read().decode(errors="replace"))
-                message = f"the {task.label} agent did not finish within {task.timeout_s:g} s"
-                raise StepFailed(message + (f"\n{tail}" if tail else ""), code=ErrorCode.TIMEOUT) from None
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+            else:  # none was ready, or it died before its go
+                exit_code = self._run_cold(home, task)
+        except subprocesses.TimedOut:
+            tail = self._tail(_read(home / "stderr"))
+            message = f"the {task.label} agent did not finish within {task.timeout_s:g} s"
+            raise StepFailed(message + (f"\n{tail}" if tail else ""), code=ErrorCode.TIMEOUT) from None
+        stdout, stderr = _read(home / "stdout"), _read(home / "stderr")
         duration = time.monotonic() - started
         output, before = _split_json(stdout)
         if not output:  # on failure the CLI writes its JSON document to stderr, after its log lines
@@ -173,6 +204,25 @@ class GeminiCliRunner:
         if exit_code != 0 or error is not None:
             raise self._failure(task, exit_code, error, before + stderr)
         return AgentResult(str(output.get("response") or ""), _usage(output), exit_code, duration)
+
+    def _run_cold(self, home: Path, task: AgentTask) -> int:
+        with (
+            (home / "prompt.md").open("rb") as stdin,
+            (home / "stdout").open("wb") as out,
+            (home / "stderr").open("wb") as err,
+        ):
+            return subprocesses.supervise(
+                [str(self.gemini_bin), *self._args()],
+                cwd=task.workspace,
+                env=agent_env(home, api_key=self._api_key, base_url=self.base_url),
+                stdin=stdin,
+                stdout=out,
+                stderr=err,
+                timeout_s=task.timeout_s,
+                poll_s=POLL_SECONDS,
+                grace_s=KILL_GRACE_SECONDS,
+                should_stop=task.should_stop,
+            )
 
     def _failure(self, task: AgentTask, exit_code: int, error: dict[str, Any] | None, log: str) -> StepFailed:
         """Exit codes 41…55 are the CLI's own; an API error exits with its HTTP status (mod 256) and
@@ -209,6 +259,10 @@ class GeminiCliRunner:
             line.rstrip() for line in stderr.splitlines() if line.strip() and not _NOISE.search(line)
         ]
         return self._clean(_REPORT.sub("", "\n".join(meaningful[-lines:])))
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode(errors="replace")
 
 
 def _split_json(text: str) -> tuple[dict[str, Any], str]:

@@ -12,14 +12,19 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer
 
-from appgen import sweepers
+# The worker's modules (the pipeline, scaffolding, visual scoring with numpy and scipy) load with the stack:
+# the internal endpoints import them on first use, which made the first job's first delivery wait about a
+# second for them between submit and its first agent.
+from appgen import sweepers, worker  # noqa: F401
+from appgen.agents.runner import GeminiCliRunner
 from appgen.dispatch import LocalDispatcher
 from appgen.gateway import ControlPlane, PostgresTransport
 from appgen.localstack.postgres import LocalPostgres
 from appgen.localstack.server import create_app, serve
 from appgen.migrate import migrate
+from appgen.policy import POLICY
 from appgen.redact import register_secret
-from appgen.services import Services, install
+from appgen.services import Services, build_runner, install
 from appgen.settings import LOCAL_JWT_SECRET, Settings
 from appgen.storage import LocalObjectStore
 
@@ -34,6 +39,7 @@ class LocalStack:
     database_dsn: str = ""
     _postgres: LocalPostgres | None = None
     _standin: Any = None
+    _runner: GeminiCliRunner | None = None
     _server: BaseWSGIServer | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -54,6 +60,13 @@ class LocalStack:
     def _start(self) -> None:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The agents first: their Gemini CLI processes load while the database starts, so the first job's
+        # page agents find one parked each (agents/warm.py), their start-up mostly done.
+        settings = self._model_settings(settings)
+        if settings.warm_agents is None:
+            settings = settings.with_overrides(warm_agents=POLICY.page_parallelism)
+        self._runner = build_runner(settings)
+        self._runner.warm_up()
         if settings.database_url:
             self.database_dsn = settings.database_url
         else:
@@ -74,7 +87,6 @@ class LocalStack:
             )
             settings = settings.with_overrides(jwt_secret=LOCAL_JWT_SECRET)
         register_secret(settings.internal_secret)
-        settings = self._model_settings(settings)
 
         # Bind first: the port (possibly ephemeral) is part of every URL the services hand out.
         self._server = serve(create_app(lambda: self._require_services()), "127.0.0.1", self.port)
@@ -90,6 +102,7 @@ class LocalStack:
             dispatcher=LocalDispatcher(settings.public_url, settings.internal_secret),
             artifacts=store,
             scratch=store,
+            _runner=self._runner,
         )
         install(self.services)
         self._spawn("http", self._server.serve_forever)
@@ -150,6 +163,9 @@ class LocalStack:
             self.services.close()
             install(None)
             self.services = None
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
         if self._standin is not None:
             self._standin.stop()
             self._standin = None

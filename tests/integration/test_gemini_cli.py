@@ -7,6 +7,8 @@ whole."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from appgen.agents.runner import AgentResult, AgentTask, GeminiCliRunner
 from appgen.agents.standin import GeminiStandIn, RecordedRequest, call, text
 from appgen.errors import StepFailed
 from appgen.settings import REPO_ROOT
+from tests.fixtures.waiting import wait_for
 
 GEMINI_BIN = REPO_ROOT / "worker_container" / "node_modules" / ".bin" / "gemini"
 MODEL = "gemini-2.5-pro"
@@ -53,7 +56,9 @@ def workspace(tmp_path: Path) -> Path:
     return path
 
 
-def make_runner(standin: GeminiStandIn, home_root: Path, max_attempts: int = 1) -> GeminiCliRunner:
+def make_runner(
+    standin: GeminiStandIn, home_root: Path, max_attempts: int = 1, warm: int = 0
+) -> GeminiCliRunner:
     return GeminiCliRunner(
         gemini_bin=installed_cli(),
         model=MODEL,
@@ -61,7 +66,24 @@ def make_runner(standin: GeminiStandIn, home_root: Path, max_attempts: int = 1) 
         base_url=standin.url,
         home_root=home_root,
         max_attempts=max_attempts,
+        warm=warm,
     )
+
+
+def parked_runner(standin: GeminiStandIn, home_root: Path, warm: int = 1) -> GeminiCliRunner:
+    """A runner whose `warm` CLI processes are parked (started, not yet released) before it returns."""
+    runner = make_runner(standin, home_root, warm=warm)
+    runner.warm_up()
+    wait_for(lambda: runner.parked() == warm, 30, f"{warm} parked agent(s)", every=0.05)
+    return runner
+
+
+def temp_dir_named(request: RecordedRequest) -> str:
+    """The CLI home the session ran in, as the CLI names its temporary directory to the model."""
+    body = json.dumps(request.body)
+    match = re.search(r"temporary directory is: (\S+?)/\.gemini/tmp", body)
+    assert match, body[:2000]
+    return Path(match[1]).name
 
 
 def make_task(
@@ -101,11 +123,15 @@ class Session:
     requests: list[RecordedRequest]
     workspace: Path
     home_root: Path
+    warm: bool
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    """One real run, shared by the tests that only look at what it did: write a file, then answer."""
+@pytest.fixture(scope="module", params=["cold", "warm"])
+def session(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Session]:
+    """One real run, shared by the tests that only look at what it did: write a file, then answer. Once
+    started by the run ("cold"), once by a runner that had the CLI parked ahead of the run ("warm"):
+    every test below holds for both."""
+    warm = request.param == "warm"
     root = tmp_path_factory.mktemp("session")
     workspace = root / "ws"
     (workspace / ".gemini").mkdir(parents=True)  # a project config an earlier agent might have left
@@ -118,8 +144,17 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
                 text("Wrote it."),
             ],
         )
-        result = make_runner(standin, root / "homes").run(make_task(workspace))
-        yield Session(result, list(standin.requests), workspace, root / "homes")
+        runner = parked_runner(standin, root / "homes") if warm else make_runner(standin, root / "homes")
+        try:
+            result = runner.run(make_task(workspace))
+        finally:
+            runner.close()
+        yield Session(result, list(standin.requests), workspace, root / "homes", warm)
+
+
+def test_a_warm_runner_runs_the_parked_process(session: Session) -> None:
+    home = temp_dir_named(session.requests[0])
+    assert home.startswith("warm-" if session.warm else "page-home-"), home
 
 
 def test_the_agent_edits_the_workspace_and_reports_its_answer_and_usage(session: Session) -> None:
@@ -148,8 +183,9 @@ def test_the_system_prompt_replaces_the_builtin_one(session: Session) -> None:
 
 
 def test_the_run_leaves_no_home_and_no_project_config(session: Session) -> None:
-    assert list(session.home_root.iterdir()) == []
+    assert list(session.home_root.iterdir()) == []  # the warm runner's refill ended with close()
     assert not (session.workspace / ".gemini").exists()
+    assert gemini_processes(session.home_root) == []
 
 
 # -- large prompts and concurrent sessions -----------------------------------------------------------
@@ -280,17 +316,21 @@ def test_an_agent_at_its_turn_limit_keeps_its_edits(
 # -- timeouts, cancels and the environment -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("warm", [0, 1])
 def test_a_timeout_kills_the_whole_process_group(
-    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path, warm: int
 ) -> None:
     standin.delay_s = 60
     home_root = tmp_path / "homes"
+    runner = parked_runner(standin, home_root) if warm else make_runner(standin, home_root)
     started = time.monotonic()
 
-    with pytest.raises(StepFailed) as failed:
-        make_runner(standin, home_root).run(make_task(workspace, timeout_s=4.0))
-
-    elapsed = time.monotonic() - started
+    try:
+        with pytest.raises(StepFailed) as failed:
+            runner.run(make_task(workspace, timeout_s=4.0))
+        elapsed = time.monotonic() - started
+    finally:
+        runner.close()  # and the process parked after the run
     assert failed.value.code == "timeout" and not failed.value.transient
     assert "the page:home agent did not finish within 4 s" in failed.value.message
     assert 4.0 <= elapsed < 4.0 + 4.0
@@ -298,13 +338,15 @@ def test_a_timeout_kills_the_whole_process_group(
     assert list(home_root.iterdir()) == []
 
 
+@pytest.mark.parametrize("warm", [0, 1])
 def test_a_cancel_kills_the_agent_quickly_and_it_never_saw_inherited_secrets(
-    standin: GeminiStandIn, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm: int
 ) -> None:
     monkeypatch.setenv("APPGEN_DATABASE_URL", "postgres://appgen:db-secret-991@db/appgen")
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "service-role-secret-992")
     standin.delay_s = 60
     home_root = tmp_path / "homes"
+    runner = parked_runner(standin, home_root) if warm else make_runner(standin, home_root)
     seen: dict[int, bytes] = {}
     stopped_at: list[float] = []
 
@@ -316,11 +358,13 @@ def test_a_cancel_kills_the_agent_quickly_and_it_never_saw_inherited_secrets(
         stopped_at.append(time.monotonic())
         return True
 
-    with pytest.raises(StepFailed) as failed:
-        make_runner(standin, home_root).run(make_task(workspace, should_stop=should_stop))
-
-    assert failed.value.code == "cancelled"
-    assert time.monotonic() - stopped_at[0] < 3.0
+    try:
+        with pytest.raises(StepFailed) as failed:
+            runner.run(make_task(workspace, should_stop=should_stop))
+        assert failed.value.code == "cancelled"
+        assert time.monotonic() - stopped_at[0] < 3.0
+    finally:
+        runner.close()  # and the process parked after the run
     assert gemini_processes(home_root) == []
     assert len(seen) == 1, seen  # one node process: the CLI did not relaunch itself
     [environ] = seen.values()
@@ -329,27 +373,35 @@ def test_a_cancel_kills_the_agent_quickly_and_it_never_saw_inherited_secrets(
     assert b"db-secret-991" not in environ and b"service-role-secret-992" not in environ
 
 
-# A worker process running one agent session, as the worker's task thread does.
+# A worker process running one agent session, as the worker's task thread does; with `warm` > 0 its
+# runner first parks that many CLI processes, and the session takes one of them.
 WORKER = """
-import sys
+import sys, time
 from pathlib import Path
 from appgen.agents.runner import AgentTask, GeminiCliRunner
-bin_, url, homes, ws = sys.argv[1:]
-runner = GeminiCliRunner(gemini_bin=Path(bin_), model="m", api_key="k", base_url=url, home_root=Path(homes))
+bin_, url, homes, ws, warm = sys.argv[1:]
+runner = GeminiCliRunner(
+    gemini_bin=Path(bin_), model="m", api_key="k", base_url=url, home_root=Path(homes), warm=int(warm)
+)
+runner.warm_up()
+while runner.parked() < int(warm):
+    time.sleep(0.05)
 runner.run(AgentTask(Path(ws), "pageId: home", "system", 120.0, 5, "page:home"))
 """
 
 
+@pytest.mark.parametrize("warm", [0, 2])
 def test_a_sigkilled_worker_leaves_no_gemini_process_behind(
-    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path, warm: int
 ) -> None:
+    """With `warm` 2 one CLI process is running the session and one is parked when the worker dies."""
     standin.delay_s = 60  # the CLI waits for its first answer
     home_root = tmp_path / "homes"
     argv = [sys.executable, "-c", WORKER, str(installed_cli()), standin.url, str(home_root), str(workspace)]
-    worker = subprocess.Popen(argv, cwd=REPO_ROOT)
+    worker = subprocess.Popen([*argv, str(warm)], cwd=REPO_ROOT)
     try:
         deadline = time.monotonic() + 60
-        while not (standin.requests and gemini_processes(home_root)):
+        while not (standin.requests and len(gemini_processes(home_root)) == max(1, warm)):
             assert worker.poll() is None and time.monotonic() < deadline, "the agent never started"
             time.sleep(0.1)
     finally:
@@ -359,6 +411,49 @@ def test_a_sigkilled_worker_leaves_no_gemini_process_behind(
     while gemini_processes(home_root):
         assert time.monotonic() < deadline, f"left behind: {gemini_processes(home_root)}"
         time.sleep(0.1)
+
+
+def test_closing_a_warm_runner_ends_its_parked_processes_and_removes_their_homes(
+    standin: GeminiStandIn, tmp_path: Path
+) -> None:
+    home_root = tmp_path / "homes"
+    runner = parked_runner(standin, home_root, warm=2)
+    assert len(gemini_processes(home_root)) == 2
+    assert len(list(home_root.iterdir())) == 2
+
+    runner.close()
+
+    assert gemini_processes(home_root) == []
+    assert list(home_root.iterdir()) == []
+    assert standin.requests == []  # a parked process never reached the model
+
+
+def test_a_parked_process_that_died_is_skipped(
+    standin: GeminiStandIn, workspace: Path, tmp_path: Path
+) -> None:
+    standin.on("pageId: home", [call("write_file", {"file_path": str(workspace / "a.txt"), "content": "a"})])
+    home_root = tmp_path / "homes"
+    runner = parked_runner(standin, home_root)
+    [pid] = gemini_processes(home_root)
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    [dead_home] = [v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"GEMINI_CLI_HOME=")]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: has_exited(pid), 10, "the parked process to die")
+
+    try:
+        result = runner.run(make_task(workspace))
+    finally:
+        runner.close()
+
+    assert result.exit_code == 0 and (workspace / "a.txt").read_text() == "a"
+    assert temp_dir_named(standin.requests[0]) != Path(dead_home).name
+    assert list(home_root.iterdir()) == []
+
+
+def has_exited(child: int) -> bool:
+    """True once a child of this process has exited, all its threads included, without reaping it (a
+    killed node's main thread is a zombie in /proc while its other threads still exit)."""
+    return os.waitid(os.P_PID, child, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def test_the_environment_is_built_from_scratch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

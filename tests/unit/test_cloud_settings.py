@@ -309,3 +309,12 @@ def test_visual_fidelity_is_on_unless_turned_off_and_the_trust_flag_off_unless_o
 def test_a_flag_that_is_neither_on_nor_off_says_so() -> None:
     with pytest.raises(errors.ConfigError, match="APPGEN_VISUAL_FIDELITY must be 1 or 0, got 'maybe'"):
         load_settings({"APPGEN_VISUAL_FIDELITY": "maybe"})
+
+
+def test_warm_agents_default_per_process_kind_and_zero_turns_parking_off() -> None:
+    assert load_settings({}).warm_agents is None  # the worker keeps 1, `appgen dev` the page window
+    assert load_settings({"APPGEN_WARM_AGENTS": "0"}).warm_agents == 0
+    assert load_settings({"APPGEN_WARM_AGENTS": "6"}).warm_agents == 6
+    with pytest.raises(errors.ConfigError) as raised:
+        load_settings({"APPGEN_WARM_AGENTS": "-1"})
+    assert raised.value.message == "APPGEN_WARM_AGENTS must be positive or 0 (none), got '-1'"
