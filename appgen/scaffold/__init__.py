@@ -1,7 +1,8 @@
 """The scaffold step's work: a buildable Next.js workspace from the spec, before any agent runs.
 
 The starter is copied, each selected preview becomes `components/<pageId>/Page.tsx` (real JSX, see
-`html_to_jsx`) with its `<style>` blocks in `page.css`, each route gets an `app/<route>/page.tsx` with the
+`html_to_jsx`) with its `<style>` blocks in `page.css` and the starter packages standing for the CDN
+stylesheets it linked imported by it (`assets`), each route gets an `app/<route>/page.tsx` with the
 preview's title and description as metadata, the previews' Tailwind config and the spec's style become
 `@theme` tokens in `app/globals.css`, and every action gets an `app/api/<action>/route.ts` stub. The
 layout adds no navigation of its own (the previews have theirs); `lib/site.ts` lists the pages.
@@ -18,8 +19,8 @@ from pathlib import Path, PurePosixPath
 
 from appgen.scaffold import templates
 from appgen.scaffold.assets import package_imports
-from appgen.scaffold.html_to_jsx import convert_document, with_runtime_stylesheets
-from appgen.scaffold.theme import Theme, add_style, read_tailwind_config
+from appgen.scaffold.html_to_jsx import convert_document, with_css_imports, with_runtime_stylesheets
+from appgen.scaffold.theme import Theme, add_style, read_tailwind_config, theme_tokens
 from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
 
 INPUT_DIR = ".agent/input"
@@ -95,8 +96,7 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     theme = Theme()
     resolve = _link_resolver(spec.pages)
     lang = None
-    css_imports: list[str] = []  # starter packages the layout imports, in the previews' order
-    legacy_tailwind = uses_forms = False
+    converted_pages = []
     for page in spec.pages:
         converted = convert_document(
             page.selected_preview_html,
@@ -107,7 +107,22 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         )
         lang = lang or converted.lang
         warnings += [ScaffoldWarning(n.code, n.message, page.page_id) for n in converted.notices]
-        runtime = []
+        own = Theme()
+        for script in converted.scripts:
+            read_tailwind_config(script, own)
+        warnings += [ScaffoldWarning("theme_skipped", p, page.page_id) for p in own.problems]
+        theme.merge(own)
+        converted_pages.append((page, converted, own))
+
+    add_style(spec.style, theme)
+    warnings += [ScaffoldWarning("theme_skipped", p) for p in theme.problems]
+    globals_css = dest / "app" / "globals.css"
+    existing = globals_css.read_text() if globals_css.exists() else '@import "tailwindcss";\n'
+    defaults = theme_tokens(existing)
+
+    legacy_tailwind = uses_forms = False
+    for page, converted, own in converted_pages:
+        runtime, css_imports = [], []  # kept <link>s; starter packages the page imports, in its order
         for href in converted.stylesheets:
             imports = package_imports(href)
             if imports is None:
@@ -125,30 +140,29 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         uses_forms = uses_forms or (
             converted.tailwind in {"play", "css"} and bool(_FORMS_CLASSES & converted.classes)
         )
-        files = [f"components/{page.page_id}/Page.tsx", f"{route_to_dir(page.route)}/page.tsx"]
-        _write(dest, files[0], with_runtime_stylesheets(converted.tsx, runtime))
-        _write(dest, files[1], templates.route_file(page, converted.title, converted.description))
-        if converted.css:
-            css, problems = _page_css(converted.css)
+        css = converted.css
+        if css:
+            css, problems = _page_css(css)
             warnings += [ScaffoldWarning("page_css", p, page.page_id) for p in problems]
+        if converted.tailwind is not None and (scoped := theme.page_css(page.page_id, own, defaults)):
+            if not css:
+                css_imports.append("./page.css")  # the component imports no page CSS yet
+            css = (css + "\n" if css else "") + scoped  # after any `@import`/`@reference`, which lead
+        files = [f"components/{page.page_id}/Page.tsx", f"{route_to_dir(page.route)}/page.tsx"]
+        _write(
+            dest, files[0], with_css_imports(with_runtime_stylesheets(converted.tsx, runtime), css_imports)
+        )
+        _write(dest, files[1], templates.route_file(page, converted.title, converted.description))
+        if css:
             files.append(f"components/{page.page_id}/page.css")
             _write(dest, files[-1], css)
         _write(dest, preview_input_path(page.page_id), page.selected_preview_html)
-        before = len(theme.problems)
-        for script in converted.scripts:
-            read_tailwind_config(script, theme)
-        warnings += [ScaffoldWarning("theme_skipped", p, page.page_id) for p in theme.problems[before:]]
         pages.append(ScaffoldedPage(page.page_id, page.route, files))
 
-    before = len(theme.problems)
-    add_style(spec.style, theme)
-    warnings += [ScaffoldWarning("theme_skipped", p) for p in theme.problems[before:]]
-    globals_css = dest / "app" / "globals.css"
-    existing = globals_css.read_text() if globals_css.exists() else '@import "tailwindcss";\n'
     extra = _tailwind_compat_css(legacy_tailwind, uses_forms)
     globals_css.write_text(existing.rstrip("\n") + "\n" + extra + theme.css())
 
-    _write(dest, "app/layout.tsx", templates.layout(spec, lang or "en", css_imports))
+    _write(dest, "app/layout.tsx", templates.layout(spec, lang or "en"))
     _write(dest, "lib/site.ts", templates.site_map(spec))
     if all(page.route != "/" for page in spec.pages):
         _write(dest, "app/page.tsx", templates.INDEX_PAGE)

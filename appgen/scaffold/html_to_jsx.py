@@ -116,6 +116,9 @@ def convert_document(
         # earlier layer beat those of later layers and unlayered ones, the nearest to an inline style's.
         rules = "\n".join(f"  {rule}" for rule in converter.important_rules)
         css = (css.rstrip() + "\n\n" if css.strip() else "") + f"@layer base {{\n{rules}\n}}"
+    if converter.tailwind is None:
+        # After the page's CSS: an `@import` it has must stay first.
+        css = (css.rstrip() + "\n\n" if css.strip() else "") + cascade.without_tailwind_base(page_id)
     css = css.strip()
     return ConvertedPage(
         tsx=_module(converter, component, body_lines, css_import if css else None),
@@ -371,6 +374,20 @@ def _describe(el: ET.Element) -> str:
         return f' id="{el.get("id")}"'
     classes = el.get("class", "").split()
     return f' class="{" ".join(classes[:4])}{" …" if len(classes) > 4 else ""}"' if classes else ""
+
+
+def with_css_imports(tsx: str, modules: list[str]) -> str:
+    """The component importing `modules` (CSS of starter packages, see `assets`) before its own page CSS,
+    as the preview linked them before its `<style>`: the page that linked Bootstrap gets Bootstrap, and
+    the app's other pages do not (its reboot and `!important` utilities would restyle them)."""
+    if not modules:
+        return tsx
+    lines = tsx.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(('import "', "export default function")))
+    added = [f"import {js_string(module)};" for module in modules]
+    if lines[at].startswith("export"):  # no page CSS: after the other imports, before the blank line
+        at, added = (at - 1, added) if at and not lines[at - 1] else (at, [*added, ""])
+    return "\n".join(lines[:at] + added + lines[at:])
 
 
 def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:

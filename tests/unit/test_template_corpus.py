@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from appgen.scaffold import ScaffoldResult, scaffold_workspace, summarize_warnings
+from appgen.scaffold.cascade import without_tailwind_base
 from appgen.settings import REPO_ROOT
 from appgen.spec import GenerationSpec
 from tests.fixtures.specs import small_spec
@@ -65,8 +66,8 @@ def test_the_alpine_overlay_starts_hidden_and_keeps_its_translucent_black(tmp_pa
     assert 'display: "none"' in page[start - 300 : start + 300]
     behaviour = [w.message for w in result.warnings if w.code == "static_behaviour"]
     assert any("isSideMenuOpen" in m for m in behaviour)
-    layout = (dest / "app/layout.tsx").read_text()
-    assert 'import "@fontsource/inter/400.css";' in layout and 'import "@fontsource/inter/800.css";' in layout
+    assert 'import "@fontsource/inter/400.css";' in page and 'import "@fontsource/inter/800.css";' in page
+    assert "@fontsource" not in (dest / "app/layout.tsx").read_text()
 
 
 def test_forms_plugin_classes_get_the_plugin_in_class_mode(tmp_path: Path) -> None:
@@ -77,14 +78,15 @@ def test_forms_plugin_classes_get_the_plugin_in_class_mode(tmp_path: Path) -> No
     assert "border-color: var(--color-gray-200, currentColor);" in css
 
 
-def test_bootstrap_comes_from_the_starter_package_and_its_validation_script_is_reported(
+def test_bootstrap_comes_from_the_starter_package_imported_by_its_page_and_its_validation_script_is_reported(
     tmp_path: Path,
 ) -> None:
     result, dest = _scaffold(tmp_path, "bootstrap-checkout.html")
-    layout = (dest / "app/layout.tsx").read_text()
-    assert layout.index('import "bootstrap/dist/css/bootstrap.min.css";') < layout.index(
-        'import "./globals.css";'
-    )
+    page = (dest / "components/home/Page.tsx").read_text()
+    # The page that linked Bootstrap imports it, before its own CSS as the preview linked it; the layout
+    # does not, so Bootstrap's reboot and `!important` utilities never reach the app's other pages.
+    assert page.index('import "bootstrap/dist/css/bootstrap.min.css";') < page.index('import "./page.css";')
+    assert "bootstrap" not in (dest / "app/layout.tsx").read_text()
     assert "@plugin" not in (dest / "app/globals.css").read_text()  # Bootstrap's form-select is its own
     scripts = summarize_warnings(result.warnings)["dropped_script"]
     assert scripts.startswith("scripts dropped (their behaviour needs re-implementing in React): 2 on home")
@@ -93,8 +95,9 @@ def test_bootstrap_comes_from_the_starter_package_and_its_validation_script_is_r
 def test_plain_css_keeps_its_stylesheet_unlayered_and_gets_material_icons(tmp_path: Path) -> None:
     _, dest = _scaffold(tmp_path, "plain-css-liteadmin.html")
     css = (dest / "components/home/page.css").read_text()
-    assert "@layer" not in css[:2000] and ".header" in css
-    assert 'import "material-icons/iconfont/filled.css";' in (dest / "app/layout.tsx").read_text()
+    own = css.removesuffix(without_tailwind_base("home"))
+    assert own != css and "@layer" not in own[:2000] and ".header" in own
+    assert 'import "material-icons/iconfont/filled.css";' in (dest / "components/home/Page.tsx").read_text()
 
 
 def test_tailwind_3_config_tokens_and_classes_reach_the_app(tmp_path: Path) -> None:
