@@ -137,9 +137,7 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
             else:
                 css_imports += [i for i in imports if i not in css_imports]
         legacy_tailwind = legacy_tailwind or converted.tailwind in {"play", "css"}
-        uses_forms = uses_forms or (
-            converted.tailwind in {"play", "css"} and bool(_FORMS_CLASSES & converted.classes)
-        )
+        uses_forms = uses_forms or "forms" in converted.tailwind_plugins
         css = converted.css
         if css:
             css, problems = _page_css(css)
@@ -172,19 +170,16 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     return ScaffoldResult(warnings, pages)
 
 
-_FORMS_CLASSES = frozenset(
-    {"form-input", "form-textarea", "form-select", "form-multiselect", "form-checkbox", "form-radio"}
-)
-
-
 def _tailwind_compat_css(legacy: bool, forms: bool) -> str:
     """What Tailwind 1-3 previews relied on that Tailwind 4 changed: borders default to gray-200 (v4:
-    currentColor) and buttons show a pointer (from Tailwind's upgrade guide), and the forms plugin's
-    `form-input`… classes (`@tailwindcss/forms`, a starter package, with its class strategy so other
-    fields are left alone)."""
+    currentColor) and buttons show a pointer (from Tailwind's upgrade guide); and the forms plugin
+    (`@tailwindcss/forms`, a starter package) when a preview's Play CDN loaded it (`?plugins=forms`), with
+    the plugin's default strategy as the CDN loads it: every field styled, plus the `form-input`…
+    classes. A compiled Tailwind stylesheet from a CDN has no plugin, so its `form-input` fields were
+    unstyled in the preview and stay so."""
     out = []
     if forms:
-        out.append('@plugin "@tailwindcss/forms" {\n  strategy: class;\n}\n')
+        out.append('@plugin "@tailwindcss/forms";\n')
     if legacy:
         out.append(
             "/* Tailwind 1-3 defaults the previews were designed with (appgen). */\n"

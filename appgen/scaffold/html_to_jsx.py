@@ -18,6 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
 
 import html5lib
 
@@ -56,6 +57,8 @@ _TAILWIND_V4 = re.compile(r"@tailwindcss/browser", re.I)
 # A compiled Tailwind stylesheet from a CDN (`unpkg.com/tailwindcss@2.2.19/dist/tailwind.min.css`): the
 # app builds Tailwind itself, so the link goes (its classes are translated to Tailwind 4, see `tailwind`).
 _TAILWIND_CSS = re.compile(r"/tailwindcss@[\d.^~]*/dist/[\w.-]+\.css|/tailwind(?:\.min)?\.css$", re.I)
+# The major version a compiled stylesheet's URL names: `tailwindcss@2.2.19`, `ajax/libs/tailwindcss/2.2.19`.
+_TAILWIND_CSS_VERSION = re.compile(r"/tailwindcss[@/][\^~]?(\d+)[\d.]*/", re.I)
 _MAX_ATTR_LINE = 100
 
 
@@ -77,8 +80,8 @@ class ConvertedPage:
     scripts: list[str]
     notices: list[Notice]
     stylesheets: list[str] = field(default_factory=list)  # hrefs of external stylesheets, in order
-    classes: set[str] = field(default_factory=set)  # every class the page uses (after translation)
     tailwind: str | None = None  # "play" (v2/v3 Play CDN), "v4" (browser build), "css" (compiled link)
+    tailwind_plugins: set[str] = field(default_factory=set)  # the Play CDN's `?plugins=forms,typography`
 
 
 def convert_document(
@@ -129,8 +132,8 @@ def convert_document(
         scripts=converter.scripts,
         notices=converter.notices,
         stylesheets=converter.stylesheets,
-        classes=converter.classes,
         tailwind=converter.tailwind,
+        tailwind_plugins=converter.tailwind_plugins,
     )
 
 
@@ -180,9 +183,10 @@ class _Converter:
         self.scripts: list[str] = []
         self.stylesheets: list[str] = []
         self.important_rules: list[str] = []
-        self.classes: set[str] = set()
         self.alpine_scopes: list[dict[str, object]] = []  # literal x-data objects around the element
         self.tailwind: str | None = None
+        self.tailwind_plugins: set[str] = set()
+        self.tailwind_version: int | None = None  # 1-3 when the preview says which (see tailwind_compat)
         self._tailwind_before_style = False  # a compiled Tailwind link came before the first <style>
         self.uses_link = self.uses_img = self.uses_style = False
 
@@ -223,13 +227,13 @@ class _Converter:
     def _translate_classes(self, el: ET.Element, tag: str) -> None:
         classes = el.get("class", "").split()
         if self.tailwind in {"play", "css"}:  # Tailwind 1-3 names → Tailwind 4
-            classes, dropped = translate_classes(classes)
+            classes, dropped = translate_classes(classes, self.tailwind_version)
             el.set("class", " ".join(classes))
+            why = "Tailwind 4 has no such class"
+            if self.tailwind_version:
+                why = f"it had no CSS in the preview's Tailwind {self.tailwind_version} or has none in Tailwind 4"
             for cls in dropped:
-                self.notice(
-                    "unknown_class", f"dropped the class {cls!r} on <{tag}>: Tailwind 4 has no such class"
-                )
-        self.classes.update(classes)
+                self.notice("unknown_class", f"dropped the class {cls!r} on <{tag}>: {why}")
 
     def important_rule(self, declarations: str) -> str:
         name = f"appgen-important-{len(self.important_rules) + 1}"
@@ -257,6 +261,9 @@ class _Converter:
             self.scripts.append(text)
             if src and _TAILWIND_CDN.search(src):
                 self.tailwind = "v4" if _TAILWIND_V4.search(src) else "play"
+                self.tailwind_version = None if self.tailwind == "v4" else 3  # the Play CDN is Tailwind 3
+                for value in parse_qs(urlsplit(src).query).get("plugins", []):
+                    self.tailwind_plugins |= {p.strip() for p in value.split(",") if p.strip()}
                 return  # the app builds Tailwind itself
             if "tailwind.config" in text:
                 return  # the config becomes @theme tokens
@@ -266,6 +273,9 @@ class _Converter:
             href = el.get("href", "").strip()
             if _TAILWIND_CSS.search(href.split("?")[0]):
                 self.tailwind = self.tailwind or "css"
+                version = _TAILWIND_CSS_VERSION.search(href)
+                if self.tailwind == "css" and version and 1 <= int(version.group(1)) <= 3:
+                    self.tailwind_version = int(version.group(1))
             elif href:
                 self.stylesheets.append(href)  # the scaffold decides: an npm package, or kept as a link
 

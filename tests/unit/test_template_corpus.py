@@ -70,12 +70,25 @@ def test_the_alpine_overlay_starts_hidden_and_keeps_its_translucent_black(tmp_pa
     assert "@fontsource" not in (dest / "app/layout.tsx").read_text()
 
 
-def test_forms_plugin_classes_get_the_plugin_in_class_mode(tmp_path: Path) -> None:
+def test_forms_plugin_classes_without_the_plugin_stay_unstyled_as_in_the_preview(tmp_path: Path) -> None:
+    # The preview links Tailwind 2.2.19's compiled stylesheet, which has no forms plugin: its `form-input`
+    # fields showed unstyled, so the app does not add the plugin.
     _, dest = _scaffold(tmp_path, "alpine-windmill-forms.html")
     assert "form-input" in (dest / "components/home/Page.tsx").read_text()
     css = (dest / "app/globals.css").read_text()
-    assert '@plugin "@tailwindcss/forms" {\n  strategy: class;\n}' in css
+    assert "@plugin" not in css
     assert "border-color: var(--color-gray-200, currentColor);" in css
+
+
+def test_the_play_cdns_forms_plugin_comes_with_its_default_strategy(tmp_path: Path) -> None:
+    raw = small_spec(pages=1)
+    raw["pages"][0]["selectedPreviewHtml"] = (
+        '<html><head><script src="https://cdn.tailwindcss.com?plugins=forms,typography"></script></head>'
+        '<body><input type="email" class="rounded"></body></html>'
+    )
+    scaffold_workspace(GenerationSpec.model_validate(raw), tmp_path / "ws", starter_dir=STARTER)
+    css = (tmp_path / "ws/app/globals.css").read_text()
+    assert '@plugin "@tailwindcss/forms";\n' in css  # every field styled, as the CDN's plugin styles them
 
 
 def test_bootstrap_comes_from_the_starter_package_imported_by_its_page_and_its_validation_script_is_reported(
