@@ -171,8 +171,11 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
 
 
 def _tailwind_compat_css(legacy: bool, forms: bool) -> str:
-    """What Tailwind 1-3 previews relied on that Tailwind 4 changed: borders default to gray-200 (v4:
-    currentColor) and buttons show a pointer (from Tailwind's upgrade guide); and the forms plugin
+    """What Tailwind 1-3 previews relied on that Tailwind 4's preflight changed: borders default to
+    gray-200 (v4: currentColor), buttons show a pointer and placeholders are gray-400 (v4: the text colour
+    at 50 %), as Tailwind's upgrade guide restores them; fields and selects keep the browser's background
+    and corners (v4 makes them transparent and square, so a native select lost its grey face and its
+    border); and the forms plugin
     (`@tailwindcss/forms`, a starter package) when a preview's Play CDN loaded it (`?plugins=forms`), with
     the plugin's default strategy as the CDN loads it: every field styled, plus the `form-input`…
     classes. A compiled Tailwind stylesheet from a CDN has no plugin, so its `form-input` fields were
@@ -189,6 +192,13 @@ def _tailwind_compat_css(legacy: bool, forms: bool) -> str:
             "  }\n"
             '  button:not(:disabled), [role="button"]:not(:disabled) {\n'
             "    cursor: pointer;\n"
+            "  }\n"
+            "  input::placeholder, textarea::placeholder {\n"
+            "    color: #9ca3af;\n"
+            "  }\n"
+            "  input, select, optgroup, textarea {\n"
+            "    background-color: revert-layer;\n"
+            "    border-radius: revert-layer;\n"
             "  }\n"
             "}\n"
         )

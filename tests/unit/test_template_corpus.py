@@ -78,6 +78,13 @@ def test_forms_plugin_classes_without_the_plugin_stay_unstyled_as_in_the_preview
     css = (dest / "app/globals.css").read_text()
     assert "@plugin" not in css
     assert "border-color: var(--color-gray-200, currentColor);" in css
+    # Tailwind 2's preflight left fields their browser background (a native select keeps its grey face)
+    # and coloured placeholders gray-400; Tailwind 4's makes fields transparent and placeholders the text's.
+    assert (
+        "  input, select, optgroup, textarea {\n    background-color: revert-layer;\n"
+        "    border-radius: revert-layer;\n  }\n"
+    ) in css
+    assert "  input::placeholder, textarea::placeholder {\n    color: #9ca3af;\n  }\n" in css
 
 
 def test_the_play_cdns_forms_plugin_comes_with_its_default_strategy(tmp_path: Path) -> None:
