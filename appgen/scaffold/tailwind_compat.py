@@ -8,6 +8,9 @@ offline, inside the worker's Python. The entries follow Tailwind's v4 upgrade gu
   `backdrop-blur`, `drop-shadow`; `ring` (3 px in v3) → `ring-3`; `outline-none` → `outline-hidden`;
 - renamed utilities: `flex-grow`/`flex-shrink` → `grow`/`shrink`, `overflow-ellipsis` → `text-ellipsis`,
   `decoration-slice`/`-clone` → `box-decoration-*`, v1's `whitespace-no-wrap` → `whitespace-nowrap`;
+- `space-y-5`/`space-x-5` put their margin on every child but the first that is not `[hidden]` (v1-v3);
+  v4 puts it on every child but the last, so a trailing `hidden` error message pushed a form's end down:
+  they become the v3 selector as an arbitrary variant, `[&>:not([hidden])~:not([hidden])]:mt-5`;
 - removed utilities with an exact v4 spelling: `bg-opacity-50` next to `bg-black` → `bg-black/50` (also
   `text-`, `border-`, `divide-`, `placeholder-`, `ring-opacity-*`), v1's `shadow-outline` and v2's
   `shadow-xs` → the same box-shadow as an arbitrary value.
@@ -67,6 +70,9 @@ _V4_PALETTE = frozenset(
 _COLOR_UTILITY = re.compile(
     r"(bg|text|border|divide|placeholder|ring|ring-offset|from|via|to)-([a-z]+)-(\d{2,3})"
 )
+_SPACE = re.compile(r"(-?)space-([xy])-(?!reverse$)(.+)")
+_SPACE_SIBLINGS = "[&>:not([hidden])~:not([hidden])]:"
+_REVERSE = frozenset({"space-x-reverse", "space-y-reverse"})
 # `rounded`, `rounded-t`, `rounded-tl`… : the unsized one was v3's 0.25 rem (v4's `-sm`), `-sm` → `-xs`.
 _ROUNDED = re.compile(r"(rounded(?:-[trblse]{1,2})?)(-sm)?")
 _OPACITY = re.compile(r"(bg|text|border|divide|placeholder|ring)-opacity-(\d+)")
@@ -85,8 +91,10 @@ def translate_classes(classes: list[str], version: int | None = None) -> tuple[l
     of Tailwind, 1-3, None when unknown)."""
     dropped: list[str] = []
     out = []
+    # With `space-y-reverse` the margin goes to the other side: such an element keeps v4's utility.
+    reverse = {utility[6] for utility in (_parts(c)[2] for c in classes) if utility in _REVERSE}
     for cls in classes:
-        renamed = _rename(cls, version)
+        renamed = _rename(cls, version, reverse)
         if renamed is None:
             dropped.append(cls)
         else:
@@ -117,7 +125,7 @@ def _color_of(classes: list[str], kind: str, variants: str, *, with_alpha: bool 
     return None
 
 
-def _rename(cls: str, version: int | None) -> str | None:
+def _rename(cls: str, version: int | None, reverse: set[str]) -> str | None:
     """The v4 name of a class, or None when it had no CSS in the preview's version."""
     variants, important, utility = _parts(cls)
     if utility in _V1_ONLY:
@@ -130,6 +138,9 @@ def _rename(cls: str, version: int | None) -> str | None:
             utility = f"{kind}-{_V2_PALETTE[name]}-{shade}"
         elif name in _V4_PALETTE:
             return None
+    elif (space := _SPACE.fullmatch(utility)) and space.group(2) not in reverse:
+        sign, axis, size = space.groups()
+        return f"{variants}{_SPACE_SIBLINGS}{important}{sign}{'mt' if axis == 'y' else 'ml'}-{size}"
     elif utility in _RENAMED:
         utility = _RENAMED[utility]
     else:

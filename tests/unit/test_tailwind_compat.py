@@ -18,6 +18,24 @@ def test_renamed_scales_and_utilities_keep_their_variants_and_important_marker()
     )
 
 
+def test_space_between_keeps_v3s_selector_so_a_trailing_hidden_child_adds_no_gap() -> None:
+    # v4's `space-y-5` margins every child but the last: a hidden error message after a form's button
+    # would push the form's end down by the gap; v1-v3 margined every child after the first instead.
+    out, dropped = translate_classes(["space-y-5", "md:-space-x-px", "!space-x-[3px]"])
+    assert out == [
+        "[&>:not([hidden])~:not([hidden])]:mt-5",
+        "md:[&>:not([hidden])~:not([hidden])]:-ml-px",
+        "[&>:not([hidden])~:not([hidden])]:!ml-[3px]",
+    ]
+    assert dropped == []
+    # Reversed, the v3 margin was on the other side: the element keeps v4's utility.
+    assert translate_classes(["space-y-4", "space-y-reverse", "space-x-2"])[0] == [
+        "space-y-4",
+        "space-y-reverse",
+        "[&>:not([hidden])~:not([hidden])]:ml-2",
+    ]
+
+
 def test_an_opacity_utility_folds_into_its_colour_or_is_dropped_without_one() -> None:
     assert translate_classes(["bg-black", "bg-opacity-50"]) == (["bg-black/50"], [])
     assert translate_classes(["bg-black", "hover:bg-opacity-50"]) == (["bg-black", "hover:bg-black/50"], [])
