@@ -214,7 +214,7 @@ WARNING_CODES = {
     "unwrapped_element": "unknown elements replaced by their content",
     "dropped_form_action": "form targets dropped",
     "external_stylesheet": "stylesheets kept as runtime links (no starter package provides them)",
-    "unknown_class": "Tailwind 1-3 classes with no Tailwind 4 equivalent dropped",
+    "unknown_class": "Tailwind 1-3 classes dropped (no Tailwind 4 equivalent, or no CSS in the preview's version)",
     "static_behaviour": "Alpine.js toggles rendered in their initial state, without behaviour",
     "page_css": "page CSS changed for Tailwind 4",
     "theme_skipped": "tailwind.config or style values skipped",
