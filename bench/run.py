@@ -18,9 +18,14 @@ which depend on the machine).
 - capacity model (`bench/capacity_model.py`, a simulation, not a measurement): a short run at today's
   assumed load with the default deployment, printed as the README's Scaling table row; it misses when the
   model says the defaults no longer serve today's load (fewer than 95 % of accepted jobs completed).
+- fidelity (`bench/fidelity.py`): the example specs and the template corpus scaffolded, built and rendered
+  at 1280 and 390 px; the worst page's visual score (target: at least 0.90) and the worst text ratio (at
+  least 0.98), issue 13's acceptance. The per-page table is printed above the summary, the side-by-side
+  images are under `.appgen/fidelity/`.
 
-`--smoke` (what `make test` runs) does every part briefly, without the cold npm install, only to prove
-the benchmark still runs: its numbers mean nothing and it never fails on them.
+`--smoke` (what `make test` runs) does every part briefly, without the cold npm install and with one
+corpus page for fidelity, only to prove the benchmark still runs: its numbers mean nothing and it never
+fails on them.
 
 Exit status 1 when a ratio misses its target (never with `--smoke`).
 """
@@ -35,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +55,8 @@ from appgen.localstack.postgres import LocalPostgres  # noqa: E402
 from appgen.migrate import migrate  # noqa: E402
 from appgen.pipeline import snapshots  # noqa: E402
 from appgen.sandbox import Bind, Box  # noqa: E402
-from bench import capacity, job, status  # noqa: E402
+from appgen.visual import render  # noqa: E402
+from bench import capacity, fidelity, job, status  # noqa: E402
 from tests.fixtures.specs import small_spec  # noqa: E402
 
 
@@ -194,6 +201,24 @@ def bench_capacity() -> Row:
     )
 
 
+def bench_fidelity(root: Path, smoke: bool) -> list[Row]:
+    """Issue 13's acceptance: every page of the examples and the corpus alike in both widths and words."""
+    names = ("corpus fidelity: worst visual", "corpus fidelity: worst text")
+    if (missing := render.available()) is not None:
+        return [
+            Row(n, None, g, unit="", note=missing) for n, g in zip(names, (">= 0.90", ">= 0.98"), strict=True)
+        ]
+    root.mkdir()
+    images = root / "images" if smoke else fidelity.IMAGES  # a smoke run keeps a full run's images
+    figures = fidelity.measure(fidelity.apps(smoke), images, root)
+    print(textwrap.indent(fidelity.table(figures), "  "))  # indented: the summary stays the one table
+    visual, visual_where, text, text_where = fidelity.worst(figures)
+    return [
+        Row(names[0], visual, ">= 0.90", unit="", note=visual_where),
+        Row(names[1], text, ">= 0.98", unit="", note=text_where),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="every part briefly; never fails on numbers")
@@ -216,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(bench_snapshots(root, 3 if smoke else 15))
         rows.append(bench_sandbox(root, 3 if smoke else 15))
         rows.append(bench_capacity())
+        rows += bench_fidelity(root / "fidelity", smoke)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     cpus = os.cpu_count()

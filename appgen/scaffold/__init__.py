@@ -1,8 +1,9 @@
 """The scaffold step's work: a buildable Next.js workspace from the spec, before any agent runs.
 
 The starter is copied, each selected preview becomes `components/<pageId>/Page.tsx` (real JSX, see
-`html_to_jsx`; its Alpine.js toggles client components next to it, see `alpine`) with its
-`<style>` blocks in `page.css`, each route gets an `app/<route>/page.tsx` with the
+`html_to_jsx`; its Alpine.js toggles client components next to it, see `alpine`) with its `<style>`
+blocks in `page.css` and the starter packages standing for the CDN stylesheets it linked imported by it
+(`assets`), each route gets an `app/<route>/page.tsx` with the
 preview's title and description as metadata, the previews' Tailwind config and the spec's style become
 `@theme` tokens in `app/globals.css`, and every action gets an `app/api/<action>/route.ts` stub. The
 layout adds no navigation of its own (the previews have theirs); `lib/site.ts` lists the pages.
@@ -20,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from appgen.scaffold import templates
 from appgen.scaffold.assets import package_imports
 from appgen.scaffold.html_to_jsx import convert_document
-from appgen.scaffold.theme import Theme, add_style, read_tailwind_config
-from appgen.scaffold.tsx_file import with_runtime_stylesheets
+from appgen.scaffold.theme import Theme, add_style, read_tailwind_config, theme_tokens
+from appgen.scaffold.tsx_file import with_css_imports, with_runtime_stylesheets
 from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
 
 INPUT_DIR = ".agent/input"
@@ -97,8 +98,7 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     theme = Theme()
     resolve = _link_resolver(spec.pages)
     lang = None
-    css_imports: list[str] = []  # starter packages the layout imports, in the previews' order
-    legacy_tailwind = uses_forms = False
+    converted_pages = []
     for page in spec.pages:
         converted = convert_document(
             page.selected_preview_html,
@@ -109,7 +109,22 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         )
         lang = lang or converted.lang
         warnings += [ScaffoldWarning(n.code, n.message, page.page_id) for n in converted.notices]
-        runtime = []
+        own = Theme()
+        for script in converted.scripts:
+            read_tailwind_config(script, own)
+        warnings += [ScaffoldWarning("theme_skipped", p, page.page_id) for p in own.problems]
+        theme.merge(own)
+        converted_pages.append((page, converted, own))
+
+    add_style(spec.style, theme)
+    warnings += [ScaffoldWarning("theme_skipped", p) for p in theme.problems]
+    globals_css = dest / "app" / "globals.css"
+    existing = globals_css.read_text() if globals_css.exists() else '@import "tailwindcss";\n'
+    defaults = theme_tokens(existing)
+
+    legacy_tailwind = uses_forms = False
+    for page, converted, own in converted_pages:
+        runtime, css_imports = [], []  # kept <link>s; starter packages the page imports, in its order
         for href in converted.stylesheets:
             imports = package_imports(href)
             if imports is None:
@@ -124,36 +139,33 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
             else:
                 css_imports += [i for i in imports if i not in css_imports]
         legacy_tailwind = legacy_tailwind or converted.tailwind in {"play", "css"}
-        uses_forms = uses_forms or (
-            converted.tailwind in {"play", "css"} and bool(_FORMS_CLASSES & converted.classes)
-        )
+        uses_forms = uses_forms or "forms" in converted.tailwind_plugins
+        css = converted.css
+        if css:
+            css, problems = _page_css(css)
+            warnings += [ScaffoldWarning("page_css", p, page.page_id) for p in problems]
+        if converted.tailwind is not None and (scoped := theme.page_css(page.page_id, own, defaults)):
+            if not css:
+                css_imports.append("./page.css")  # the component imports no page CSS yet
+            css = (css + "\n" if css else "") + scoped  # after any `@import`/`@reference`, which lead
         files = [f"components/{page.page_id}/Page.tsx", f"{route_to_dir(page.route)}/page.tsx"]
-        _write(dest, files[0], with_runtime_stylesheets(converted.tsx, runtime))
+        _write(
+            dest, files[0], with_css_imports(with_runtime_stylesheets(converted.tsx, runtime), css_imports)
+        )
         _write(dest, files[1], templates.route_file(page, converted.title, converted.description))
         for name, source in converted.components.items():  # Alpine.js components as client components
             files.append(f"components/{page.page_id}/{name}")
             _write(dest, files[-1], source)
-        if converted.css:
-            css, problems = _page_css(converted.css)
-            warnings += [ScaffoldWarning("page_css", p, page.page_id) for p in problems]
+        if css:
             files.append(f"components/{page.page_id}/page.css")
             _write(dest, files[-1], css)
         _write(dest, preview_input_path(page.page_id), page.selected_preview_html)
-        before = len(theme.problems)
-        for script in converted.scripts:
-            read_tailwind_config(script, theme)
-        warnings += [ScaffoldWarning("theme_skipped", p, page.page_id) for p in theme.problems[before:]]
         pages.append(ScaffoldedPage(page.page_id, page.route, files))
 
-    before = len(theme.problems)
-    add_style(spec.style, theme)
-    warnings += [ScaffoldWarning("theme_skipped", p) for p in theme.problems[before:]]
-    globals_css = dest / "app" / "globals.css"
-    existing = globals_css.read_text() if globals_css.exists() else '@import "tailwindcss";\n'
     extra = _tailwind_compat_css(legacy_tailwind, uses_forms)
     globals_css.write_text(existing.rstrip("\n") + "\n" + extra + theme.css())
 
-    _write(dest, "app/layout.tsx", templates.layout(spec, lang or "en", css_imports))
+    _write(dest, "app/layout.tsx", templates.layout(spec, lang or "en"))
     _write(dest, "lib/site.ts", templates.site_map(spec))
     if all(page.route != "/" for page in spec.pages):
         _write(dest, "app/page.tsx", templates.INDEX_PAGE)
@@ -163,19 +175,19 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     return ScaffoldResult(warnings, pages)
 
 
-_FORMS_CLASSES = frozenset(
-    {"form-input", "form-textarea", "form-select", "form-multiselect", "form-checkbox", "form-radio"}
-)
-
-
 def _tailwind_compat_css(legacy: bool, forms: bool) -> str:
-    """What Tailwind 1-3 previews relied on that Tailwind 4 changed: borders default to gray-200 (v4:
-    currentColor) and buttons show a pointer (from Tailwind's upgrade guide), and the forms plugin's
-    `form-input`… classes (`@tailwindcss/forms`, a starter package, with its class strategy so other
-    fields are left alone)."""
+    """What Tailwind 1-3 previews relied on that Tailwind 4's preflight changed: borders default to
+    gray-200 (v4: currentColor), buttons show a pointer and placeholders are gray-400 (v4: the text colour
+    at 50 %), as Tailwind's upgrade guide restores them; fields and selects keep the browser's background
+    and corners (v4 makes them transparent and square, so a native select lost its grey face and its
+    border); and the forms plugin
+    (`@tailwindcss/forms`, a starter package) when a preview's Play CDN loaded it (`?plugins=forms`), with
+    the plugin's default strategy as the CDN loads it: every field styled, plus the `form-input`…
+    classes. A compiled Tailwind stylesheet from a CDN has no plugin, so its `form-input` fields were
+    unstyled in the preview and stay so."""
     out = []
     if forms:
-        out.append('@plugin "@tailwindcss/forms" {\n  strategy: class;\n}\n')
+        out.append('@plugin "@tailwindcss/forms";\n')
     if legacy:
         out.append(
             "/* Tailwind 1-3 defaults the previews were designed with (appgen). */\n"
@@ -185,6 +197,13 @@ def _tailwind_compat_css(legacy: bool, forms: bool) -> str:
             "  }\n"
             '  button:not(:disabled), [role="button"]:not(:disabled) {\n'
             "    cursor: pointer;\n"
+            "  }\n"
+            "  input::placeholder, textarea::placeholder {\n"
+            "    color: #9ca3af;\n"
+            "  }\n"
+            "  input, select, optgroup, textarea {\n"
+            "    background-color: revert-layer;\n"
+            "    border-radius: revert-layer;\n"
             "  }\n"
             "}\n"
         )
@@ -200,7 +219,7 @@ WARNING_CODES = {
     "unwrapped_element": "unknown elements replaced by their content",
     "dropped_form_action": "form targets dropped",
     "external_stylesheet": "stylesheets kept as runtime links (no starter package provides them)",
-    "unknown_class": "Tailwind 1-3 classes with no Tailwind 4 equivalent dropped",
+    "unknown_class": "Tailwind 1-3 classes dropped (no Tailwind 4 equivalent, or no CSS in the preview's version)",
     "static_behaviour": "Alpine.js x-show/x-cloak content rendered hidden, without its toggle",
     "alpine_not_converted": "Alpine.js behaviour not converted to React (it stays in its initial state)",
     "page_css": "page CSS changed for Tailwind 4",

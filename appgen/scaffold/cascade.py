@@ -21,6 +21,13 @@ CSS file loads after it. Unlayered page CSS would beat every utility (the nav di
 
 Only style rules move (also inside `@media`/`@supports`); `@font-face`, `@keyframes`, `@import`, `@page`
 and the like stay where they are.
+
+A preview without Tailwind (Bootstrap, its own stylesheet) never had Tailwind's base styles (preflight:
+no margins, unstyled lists and headings, `line-height: 1.5`, block images) nor the starter's body colours
+and font, yet the app's `globals.css` applies them to every page. `without_tailwind_base` reverts the base
+layer for that page alone: `all: revert-layer` inside `@layer base` rolls each property back to the
+browser's default, while the page's own CSS, its framework's (both unlayered) and any utility an agent
+adds later (a later layer) still win.
 """
 
 from __future__ import annotations
@@ -49,6 +56,25 @@ def layer_page_css(css: str, order: str) -> str:
     if high:
         parts.append("@layer utilities {\n" + _indent("\n".join(high)) + "\n}")
     return "\n\n".join(parts) + "\n"
+
+
+def without_tailwind_base(page_id: str) -> str:
+    """The rule that keeps Tailwind's base layer off one page (and off `<html>`/`<body>` while it shows)."""
+    root = f'[data-appgen-page="{page_id}"]'
+    selectors = [
+        f"html:has({root})",
+        f"html:has({root}) body",
+        root,
+        *(
+            f"{root} {part}"
+            for part in ("*", "::before", "::after", "::marker", "::placeholder", "::backdrop")
+        ),
+        f"{root} ::file-selector-button",
+    ]
+    return (
+        "/* The preview had no Tailwind: Tailwind's base styles stay off this page (appgen). */\n"
+        "@layer base {\n  " + ",\n  ".join(selectors) + " {\n    all: revert-layer;\n  }\n}\n"
+    )
 
 
 def specificity(selector_list: str) -> tuple[int, int, int]:

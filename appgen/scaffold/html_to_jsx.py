@@ -57,8 +57,8 @@ class ConvertedPage:
     scripts: list[str]
     notices: list[Notice]
     stylesheets: list[str] = field(default_factory=list)  # hrefs of external stylesheets, in order
-    classes: set[str] = field(default_factory=set)  # every class the page uses (after translation)
     tailwind: str | None = None  # "play" (v2/v3 Play CDN), "v4" (browser build), "css" (compiled link)
+    tailwind_plugins: set[str] = field(default_factory=set)  # the Play CDN's `?plugins=forms,typography`
     # Files next to the page's component: Alpine.js components as client components (`alpine`).
     components: dict[str, str] = field(default_factory=dict)
 
@@ -103,6 +103,9 @@ def convert_document(
         # earlier layer beat those of later layers and unlayered ones, the nearest to an inline style's.
         rules = "\n".join(f"  {rule}" for rule in converter.important_rules)
         css = (css.rstrip() + "\n\n" if css.strip() else "") + f"@layer base {{\n{rules}\n}}"
+    if read.tailwind is None:
+        # After the page's CSS: an `@import` it has must stay first.
+        css = (css.rstrip() + "\n\n" if css.strip() else "") + cascade.without_tailwind_base(page_id)
     css = css.strip()
     head_lines = converter.file.head()
     if css:
@@ -116,8 +119,8 @@ def convert_document(
         scripts=read.scripts,
         notices=converter.notices,
         stylesheets=read.stylesheets,
-        classes=converter.classes,
         tailwind=read.tailwind,
+        tailwind_plugins=read.tailwind_plugins,
         components=converter.components,
     )
 
@@ -128,7 +131,6 @@ class _Converter:
         self.notices: list[Notice] = []
         self.head = PreviewHead(self.notice)
         self.important_rules: list[str] = []
-        self.classes: set[str] = set()
         self.alpine_scopes: list[dict[str, object]] = []  # literal x-data objects around the element
         self.page_scripts: list[str] = []  # inline scripts, where x-data="data()" finds its object
         self.island: Island | None = None  # the Alpine component being converted, if any
@@ -142,15 +144,16 @@ class _Converter:
             el.set("class", " ".join(classes))
 
     def _tailwind4(self, classes: list[str], tag: str) -> list[str]:
-        """The classes as the page uses them, recorded: Tailwind 1-3 names become Tailwind 4's, and those
-        with no equivalent are dropped with a notice."""
+        """The classes as the page uses them: Tailwind 1-3 names become Tailwind 4's, and those with no
+        equivalent (or no CSS in the preview's Tailwind version) are dropped with a notice."""
         if self.head.tailwind in {"play", "css"}:
-            classes, dropped = translate_classes(classes)
+            version = self.head.tailwind_version
+            classes, dropped = translate_classes(classes, version)
+            why = "Tailwind 4 has no such class"
+            if version:
+                why = f"it had no CSS in the preview's Tailwind {version} or has none in Tailwind 4"
             for cls in dropped:
-                self.notice(
-                    "unknown_class", f"dropped the class {cls!r} on <{tag}>: Tailwind 4 has no such class"
-                )
-        self.classes.update(classes)
+                self.notice("unknown_class", f"dropped the class {cls!r} on <{tag}>: {why}")
         return classes
 
     def important_rule(self, declarations: str) -> str:
@@ -266,7 +269,7 @@ class _Converter:
         return [f"{pad}{{{alpine_jsx.group(condition)} ? (", *body, f"{pad}) : null}}"]
 
     def _dynamic_classes(self, behaviour: Behaviour, tag: str) -> list[tuple[str, str]]:
-        """The classes of a converted `:class`, translated and recorded like static ones."""
+        """The classes of a converted `:class`, translated like static ones."""
         out = []
         for text, test in behaviour.classes:
             classes = self._tailwind4(text.split(), tag)

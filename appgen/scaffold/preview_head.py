@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from urllib.parse import parse_qs, urlsplit
 
 from appgen.scaffold import cascade
 from appgen.scaffold.jsx_props import Notify
@@ -17,6 +18,8 @@ _TAILWIND_V4 = re.compile(r"@tailwindcss/browser", re.I)
 # A compiled Tailwind stylesheet from a CDN (`unpkg.com/tailwindcss@2.2.19/dist/tailwind.min.css`): the
 # app builds Tailwind itself, so the link goes (its classes are translated to Tailwind 4, see `tailwind`).
 _TAILWIND_CSS = re.compile(r"/tailwindcss@[\d.^~]*/dist/[\w.-]+\.css|/tailwind(?:\.min)?\.css$", re.I)
+# The major version a compiled stylesheet's URL names: `tailwindcss@2.2.19`, `ajax/libs/tailwindcss/2.2.19`.
+_TAILWIND_CSS_VERSION = re.compile(r"/tailwindcss[@/][\^~]?(\d+)[\d.]*/", re.I)
 
 
 class PreviewHead:
@@ -26,6 +29,8 @@ class PreviewHead:
         self.scripts: list[str] = []
         self.stylesheets: list[str] = []  # hrefs of external stylesheets, in order
         self.tailwind: str | None = None  # "play" (v2/v3 Play CDN), "v4" (browser build), "css" (link)
+        self.tailwind_plugins: set[str] = set()  # the Play CDN's `?plugins=forms,typography`
+        self.tailwind_version: int | None = None  # 1-3 when the preview says which (see tailwind_compat)
         self._tailwind_before_style = False  # a compiled Tailwind link came before the first <style>
 
     def css_order(self) -> str:
@@ -44,6 +49,9 @@ class PreviewHead:
             self.scripts.append(text)
             if src and _TAILWIND_CDN.search(src):
                 self.tailwind = "v4" if _TAILWIND_V4.search(src) else "play"
+                self.tailwind_version = None if self.tailwind == "v4" else 3  # the Play CDN is Tailwind 3
+                for value in parse_qs(urlsplit(src).query).get("plugins", []):
+                    self.tailwind_plugins |= {p.strip() for p in value.split(",") if p.strip()}
                 return  # the app builds Tailwind itself
             if "tailwind.config" in text:
                 return  # the config becomes @theme tokens
@@ -53,6 +61,9 @@ class PreviewHead:
             href = el.get("href", "").strip()
             if _TAILWIND_CSS.search(href.split("?")[0]):
                 self.tailwind = self.tailwind or "css"
+                version = _TAILWIND_CSS_VERSION.search(href)
+                if self.tailwind == "css" and version and 1 <= int(version.group(1)) <= 3:
+                    self.tailwind_version = int(version.group(1))
             elif href:
                 self.stylesheets.append(href)  # the scaffold decides: an npm package, or kept as a link
 

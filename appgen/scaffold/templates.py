@@ -42,17 +42,15 @@ def route_file(page: Page, title: str | None, description: str | None) -> str:
     )
 
 
-def layout(spec: GenerationSpec, lang: str, css_imports: list[str] | None = None) -> str:
+def layout(spec: GenerationSpec, lang: str) -> str:
     """The root layout renders the page alone: every preview carries its own header and navigation, so a
     layout nav would show twice. The pages' order and names are in `lib/site.ts` for shared navigation.
-    `css_imports`: the starter packages (CSS frameworks, icon and web fonts) the previews linked from
-    CDNs, imported once, before globals.css so the app's own CSS comes after them as in the previews."""
-    packages = "".join(f"import {_ts(module)};\n" for module in css_imports or [])
+    The CSS packages a preview linked are imported by its own page, not here (see `with_css_imports`)."""
     description = " ".join((spec.brief.details or spec.brief.goals or spec.brief.title).split())
     if len(description) > DESCRIPTION_CHARS:
         description = description[: DESCRIPTION_CHARS - 1].rstrip() + "…"
     return f"""import type {{ Metadata }} from "next";
-{packages}import "./globals.css";
+import "./globals.css";
 
 // Each page's component carries the header and navigation of its preview, so this layout adds none;
 // lib/site.ts lists the pages (spec order) for shared navigation.

@@ -4,6 +4,12 @@ Previews are rendered with the Tailwind CDN, configured by `tailwind.config = {t
 Tailwind 4 reads the same tokens from CSS variables instead, so each supported section maps to a
 variable namespace (`colors.brand.500` → `--color-brand-500`, `fontFamily.display` → `--font-display`).
 The previews win over the spec's palette: they are what the user saw and picked.
+
+Tailwind 4's theme is one per app, while each preview had its own config (or none). The app's `@theme`
+holds every token (the first page's value where two differ), so every utility exists; a page whose own
+value differs, or which had no config where another page changed a default (`--font-sans`), gets its
+values back as custom properties on its own root (`page_css`). Utilities read the variables, so they
+follow; the page's default font is set again there, as the Play CDN's base styles set it on `<html>`.
 """
 
 from __future__ import annotations
@@ -50,6 +56,31 @@ class Theme:
         else:
             self.tokens.setdefault(name, value)
 
+    def merge(self, other: Theme) -> None:
+        """Another page's tokens, the first definition winning without a problem (see `page_css`)."""
+        for name, value in other.tokens.items():
+            self.tokens.setdefault(name, value)
+        for name, body in other.keyframes.items():
+            self.keyframes.setdefault(name, body)
+
+    def page_css(self, page_id: str, own: Theme, defaults: dict[str, str]) -> str:
+        """The page's own values of the tokens whose app-wide value differs from them, on the page's root;
+        `self` is the app's theme, `own` the page's, `defaults` the starter's `@theme` tokens."""
+        overrides = {}
+        for name, value in self.tokens.items():
+            mine = own.tokens.get(name, defaults.get(name))
+            if mine is not None and mine != value:
+                overrides[name] = mine
+        if not overrides:
+            return ""
+        lines = [f"    --{name}: {value};" for name, value in overrides.items()]
+        if "font-sans" in overrides:
+            lines.append("    font-family: var(--font-sans);")
+        return (
+            "/* This page's own theme values, where the app's differ (appgen). */\n"
+            f'@layer base {{\n  [data-appgen-page="{page_id}"] {{\n' + "\n".join(lines) + "\n  }\n}\n"
+        )
+
     def css(self) -> str:
         if not self.tokens and not self.keyframes:
             return ""
@@ -60,6 +91,15 @@ class Theme:
             lines.append(f"  @keyframes {name} {{{body}}}")
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+def theme_tokens(css: str) -> dict[str, str]:
+    """The `--name: value` tokens of the `@theme` blocks of a stylesheet (the starter's `globals.css`)."""
+    tokens: dict[str, str] = {}
+    for block in re.findall(r"@theme\s*\{([^{}]*)\}", css):
+        for name, value in re.findall(r"--([\w-]+)\s*:\s*([^;]+);", block):
+            tokens[name] = value.strip()
+    return tokens
 
 
 def read_tailwind_config(script: str, theme: Theme) -> bool:

@@ -1,11 +1,12 @@
 """A TSX module the scaffold writes (a page's component, or an Alpine.js component next to it): the
-imports its JSX needs, its layout (`module`), and the runtime stylesheet links added to a page's."""
+imports its JSX needs, its layout (`module`), and the stylesheets added to a page's: starter packages'
+CSS it imports and runtime stylesheet links."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from appgen.scaffold.jsx_props import attr_value
+from appgen.scaffold.jsx_props import attr_value, js_string
 
 
 @dataclass
@@ -38,6 +39,20 @@ def module(head: list[str], signature: str, declarations: list[str], body: list[
     returning the JSX `body`."""
     lines = [*head, "", signature, *declarations, "  return (", *body, "  );", "}", ""]
     return "\n".join(lines).lstrip("\n")
+
+
+def with_css_imports(tsx: str, modules: list[str]) -> str:
+    """The component importing `modules` (CSS of starter packages, see `assets`) before its own page CSS,
+    as the preview linked them before its `<style>`: the page that linked Bootstrap gets Bootstrap, and
+    the app's other pages do not (its reboot and `!important` utilities would restyle them)."""
+    if not modules:
+        return tsx
+    lines = tsx.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(('import "', "export default function")))
+    added = [f"import {js_string(module)};" for module in modules]
+    if lines[at].startswith("export"):  # no page CSS: after the other imports, before the blank line
+        at, added = (at - 1, added) if at and not lines[at - 1] else (at, [*added, ""])
+    return "\n".join(lines[:at] + added + lines[at:])
 
 
 def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:

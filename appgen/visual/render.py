@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appgen.sandbox import Bind, Box, CommandResult
-from appgen.visual.mirror import MIRROR_DIR, MIRROR_URLS
+from appgen.visual.mirror import MIRROR_DIR, MIRROR_URLS, font_stylesheets
 
 # name -> viewport (width, height): what a person sees on a laptop and on a phone.
 WIDTHS: dict[str, tuple[int, int]] = {"desktop": (1280, 800), "mobile": (390, 844)}
@@ -118,11 +118,13 @@ def render(
     out.mkdir()
     shutil.copyfile(SHOOT, site / "shoot.mjs")
     entries = []
+    fonts: dict[str, list[str]] = {}
     for page in pages:
         entry: dict[str, str] = {"name": page.name}
         if page.preview_html is not None:
             (site / "preview" / f"{page.name}.html").write_text(page.preview_html)
             entry["preview"] = f"/preview/{page.name}.html"
+            fonts.update(font_stylesheets(page.preview_html))
         if page.built_file is not None and workspace is not None:
             entry["built"] = f"/built/{page.built_file}"
         entries.append(entry)
@@ -140,6 +142,7 @@ def render(
             "mirror": "/mirror" if MIRROR_DIR.is_dir() else None,
         },
         "mirror": [[pattern, path] for pattern, path in MIRROR_URLS],
+        "fonts": fonts if MIRROR_DIR.is_dir() else {},
         "pages": entries,
     }
     (site / "request.json").write_text(json.dumps(request))

@@ -7,6 +7,7 @@
 // request: {chromium, out, maxHeight, widths: [[w, h], …],
 //           roots: {preview, built, static, public, mirror}: directories inside the box,
 //           mirror: [[url regex, file under roots.mirror], …],
+//           fonts: {Google Fonts stylesheet URL: [CSS file under roots.mirror, …]},
 //           pages: [{name, preview?: "/preview/<file>.html", built?: "/built/<file>.html"}]}
 import { createRequire } from "node:module";
 import { readFileSync, writeFileSync, statSync } from "node:fs";
@@ -16,6 +17,16 @@ const [coreDir, requestPath] = process.argv.slice(2);
 const { chromium } = createRequire(import.meta.url)(coreDir);
 const request = JSON.parse(readFileSync(requestPath, "utf8"));
 const ORIGIN = "http://appgen.render";
+// Keys as the browser requests them (`&amp;` already unescaped by the HTML parser, the URL normalised).
+const fontFiles = new Map(
+  Object.entries(request.fonts || {}).flatMap(([href, files]) => {
+    try {
+      return [[new URL(href).href, files]];
+    } catch {
+      return [];
+    }
+  }),
+);
 const TYPES = {
   ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript", ".mjs": "text/javascript",
   ".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
@@ -39,9 +50,11 @@ function inside(root, rel) {
   }
 }
 
-// Our own origin: the page files, the app's static CSS (/_next/static) and its public/ files.
+// Our own origin: the page files, the mirror (/_mirror, what font stylesheets import), the app's static CSS
+// (/_next/static) and its public/ files.
 function localFile(url) {
   const path = decodeURIComponent(url.pathname);
+  if (path.startsWith("/_mirror/")) return inside(request.roots.mirror, path.slice("/_mirror/".length));
   for (const side of ["preview", "built"]) {
     if (path.startsWith(`/${side}/`)) return inside(request.roots[side], path.slice(side.length + 2));
   }
@@ -56,6 +69,12 @@ async function route(route) {
     url = new URL(req.url());
   } catch {
     return route.abort();
+  }
+  // A font stylesheet: the mirror's CSS files that stand for it, whose relative font URLs stay in /_mirror.
+  const fonts = fontFiles.get(url.href);
+  if (fonts) {
+    const body = fonts.map((f) => `@import url("${ORIGIN}/_mirror/${f}");`).join("\n");
+    return route.fulfill({ status: 200, body, contentType: "text/css" });
   }
   let file = null;
   if (url.origin === ORIGIN) file = localFile(url);

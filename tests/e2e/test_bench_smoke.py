@@ -36,5 +36,7 @@ def test_the_benchmark_runs_every_part_and_prints_one_table() -> None:
         "snapshot pack / plain copy",
         "sandboxed command / plain command",
         "capacity model: completed / accepted",
+        "corpus fidelity: worst visual",
+        "corpus fidelity: worst text",
     ]
     assert "job completed" in done.stdout or "job completed_with_warnings" in done.stdout

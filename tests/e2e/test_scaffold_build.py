@@ -1,13 +1,16 @@
 """The scaffold alone builds: each example spec, scaffolded with the real starter, passes `npm run build`
 and `npm run lint` in the sandbox (`LocalBuilder`, as the validate step runs them), and every prerendered
-page keeps the preview's words, headings, links, images, buttons and fields. The starter's tree comes
-from the test install cache shared by the e2e tests (installed once per machine)."""
+page keeps the preview's words, headings, links, images, buttons and fields; a Tailwind 2 + Alpine page
+and the Bootstrap page of the template corpus also look like their previews in Chromium at both widths
+(every page is measured by `make bench`, `bench/fidelity.py`). The starter's tree comes from the test
+install cache shared by the e2e tests (installed once per machine)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,22 +19,24 @@ import pytest
 
 from appgen.pipeline import unstyled
 from appgen.pipeline.builder import BuildRequest, BuildResult, LocalBuilder
-from appgen.pipeline.fidelity import built_file
+from appgen.pipeline.fidelity import VISUAL_OK, built_file
 from appgen.pipeline.install_cache import InstallCache
 from appgen.scaffold import ScaffoldResult, scaffold_workspace
 from appgen.scaffold.fidelity import measure
 from appgen.settings import REPO_ROOT, Settings
 from appgen.spec import GenerationSpec, route_to_dir
+from appgen.visual import render, score
 from tests.e2e.stack import INSTALL_CACHE
-from tests.fixtures.specs import small_spec
+from tests.fixtures.specs import corpus_spec
 from tests.unit.test_html_to_jsx import REALISTIC
 
 pytestmark = pytest.mark.e2e
 
 STARTER = REPO_ROOT / "worker_container" / "starter"
 SPECS = sorted((REPO_ROOT / "examples" / "specs").glob("*.json"))
-# The template corpus (public templates: Tailwind 2/3, Alpine, Bootstrap, plain CSS) as one more app.
-CORPUS = sorted((REPO_ROOT / "tests" / "fixtures" / "templates").glob("*.html"))
+# The template corpus (public templates: Tailwind 2/3, Alpine, Bootstrap, plain CSS) is one more app; these
+# of its pages are also compared in Chromium (a few seconds each: the build is the fixture's).
+LOOKS_ALIKE = ("alpine-windmill-modals", "bootstrap-checkout")
 TIMEOUT_S = 300.0
 
 # Rules a design's HTML rarely exercises all at once, checked against the real type-checker and linter:
@@ -78,16 +83,9 @@ class Built:
     result: BuildResult
 
 
-def _corpus_spec() -> GenerationSpec:
-    raw = small_spec(pages=len(CORPUS))
-    for page, path in zip(raw["pages"], CORPUS, strict=True):
-        page["selectedPreviewHtml"] = path.read_text()
-    return GenerationSpec.model_validate(raw)
-
-
 def _spec(path: Path, with_edge_cases: bool) -> GenerationSpec:
     if path.name == "corpus":
-        return _corpus_spec()
+        return GenerationSpec.model_validate(corpus_spec())
     raw = json.loads(path.read_text())
     if with_edge_cases:
         raw["pages"].append(
@@ -160,12 +158,46 @@ def test_classes_no_stylesheet_defines_are_found_per_page(
     defined = corpus.result.stylesheet_classes
     assert defined is not None and {"flex", "md:block", "btn", "material-icons"} <= defined
     missing = {
-        path.name: unstyled.classes_without_css(corpus.result.pages[built_file(page)], set(defined))[0]
-        for page, path in zip(corpus.spec.pages, CORPUS, strict=True)
+        page.page_id: unstyled.classes_without_css(corpus.result.pages[built_file(page)], set(defined))[0]
+        for page in corpus.spec.pages
     }
     assert all("focus:shadow-outline-purple" in missing[n] for n in missing if "windmill" in n), missing
-    assert "needs-validation" in missing["bootstrap-checkout.html"]
+    assert "needs-validation" in missing["bootstrap-checkout"]
     assert not {"flex", "btn", "material-icons"} & {c for names in missing.values() for c in names}
     pages = {page.page_id: corpus.result.pages[built_file(page)] for page in corpus.spec.pages}
     with capsys.disabled():
         print(f"\ncorpus {unstyled.WARNING}: {unstyled.report(pages, set(defined))}")
+
+
+def test_a_tailwind_2_alpine_page_and_the_bootstrap_page_look_like_their_previews_at_both_widths(
+    built: dict[str, Built], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert render.available() is None, render.available()
+    done = built["corpus"]
+    pages = [p for p in done.spec.pages if p.page_id in LOOKS_ALIKE]
+    assert [p.page_id for p in pages] == sorted(LOOKS_ALIKE)
+    scratch = done.workspace.parent / "render-looks-alike"  # where the box's user can enter
+    scratch.mkdir()
+    started = time.monotonic()
+    request = [render.RenderPage(p.page_id, p.selected_preview_html, built_file(p)) for p in pages]
+    shots = render.render(request, workspace=done.workspace, scratch=scratch)
+    took = time.monotonic() - started
+    assert shots.errors == {}, shots.errors
+    figures: dict[str, float] = {}
+    pictures: dict[str, bytes] = {}  # side-by-side images, kept only when a page is below the bar
+    for page in pages:
+        for width, (px, _) in render.WIDTHS.items():
+            preview, shot = shots.get(page.page_id, width, "preview"), shots.get(page.page_id, width, "built")
+            assert preview is not None and shot is not None, (page.page_id, width)
+            figures[f"{page.page_id} @ {px}"] = score.compare(preview, shot).score
+            pictures[f"{page.page_id}-{width}.png"] = score.side_by_side(
+                preview, shot, f"{page.page_id} @ {px} px"
+            )
+    summary = ", ".join(f"{where} {value:.3f}" for where, value in figures.items())
+    if any(value < VISUAL_OK for value in figures.values()):
+        kept = Path(tempfile.mkdtemp(prefix="appgen-test-looks-alike-"))
+        for name, data in pictures.items():
+            (kept / name).write_bytes(data)
+        pytest.fail(f"visual below {VISUAL_OK}: {summary}; side-by-side images in {kept}")
+    with capsys.disabled():
+        print(f"\ncorpus visual ({took:.1f} s to render): {summary}")

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from appgen.scaffold.cascade import TAILWIND_AFTER, TAILWIND_BEFORE, UNLAYERED, layer_page_css, specificity
+from appgen.scaffold.cascade import (
+    TAILWIND_AFTER,
+    TAILWIND_BEFORE,
+    UNLAYERED,
+    layer_page_css,
+    specificity,
+    without_tailwind_base,
+)
 from appgen.scaffold.html_to_jsx import convert_document
 
 HIDE_SM = "@media (max-width:640px){.hide-sm{display:none}}"
@@ -34,9 +41,40 @@ def test_after_a_linked_tailwind_stylesheet_the_page_wins_ties() -> None:
     assert css == "@layer utilities {\n  @media (max-width:640px) { .hide-sm {display:none} }\n}\n"
 
 
-@pytest.mark.parametrize("head", ["", '<script src="https://unpkg.com/@tailwindcss/browser@4"></script>'])
-def test_without_tailwind_or_with_tailwind_4_the_css_stays_unlayered(head: str) -> None:
+def test_with_tailwind_4_the_css_stays_unlayered() -> None:
+    head = '<script src="https://unpkg.com/@tailwindcss/browser@4"></script>'
     assert _css(f"{head}<style>{HIDE_SM}</style>") == HIDE_SM + "\n"
+
+
+def test_without_tailwind_the_css_stays_unlayered_before_the_rule_that_keeps_tailwinds_base_off() -> None:
+    # The preview had no preflight: its lists had bullets and its headings their sizes.
+    assert _css(f"<style>{HIDE_SM}</style>") == HIDE_SM + "\n\n" + without_tailwind_base("p")
+    # After the page's own CSS, whose `@import`s must stay first to count.
+    imported = _css("<style>@import url(https://x.example/a.css);\n.a{color:red}</style>")
+    assert imported.startswith("@import url(https://x.example/a.css);")
+    assert _css("") == without_tailwind_base("p")
+
+
+def test_the_rule_that_keeps_tailwinds_base_off_reverts_the_base_layer_for_one_page_and_its_html() -> None:
+    rule = without_tailwind_base("checkout")
+    assert rule.startswith("/* The preview had no Tailwind")
+    body = rule[rule.index("@layer base {") :]
+    selectors, _, declarations = body.removeprefix("@layer base {").partition("{")
+    assert [s.strip() for s in selectors.split(",")] == [
+        'html:has([data-appgen-page="checkout"])',
+        'html:has([data-appgen-page="checkout"]) body',
+        '[data-appgen-page="checkout"]',
+        '[data-appgen-page="checkout"] *',
+        '[data-appgen-page="checkout"] ::before',
+        '[data-appgen-page="checkout"] ::after',
+        '[data-appgen-page="checkout"] ::marker',
+        '[data-appgen-page="checkout"] ::placeholder',
+        '[data-appgen-page="checkout"] ::backdrop',
+        '[data-appgen-page="checkout"] ::file-selector-button',
+    ]
+    assert declarations.split() == ["all:", "revert-layer;", "}", "}"]
+    # Each beats preflight's own selectors (`*`, `html`, `::before`, `[hidden]…`) inside the same layer.
+    assert min(specificity(s) for s in selectors.split(",")) >= (0, 1, 0)
 
 
 def test_at_rules_that_are_not_style_rules_stay_outside_layers() -> None:

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from appgen.scaffold.html_to_jsx import ConvertedPage, convert_document
+from appgen.scaffold.tsx_file import with_css_imports
 
 ROUTES = {"/pricing": "/pricing", "pricing.html": "/pricing", "/": "/", "index.html": "/"}
 
@@ -18,7 +19,12 @@ def _resolve(href: str) -> str | None:
     return None if route is None else route + (f"#{fragment}" if fragment else "")
 
 
-def convert(body: str, head: str = "<title>T</title>") -> ConvertedPage:
+# The previews here load Tailwind 4 unless a test says otherwise: classes are kept as written and the page
+# keeps Tailwind's base styles.
+TAILWIND_4 = '<script src="https://unpkg.com/@tailwindcss/browser@4"></script>'
+
+
+def convert(body: str, head: str = "<title>T</title>" + TAILWIND_4) -> ConvertedPage:
     html = f"<!doctype html><html lang='en'><head>{head}</head><body>{body}</body></html>"
     return convert_document(
         html, page_id="p", component="PPage", resolve_link=_resolve, css_import="./page.css"
@@ -212,13 +218,41 @@ def test_tailwind_cdn_and_config_scripts_are_kept_for_the_theme_without_notices(
 
 
 def test_styles_become_page_css_and_external_stylesheets_are_listed_for_the_scaffold() -> None:
-    head = '<link rel="stylesheet" href="https://fonts.example/css"><style>.a { color: red; }</style>'
+    head = (
+        TAILWIND_4
+        + '<link rel="stylesheet" href="https://fonts.example/css"><style>.a { color: red; }</style>'
+    )
     page = convert("<style>.b { color: blue; }</style><p>x</p>", head=head)
     assert page.css == ".a { color: red; }\n\n.b { color: blue; }\n"
     assert 'import "./page.css";' in page.tsx
     assert page.stylesheets == ["https://fonts.example/css"]
     assert page.notices == []  # the scaffold imports a known package or keeps the link, with a warning
     assert "<style" not in page.tsx
+
+
+def test_css_packages_are_imported_before_the_page_css_as_the_preview_linked_them() -> None:
+    page = convert('<style>.a { color: red; }</style><img src="a.png" alt="A">')
+    lines = with_css_imports(page.tsx, ["bootstrap/dist/css/bootstrap.min.css", "@fontsource/inter/400.css"])
+    assert lines.splitlines()[:5] == [
+        "/* eslint-disable @next/next/no-img-element -- preview images are kept as they were */",
+        'import "bootstrap/dist/css/bootstrap.min.css";',
+        'import "@fontsource/inter/400.css";',
+        'import "./page.css";',
+        "",
+    ]
+
+
+def test_css_packages_are_imported_after_the_other_imports_of_a_page_without_css() -> None:
+    page = convert('<a href="/">h</a>')
+    assert with_css_imports(page.tsx, ["a.css"]).splitlines()[:4] == [
+        'import Link from "next/link";',
+        'import "a.css";',
+        "",
+        "export default function PPage() {",
+    ]
+    bare = convert("<p>x</p>").tsx
+    assert with_css_imports(bare, ["a.css"]) == 'import "a.css";\n\n' + bare
+    assert with_css_imports(bare, []) == bare
 
 
 def test_module_imports_only_what_it_uses() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from appgen.scaffold import page_paths, scaffold_workspace
+from appgen.scaffold.cascade import without_tailwind_base
 from appgen.scaffold.jsobject import (
     UNSUPPORTED,
     JsMethod,
@@ -73,7 +74,13 @@ def test_scaffold_writes_a_component_and_a_route_per_page(tmp_path: Path, starte
         ("page-2", "/docs/start"),
     ]
     assert result.pages[0].files == ["components/home/Page.tsx", "app/page.tsx", "components/home/page.css"]
-    assert result.pages[2].files == ["components/page-2/Page.tsx", "app/docs/start/page.tsx"]
+    assert result.pages[2].files == [
+        "components/page-2/Page.tsx",
+        "app/docs/start/page.tsx",
+        "components/page-2/page.css",
+    ]
+    # Its preview had no Tailwind, so Tailwind's base styles stay off it.
+    assert (dest / "components/page-2/page.css").read_text() == without_tailwind_base("page-2")
     for page in result.pages:
         assert all((dest / f).is_file() for f in page.files)
     assert not (dest / "node_modules").exists() and not (dest / ".next").exists()
@@ -132,6 +139,43 @@ def test_theme_tokens_are_appended_to_the_starter_globals(tmp_path: Path, starte
         "  --font-inter: Inter;",  # spec typography: bare family
         "}",
     ]
+
+
+def test_each_page_keeps_its_own_theme_values_where_the_apps_differ(tmp_path: Path, starter: Path) -> None:
+    (starter / "app/globals.css").write_text(
+        '@import "tailwindcss";\n\n@theme {\n  --font-sans: system-ui;\n}\n'
+    )
+    cdn = '<script src="https://cdn.tailwindcss.com"></script>'
+    other = HOME.replace('DEFAULT: "#4f46e5"', 'DEFAULT: "#b45309"').replace(
+        "fontFamily: {", "fontFamily: { sans: ['Inter', 'sans-serif'],"
+    )
+    raw = small_spec(4)
+    for page, html in zip(raw["pages"], [HOME, other, f"{cdn}<p>x</p>", "<p>x</p>"], strict=True):
+        page["selectedPreviewHtml"] = html
+    dest = tmp_path / "ws"
+    result = scaffold_workspace(GenerationSpec.model_validate(raw), dest, starter_dir=starter)
+    assert not [w for w in result.warnings if w.code == "theme_skipped"]  # nothing is lost any more
+    theme = (dest / "app/globals.css").read_text()
+    assert "--color-brand: #4f46e5;" in theme and "--font-sans: Inter, sans-serif;" in theme
+    assert (
+        (dest / "components/page-1/page.css")
+        .read_text()
+        .endswith(
+            "/* This page's own theme values, where the app's differ (appgen). */\n"
+            '@layer base {\n  [data-appgen-page="page-1"] {\n    --color-brand: #b45309;\n  }\n}\n'
+        )
+    )
+    # Pages whose config left the font alone had the default font where another page changed it.
+    default_font = (
+        "/* This page's own theme values, where the app's differ (appgen). */\n"
+        '@layer base {{\n  [data-appgen-page="{}"] {{\n    --font-sans: system-ui;\n'
+        "    font-family: var(--font-sans);\n  }}\n}}\n"
+    )
+    assert (dest / "components/home/page.css").read_text().endswith(default_font.format("home"))
+    plain = dest / "components/page-2"
+    assert 'import "./page.css";' in (plain / "Page.tsx").read_text()
+    assert (plain / "page.css").read_text() == default_font.format("page-2")
+    assert "theme values" not in (dest / "components/page-3/page.css").read_text()  # no Tailwind at all
 
 
 def test_api_route_per_action(tmp_path: Path, starter: Path) -> None:

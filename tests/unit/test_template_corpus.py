@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from appgen.scaffold import ScaffoldResult, scaffold_workspace, summarize_warnings
+from appgen.scaffold.cascade import without_tailwind_base
 from appgen.settings import REPO_ROOT
 from appgen.spec import GenerationSpec
 from tests.fixtures.specs import small_spec
@@ -68,8 +69,10 @@ def test_the_alpine_overlay_starts_hidden_and_keeps_its_translucent_black(tmp_pa
     start = page.index(overlay)
     assert 'style={isSideMenuOpen ? undefined : { display: "none" }}' in page[start : start + 300]
     assert "static_behaviour" not in {w.code for w in result.warnings}
-    layout = (dest / "app/layout.tsx").read_text()
-    assert 'import "@fontsource/inter/400.css";' in layout and 'import "@fontsource/inter/800.css";' in layout
+    # The fonts the preview linked come with its page, not with the layout every page shares.
+    shell = (dest / "components/home/Page.tsx").read_text()
+    assert 'import "@fontsource/inter/400.css";' in shell and 'import "@fontsource/inter/800.css";' in shell
+    assert "@fontsource" not in (dest / "app/layout.tsx").read_text()
 
 
 @pytest.mark.parametrize("name", ["alpine-windmill-index.html", "alpine-windmill-modals.html"])
@@ -95,22 +98,43 @@ def test_windmill_menus_and_modal_become_react_state_and_only_the_theme_toggle_s
     assert len(notices) == (5 if "modals" in name else 3), notices  # + the focus trap of the modal
 
 
-def test_forms_plugin_classes_get_the_plugin_in_class_mode(tmp_path: Path) -> None:
+def test_forms_plugin_classes_without_the_plugin_stay_unstyled_as_in_the_preview(tmp_path: Path) -> None:
+    # The preview links Tailwind 2.2.19's compiled stylesheet, which has no forms plugin: its `form-input`
+    # fields showed unstyled, so the app does not add the plugin.
     _, dest = _scaffold(tmp_path, "alpine-windmill-forms.html")
     assert "form-input" in _components(dest)
     css = (dest / "app/globals.css").read_text()
-    assert '@plugin "@tailwindcss/forms" {\n  strategy: class;\n}' in css
+    assert "@plugin" not in css
     assert "border-color: var(--color-gray-200, currentColor);" in css
+    # Tailwind 2's preflight left fields their browser background (a native select keeps its grey face)
+    # and coloured placeholders gray-400; Tailwind 4's makes fields transparent and placeholders the text's.
+    assert (
+        "  input, select, optgroup, textarea {\n    background-color: revert-layer;\n"
+        "    border-radius: revert-layer;\n  }\n"
+    ) in css
+    assert "  input::placeholder, textarea::placeholder {\n    color: #9ca3af;\n  }\n" in css
 
 
-def test_bootstrap_comes_from_the_starter_package_and_its_validation_script_is_reported(
+def test_the_play_cdns_forms_plugin_comes_with_its_default_strategy(tmp_path: Path) -> None:
+    raw = small_spec(pages=1)
+    raw["pages"][0]["selectedPreviewHtml"] = (
+        '<html><head><script src="https://cdn.tailwindcss.com?plugins=forms,typography"></script></head>'
+        '<body><input type="email" class="rounded"></body></html>'
+    )
+    scaffold_workspace(GenerationSpec.model_validate(raw), tmp_path / "ws", starter_dir=STARTER)
+    css = (tmp_path / "ws/app/globals.css").read_text()
+    assert '@plugin "@tailwindcss/forms";\n' in css  # every field styled, as the CDN's plugin styles them
+
+
+def test_bootstrap_comes_from_the_starter_package_imported_by_its_page_and_its_validation_script_is_reported(
     tmp_path: Path,
 ) -> None:
     result, dest = _scaffold(tmp_path, "bootstrap-checkout.html")
-    layout = (dest / "app/layout.tsx").read_text()
-    assert layout.index('import "bootstrap/dist/css/bootstrap.min.css";') < layout.index(
-        'import "./globals.css";'
-    )
+    page = (dest / "components/home/Page.tsx").read_text()
+    # The page that linked Bootstrap imports it, before its own CSS as the preview linked it; the layout
+    # does not, so Bootstrap's reboot and `!important` utilities never reach the app's other pages.
+    assert page.index('import "bootstrap/dist/css/bootstrap.min.css";') < page.index('import "./page.css";')
+    assert "bootstrap" not in (dest / "app/layout.tsx").read_text()
     assert "@plugin" not in (dest / "app/globals.css").read_text()  # Bootstrap's form-select is its own
     scripts = summarize_warnings(result.warnings)["dropped_script"]
     assert scripts.startswith("scripts dropped (their behaviour needs re-implementing in React): 2 on home")
@@ -119,8 +143,9 @@ def test_bootstrap_comes_from_the_starter_package_and_its_validation_script_is_r
 def test_plain_css_keeps_its_stylesheet_unlayered_and_gets_material_icons(tmp_path: Path) -> None:
     _, dest = _scaffold(tmp_path, "plain-css-liteadmin.html")
     css = (dest / "components/home/page.css").read_text()
-    assert "@layer" not in css[:2000] and ".header" in css
-    assert 'import "material-icons/iconfont/filled.css";' in (dest / "app/layout.tsx").read_text()
+    own = css.removesuffix(without_tailwind_base("home"))
+    assert own != css and "@layer" not in own[:2000] and ".header" in own
+    assert 'import "material-icons/iconfont/filled.css";' in (dest / "components/home/Page.tsx").read_text()
 
 
 def test_tailwind_3_config_tokens_and_classes_reach_the_app(tmp_path: Path) -> None:
