@@ -26,6 +26,7 @@ KNOWN = {
     "APPGEN_VISUAL_FIDELITY": "0: skip the screenshots and visual scores of passing builds (text scores stay)",
     "APPGEN_PAGE_AGENT_TIMEOUT": "seconds a page agent may run",
     "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
+    "APPGEN_WARM_AGENTS": "Gemini CLI processes kept started ahead of the next agents (0: none)",
     "APPGEN_TASK_LEASE_SECONDS": "how long a claimed task is a worker's without a heartbeat",
     "APPGEN_SWEEP_INTERVAL": "seconds between the local stack's cleanup sweeps",
     "APPGEN_DISPATCHER": "where tasks go: local (this process delivers them) or cloud-tasks",
