@@ -81,6 +81,7 @@ def run_job(root: Path, spec_path: Path = SPEC, env: dict[str, str] | None = Non
                 "GOOGLE_GEMINI_BASE_URL": model.url,
                 "NEXT_TELEMETRY_DISABLED": "1",
                 "APPGEN_RATE_LIMIT_PER_MINUTE": "0",  # the bench polls status every 0.1 s
+                "APPGEN_WARM_AGENTS": "4",  # appgen dev's default (the page window); test stacks turn it off
                 **(env or {}),
             },
         )

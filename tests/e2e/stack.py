@@ -70,6 +70,9 @@ def start_stack(data_dir: Path, env: dict[str, str] | None = None, timeout: floa
     # Screenshots cost 15-20 s per build; the tests of visual fidelity (test_fidelity_gate, the renderer's
     # own) ask for them, the stacks that test everything else do not.
     full_env["APPGEN_VISUAL_FIDELITY"] = "0"
+    # Parked Gemini CLIs cost about 1.3 s of CPU each to start and 200 MB each to keep; the job test and the
+    # benchmark run with them (appgen dev's default), the stacks that test everything else do not.
+    full_env["APPGEN_WARM_AGENTS"] = "0"
     full_env.update(env or {})
     log_path = data_dir / "stack.log"
     with log_path.open("w") as log_file:

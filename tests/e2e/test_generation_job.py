@@ -65,6 +65,7 @@ def stack(open_tmp: Path, double: GeminiStandIn) -> Iterator[RunningStack]:
             "GOOGLE_GEMINI_BASE_URL": double.url,
             "GEMINI_MODEL": "gemini-2.5-flash",
             "APPGEN_NPM_CACHE": str(INSTALL_CACHE),
+            "APPGEN_WARM_AGENTS": "4",  # the page agents start from parked CLIs, as in appgen dev
         },
     )
     yield running
