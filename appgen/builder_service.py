@@ -39,7 +39,7 @@ import flask
 from appgen import errors, sandbox
 from appgen.errors import StepFailed
 from appgen.pipeline import build_protocol as protocol
-from appgen.pipeline import snapshots
+from appgen.pipeline import render_request, snapshots
 from appgen.pipeline.builder import BuildRequest, LocalBuilder
 from appgen.pipeline.install_cache import lock_key
 from appgen.policy import ErrorCode
@@ -212,7 +212,7 @@ class _Run:
             snapshots.unpack(archive, ws)
             archive.unlink()
             try:
-                rendered = protocol.take_render_request(ws)
+                rendered = render_request.take_render_request(ws)
             except ValueError as exc:
                 raise errors.InvalidRequest(f"the render request is not valid: {exc}") from None
             lockfile = ws / "package-lock.json"

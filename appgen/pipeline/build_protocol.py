@@ -5,8 +5,8 @@ Request: `POST /build`, `Authorization: Bearer <Google ID token of the worker's 
 `Content-Type: application/gzip`, `X-Appgen-Budget-Seconds: <seconds the build may take>`, optionally
 `X-Appgen-Stylesheet-Classes: 1`, body = the workspace snapshot (`snapshots.pack`: no node_modules, no
 .next), at most `MAX_SNAPSHOT_BYTES`. When the build is to screenshot pages (`BuildRequest.render`), the
-snapshot carries them as its reserved member `RENDER_MEMBER` (an agent-written file of that name is left
-out), at most `MAX_RENDER_BYTES`:
+snapshot carries them as its reserved member `render_request.RENDER_MEMBER` (an agent-written file of that name is left
+out), at most `render_request.MAX_RENDER_BYTES`:
 
     {"pages": [{"name": "home", "preview": "<!doctype html>…"|null, "built": "index.html"|null}]}
 
@@ -49,11 +49,10 @@ import binascii
 import json
 import math
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from appgen.errors import StepFailed
-from appgen.pipeline import snapshots
 from appgen.pipeline.builder import BUILD, BUILD_TIMEOUT_S, INSTALL, LINT, LINT_TIMEOUT_S, BuildResult
 from appgen.policy import ErrorCode
 from appgen.redact import redact
@@ -74,8 +73,6 @@ HEARTBEAT_S = 2.0
 MAX_PAGES = 100
 MAX_PAGES_CHARS = 16 * 1024 * 1024
 MAX_PAGE_PATH_CHARS = 300
-RENDER_MEMBER = ".appgen-render.json"
-MAX_RENDER_BYTES = 16 * 1024 * 1024  # a spec's previews: 2 MB together (policy), 6x at worst as JSON
 MAX_SHOTS_BYTES = 64 * 1024 * 1024  # PNG bytes of one answer: 20 pages x 2 widths x 2 sides at 800 KB
 MAX_SHOT_ERROR_CHARS = 500
 MAX_MESSAGE_CHARS = 2_000
@@ -120,7 +117,7 @@ def decode_answer(body: bytes, sandbox: str, rendered: Sequence[render.RenderPag
     if len(body) > MAX_ANSWER_BYTES:
         raise _invalid(f"it is larger than {MAX_ANSWER_BYTES} bytes")
     try:
-        answer = json.loads(body, parse_constant=_no_constant)
+        answer = json.loads(body, parse_constant=no_constant)
     except (ValueError, RecursionError) as exc:
         raise _invalid(f"it is not JSON ({type(exc).__name__})") from None
     if not isinstance(answer, dict) or len(answer) != 1:
@@ -185,7 +182,7 @@ def _decode_pages(value: object) -> dict[str, str]:
         raise _invalid(f"`pages` is not an object of at most {MAX_PAGES} pages")
     total = 0
     for path, html in value.items():
-        if not _is_page_path(path):
+        if not is_page_path(path):
             raise _invalid(f"the page path {redact(path[:80])!r} is not a relative path of an .html file")
         if not isinstance(html, str):
             raise _invalid(f"the page {path!r} is not text")
@@ -195,7 +192,7 @@ def _decode_pages(value: object) -> dict[str, str]:
     return dict(value)
 
 
-def _is_page_path(path: str) -> bool:
+def is_page_path(path: str) -> bool:
     """A relative path of an .html file under `.next/server/app`, with nothing to resolve."""
     parts = PurePosixPath(path).parts
     return (
@@ -283,65 +280,12 @@ def _decode_classes(value: object) -> frozenset[str] | None:
     return frozenset(value)
 
 
-def _no_constant(name: str) -> float:
+def no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
 def _invalid(reason: str) -> StepFailed:
     return StepFailed(f"the builder's answer is not valid: {reason}", code=ErrorCode.INTERNAL)
-
-
-def pack_snapshot(workspace: Path, dest: Path, rendered: Sequence[render.RenderPage]) -> Path:
-    """The request's body written to `dest`: the workspace's source and, when pages are to be rendered,
-    the render request as `RENDER_MEMBER` (instead of a file an agent wrote there)."""
-    files = [rel for rel in snapshots.workspace_files(workspace) if rel != RENDER_MEMBER]
-    if not rendered:
-        return snapshots.pack(workspace, dest, files)
-    pages = [{"name": p.name, "preview": p.preview_html, "built": p.built_file} for p in rendered]
-    request = json.dumps({"pages": pages}, ensure_ascii=False).encode()
-    if len(request) > MAX_RENDER_BYTES:
-        raise StepFailed(
-            f"the previews to screenshot are {len(request)} bytes as JSON, more than the {MAX_RENDER_BYTES} "
-            "the builder takes: the policy's max_total_preview_html_bytes is above what MAX_RENDER_BYTES covers",
-            code=ErrorCode.INTERNAL,
-        )
-    return snapshots.pack(workspace, dest, files, {RENDER_MEMBER: request})
-
-
-def take_render_request(workspace: Path) -> tuple[render.RenderPage, ...]:
-    """The pages an unpacked snapshot asks to screenshot, its `RENDER_MEMBER` removed before the build
-    starts; () without one. ValueError saying why when it is not exactly the format."""
-    path = workspace / RENDER_MEMBER
-    if not path.exists():
-        return ()
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_RENDER_BYTES:
-        raise ValueError(f"{RENDER_MEMBER} is not a file of at most {MAX_RENDER_BYTES} bytes")
-    raw = path.read_bytes()
-    path.unlink()
-    try:
-        request = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"{RENDER_MEMBER} is not JSON ({type(exc).__name__})") from None
-    pages = request.get("pages") if isinstance(request, dict) and set(request) == {"pages"} else None
-    if not isinstance(pages, list) or len(pages) > MAX_PAGES:
-        raise ValueError(f"{RENDER_MEMBER} is not an object of at most {MAX_PAGES} pages")
-    rendered = tuple(_render_page(page) for page in pages)
-    if len({page.name for page in rendered}) != len(rendered):
-        raise ValueError(f"{RENDER_MEMBER} names a page twice")
-    return rendered
-
-
-def _render_page(page: object) -> render.RenderPage:
-    if not isinstance(page, dict) or set(page) != {"name", "preview", "built"}:
-        raise ValueError("a page to render is not exactly name, preview and built")
-    name, preview, built = page["name"], page["preview"], page["built"]
-    if not isinstance(name, str) or not render.PAGE_NAME.fullmatch(name):
-        raise ValueError(f"the page name {redact(str(name)[:80])!r} is not a page id")
-    if preview is not None and not isinstance(preview, str):
-        raise ValueError(f"the preview of {name!r} is not text")
-    if built is not None and not (isinstance(built, str) and _is_page_path(built)):
-        raise ValueError(f"the built page of {name!r} is not a relative path of an .html file")
-    return render.RenderPage(name, preview, built)
 
 
 def budget_seconds(raw: str | None) -> float | None:

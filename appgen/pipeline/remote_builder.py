@@ -28,6 +28,7 @@ from google.auth import exceptions as gauth_exc
 
 from appgen.errors import StepFailed
 from appgen.pipeline import build_protocol as protocol
+from appgen.pipeline import render_request
 from appgen.pipeline.builder import BuildRequest, BuildResult
 from appgen.policy import ErrorCode
 
@@ -56,7 +57,7 @@ class RemoteBuilder:
 
     def build(self, request: BuildRequest) -> BuildResult:
         with tempfile.TemporaryDirectory(prefix="appgen-snapshot-") as tmp:
-            archive = protocol.pack_snapshot(
+            archive = render_request.pack_snapshot(
                 request.workspace, Path(tmp) / "workspace.tar.gz", request.render
             )
             size = archive.stat().st_size

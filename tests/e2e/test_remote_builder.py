@@ -35,8 +35,7 @@ from appgen.cloud.oidc import CachingRequest
 from appgen.dispatch import InMemoryDispatcher
 from appgen.errors import StepFailed
 from appgen.gateway import Caller, ControlPlane
-from appgen.pipeline import build_protocol as protocol
-from appgen.pipeline import remote_builder
+from appgen.pipeline import remote_builder, render_request
 from appgen.pipeline.builder import BuildRequest, LocalBuilder
 from appgen.pipeline.context import StepContext, StepOutcome
 from appgen.pipeline.install_cache import InstallCache
@@ -66,7 +65,7 @@ TINY = {"build": WRITES_A_PAGE, "lint": "node -e \"console.log('lint ok')\""}
 # A build that leaves the prerendered page and CSS of `tests/fixtures/visual.py`, if it cannot see the
 # render request the snapshot carried.
 COPIES_THE_DESIGN = (
-    f"test ! -e {protocol.RENDER_MEMBER} && mkdir -p .next/server/app .next/static/css "
+    f"test ! -e {render_request.RENDER_MEMBER} && mkdir -p .next/server/app .next/static/css "
     "&& cp design/index.html .next/server/app/ && cp design/app.css .next/static/css/"
 )
 

@@ -15,7 +15,7 @@ import pytest
 
 from appgen.errors import StepFailed
 from appgen.pipeline import build_protocol as protocol
-from appgen.pipeline import snapshots
+from appgen.pipeline import render_request, snapshots
 from appgen.pipeline.builder import BUILD, INSTALL, LINT, BuildResult
 from appgen.policy import POLICY, ErrorCode
 from appgen.redact import register_secret
@@ -324,7 +324,7 @@ def test_the_budget_a_request_carries_is_a_positive_capped_number_of_seconds(
 
 def _unpacked(ws: Path, tmp: Path, rendered: tuple[render.RenderPage, ...]) -> Path:
     """`ws` packed as the worker sends it and unpacked as the builder does."""
-    archive = protocol.pack_snapshot(ws, tmp / "snapshot.tar.gz", rendered)
+    archive = render_request.pack_snapshot(ws, tmp / "snapshot.tar.gz", rendered)
     snapshots.unpack(archive, tmp / "unpacked")
     return tmp / "unpacked"
 
@@ -333,14 +333,16 @@ def test_the_render_request_travels_in_the_snapshot_and_leaves_before_the_build(
     ws = tmp_path / "ws"
     (ws / "app").mkdir(parents=True)
     (ws / "app" / "page.tsx").write_text("export default function Page() { return null; }\n")
-    (ws / protocol.RENDER_MEMBER).write_text('{"pages": [{"name": "planted", "preview": "", "built": null}]}')
+    (ws / render_request.RENDER_MEMBER).write_text(
+        '{"pages": [{"name": "planted", "preview": "", "built": null}]}'
+    )
     rendered = (*RENDERED, render.RenderPage("about-us", "<p>Über uns \u2603</p>", "about/us.html"))
 
     received = _unpacked(ws, tmp_path, rendered)
 
-    assert protocol.take_render_request(received) == rendered  # the worker's, not the agent's
+    assert render_request.take_render_request(received) == rendered  # the worker's, not the agent's
     assert snapshots.workspace_files(received) == ["app/page.tsx"]
-    assert protocol.take_render_request(received) == ()  # gone: the build never sees it
+    assert render_request.take_render_request(received) == ()  # gone: the build never sees it
 
 
 def test_a_snapshot_without_pages_to_render_carries_no_render_request(tmp_path: Path) -> None:
@@ -349,7 +351,7 @@ def test_a_snapshot_without_pages_to_render_carries_no_render_request(tmp_path: 
     (ws / "package.json").write_text("{}")
     received = _unpacked(ws, tmp_path, ())
     assert snapshots.workspace_files(received) == ["package.json"]
-    assert protocol.take_render_request(received) == ()
+    assert render_request.take_render_request(received) == ()
 
 
 def test_the_largest_previews_a_spec_may_hold_fit_the_render_request(tmp_path: Path) -> None:
@@ -358,16 +360,18 @@ def test_the_largest_previews_a_spec_may_hold_fit_the_render_request(tmp_path: P
     each = POLICY.max_total_preview_html_bytes // POLICY.max_pages
     rendered = tuple(render.RenderPage(f"p{n}", "\x01" * each, f"p{n}.html") for n in range(POLICY.max_pages))
     received = _unpacked(tmp_path / "ws", tmp_path, rendered)
-    assert protocol.take_render_request(received) == rendered
+    assert render_request.take_render_request(received) == rendered
 
 
 def test_a_render_request_too_large_to_send_is_an_internal_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(protocol, "MAX_RENDER_BYTES", 100)
+    monkeypatch.setattr(render_request, "MAX_RENDER_BYTES", 100)
     (tmp_path / "ws").mkdir()
     with pytest.raises(StepFailed, match="max_total_preview_html_bytes") as raised:
-        protocol.pack_snapshot(tmp_path / "ws", tmp_path / "s.tar.gz", (render.RenderPage("a", "x" * 100),))
+        render_request.pack_snapshot(
+            tmp_path / "ws", tmp_path / "s.tar.gz", (render.RenderPage("a", "x" * 100),)
+        )
     assert raised.value.error_code == ErrorCode.INTERNAL
 
 
@@ -403,10 +407,10 @@ def _page(**changes: Any) -> dict[str, Any]:
 def test_a_render_request_that_is_not_exactly_the_format_is_refused(
     tmp_path: Path, request_: Any, reason: str
 ) -> None:
-    member = tmp_path / protocol.RENDER_MEMBER
+    member = tmp_path / render_request.RENDER_MEMBER
     member.write_bytes(request_ if isinstance(request_, bytes) else json.dumps(request_).encode())
     with pytest.raises(ValueError) as raised:
-        protocol.take_render_request(tmp_path)
+        render_request.take_render_request(tmp_path)
     assert reason in str(raised.value)
 
 
@@ -414,11 +418,11 @@ def test_a_render_request_that_is_not_exactly_the_format_is_refused(
 def test_a_render_request_that_is_no_small_file_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    member = tmp_path / protocol.RENDER_MEMBER
+    member = tmp_path / render_request.RENDER_MEMBER
     if kind == "directory":
         member.mkdir()
     else:
-        monkeypatch.setattr(protocol, "MAX_RENDER_BYTES", 10)
+        monkeypatch.setattr(render_request, "MAX_RENDER_BYTES", 10)
         member.write_text(json.dumps({"pages": []}))
     with pytest.raises(ValueError, match="is not a file of at most"):
-        protocol.take_render_request(tmp_path)
+        render_request.take_render_request(tmp_path)

@@ -25,7 +25,7 @@ from appgen.auth import mint_internal_token
 from appgen.cloud import oidc
 from appgen.cloud.oidc import CachingRequest
 from appgen.pipeline import build_protocol as protocol
-from appgen.pipeline import remote_builder
+from appgen.pipeline import remote_builder, render_request
 from appgen.pipeline.builder import BUILD, BuildRequest, BuildResult
 from appgen.pipeline.remote_builder import RemoteBuilder
 from appgen.policy import ErrorCode
@@ -274,7 +274,7 @@ def test_the_pages_to_render_reach_the_build_outside_its_workspace_and_their_sho
 
     monkeypatch.setattr(service.builder, "build", build)
     request = json.dumps({"pages": [{"name": "home", "preview": "<h1>Home</h1>", "built": "index.html"}]})
-    body = _snapshot(("app/page.tsx", b"x"), (protocol.RENDER_MEMBER, request.encode()))
+    body = _snapshot(("app/page.tsx", b"x"), (render_request.RENDER_MEMBER, request.encode()))
     response = client.post("/build", data=body, headers=_headers())
 
     assert response.status_code == 200
@@ -288,7 +288,7 @@ def test_a_render_request_that_is_not_the_format_is_refused_before_the_build(
     client: flask.testing.FlaskClient, service: builder_service.BuilderService
 ) -> None:
     request = {"pages": [{"name": "home", "preview": None, "built": "../../../etc/passwd.html"}]}
-    body = _snapshot((protocol.RENDER_MEMBER, json.dumps(request).encode()))
+    body = _snapshot((render_request.RENDER_MEMBER, json.dumps(request).encode()))
     message = _error(client.post("/build", data=body, headers=_headers()), 400, "invalid_request")
     assert message == (
         "the render request is not valid: the built page of 'home' is not a relative path of an .html file"

@@ -22,7 +22,7 @@ from google.auth import _exponential_backoff
 
 from appgen.errors import StepFailed
 from appgen.pipeline import build_protocol as protocol
-from appgen.pipeline import remote_builder
+from appgen.pipeline import remote_builder, render_request
 from appgen.pipeline.builder import BUILD, BuildRequest
 from appgen.pipeline.remote_builder import RemoteBuilder
 from appgen.policy import ErrorCode
@@ -98,7 +98,7 @@ def test_it_sends_the_workspace_source_with_a_token_and_the_remaining_time(
 def test_it_sends_the_pages_to_render_instead_of_an_agents_file_and_receives_their_shots(
     workspace: Path,
 ) -> None:
-    (workspace / protocol.RENDER_MEMBER).write_text('{"pages": [{"name": "planted"}]}')
+    (workspace / render_request.RENDER_MEMBER).write_text('{"pages": [{"name": "planted"}]}')
     home = render.RenderPage("home", "<h1>Home</h1>", "index.html")
     png = render.PNG_SIGNATURE + b"home"
     shot = render.shot_name("home", "desktop", "preview")
@@ -113,10 +113,10 @@ def test_it_sends_the_pages_to_render_instead_of_an_agents_file_and_receives_the
 
     assert result.shots == render.Shots({shot: png})
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(seen[0]))) as tar:
-        member = tar.extractfile(protocol.RENDER_MEMBER)
+        member = tar.extractfile(render_request.RENDER_MEMBER)
         assert member is not None
         sent = json.loads(member.read())
-        assert [m.name for m in tar.getmembers()].count(protocol.RENDER_MEMBER) == 1
+        assert [m.name for m in tar.getmembers()].count(render_request.RENDER_MEMBER) == 1
     assert sent == {"pages": [{"name": "home", "preview": "<h1>Home</h1>", "built": "index.html"}]}
 
 
