@@ -47,6 +47,8 @@ from tests.integration.apitest import (
 from tests.integration.postgrest import ANON_KEY, SUPABASE_URL, TRANSPORTS, control_plane_over
 from tests.integration.sse import PING, Stream, live_server
 
+SOME_JOB = uuid.UUID("3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f")  # in test ids: the same in every pytest-xdist worker
+
 
 @pytest.fixture(params=TRANSPORTS)
 def control_plane(request: pytest.FixtureRequest, db_dsn: str) -> Iterator[ControlPlane]:
@@ -140,11 +142,12 @@ def test_idempotent_replay_answers_200_with_the_same_job(
     [
         ("POST", JOBS),
         ("GET", JOBS),
-        ("GET", f"{JOBS}/{uuid.uuid4()}"),
-        ("GET", f"{JOBS}/{uuid.uuid4()}/logs"),
-        ("POST", f"{JOBS}/{uuid.uuid4()}/download"),
-        ("POST", f"{JOBS}/{uuid.uuid4()}/cancel"),
+        ("GET", f"{JOBS}/{SOME_JOB}"),
+        ("GET", f"{JOBS}/{SOME_JOB}/logs"),
+        ("POST", f"{JOBS}/{SOME_JOB}/download"),
+        ("POST", f"{JOBS}/{SOME_JOB}/cancel"),
     ],
+    ids=["submit", "list", "status", "logs", "download", "cancel"],
 )
 def test_every_public_route_needs_a_valid_token(
     client: flask.testing.FlaskClient, headers: dict[str, str], code: str, method: str, path: str
