@@ -22,6 +22,22 @@ from appgen.settings import LOCAL_JWT_SECRET, REPO_ROOT
 
 TEMPLATE = "appgen_template"
 _counter = itertools.count()
+CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Keeps each test's call report on its item, so a fixture's teardown can tell a failed test
+    (`failed(request.node)`) and say what it saw."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[CALL_REPORT] = report
+    return report
+
+
+def failed(item: pytest.Item) -> bool:
+    report = item.stash.get(CALL_REPORT, None)
+    return report is not None and report.failed
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,17 @@ browser Playwright downloads), axe-core from web/'s npm deps, and the step scree
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, sync_playwright
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from appgen.settings import REPO_ROOT
+from tests.conftest import failed
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and nothing that talks to Google on its own (the machine has no internet, and a test that
@@ -42,6 +45,28 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def watched_page(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page of `context` whose console, errors and failed responses are kept; when the test fails, its
+    teardown prints them with the page's address and visible text, and saves a screenshot: a browser test
+    that fails once on a busy machine says what the person would have seen."""
+    page = context.new_page()
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: seen.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: seen.append(f"failed {r.method} {r.url}: {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and seen.append(f"{r.status} {r.request.method} {r.url}"))
+    yield page
+    if failed(request.node):
+        shot = Path(tempfile.gettempdir()) / f"appgen-failed-{request.node.name}.png"
+        try:
+            page.screenshot(path=str(shot), full_page=True)
+            text = page.inner_text("body", timeout=5_000)
+        except Exception as error:  # a closed or hung page still gets its events printed
+            text = f"(the page could not be read: {error})"
+        print(f"the page at {page.url} ({shot}):\n{text}\n-- what it saw:\n" + "\n".join(seen))
 
 
 _PREREQUISITES = [

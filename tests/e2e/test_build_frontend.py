@@ -29,6 +29,7 @@ from tests.e2e.browser import (
     assert_fits,
     chromium,
     screenshot,
+    watched_page,
 )
 from tests.e2e.stack import INSTALL_CACHE, RunningStack, start_stack
 from tests.fixtures.specs import small_spec
@@ -59,11 +60,11 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, stack: RunningStack) -> Iterator[Page]:
+def page(browser: Browser, stack: RunningStack, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(viewport=DESKTOP, base_url=stack.api, accept_downloads=True)
     context.set_default_timeout(30_000)
-    opened = context.new_page()
-    yield opened
+    with watched_page(context, request) as opened:
+        yield opened
     context.close()
 
 
