@@ -84,9 +84,14 @@ format: $(PY_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Two pytest processes, each taking whole files (a module's stack or story is set up once) in collection
+# order, so the slow end-to-end files start first and the small ones fill in behind them: a serial run
+# keeps less than one of two cores busy, waiting on builds, browsers and subprocesses.
+TEST_WORKERS ?= 2
+
 test: deps lint
 	npm --prefix web test --silent
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 demo: deps
 	$(PY) scripts/demo.py

@@ -3,6 +3,7 @@ browser Playwright downloads), axe-core from web/'s npm deps, and the step scree
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,9 +105,13 @@ def assert_fits(page: Page, step: str) -> None:
 
 
 def screenshot(page: Page, name: str, *, from_top: bool = True) -> None:
-    """The step as the README shows it (docs/screenshots/<name>.png, committed): from the top of the page,
-    or (`from_top=False`) where the page is scrolled to, such as an error notice."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    """The step as the README shows it: from the top of the page, or (`from_top=False`) where the page is
+    scrolled to, such as an error notice. Taken on every run (a step that cannot be photographed fails);
+    written to the committed docs/screenshots/<name>.png only with UPDATE_SCREENSHOTS=1, so a test run
+    leaves the checkout as it found it."""
     if from_top:
         page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled", caret="hide")
+    picture = page.screenshot(animations="disabled", caret="hide")
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / f"{name}.png").write_bytes(picture)
