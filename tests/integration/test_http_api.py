@@ -47,7 +47,8 @@ from tests.integration.apitest import (
 from tests.integration.postgrest import ANON_KEY, SUPABASE_URL, TRANSPORTS, control_plane_over
 from tests.integration.sse import PING, Stream, live_server
 
-SOME_JOB = uuid.UUID("3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f")  # in test ids: the same in every pytest-xdist worker
+# A job id in test ids: the same in every pytest-xdist process.
+SOME_JOB = uuid.UUID("3f2b8c1e-5d4a-4e6b-9c7d-0a1b2c3d4e5f")
 
 
 @pytest.fixture(params=TRANSPORTS)
