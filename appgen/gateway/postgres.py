@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -45,22 +47,12 @@ class PostgresTransport(RpcTransport):
         delivers no notifications); `dsn` itself by default."""
         self._dsn = dsn
         self._listen_dsn = listen_dsn or dsn
-        self._pool = ConnectionPool(
-            dsn,
-            min_size=1,
-            max_size=max_size,
-            # No server-side prepared statements: behind a transaction pooler (Supabase's, port 6543)
-            # consecutive transactions may run on different server connections, where a statement
-            # prepared on another one does not exist. Everything else here is transaction-scoped already
-            # (`set local role`, `set_config(..., true)`).
-            kwargs={"row_factory": dict_row, "prepare_threshold": None},
-            open=False,
-            timeout=timeout_s,
-        )
-        # A database that is down when the process starts is an outage, not a configuration error: the
-        # pool keeps connecting in the background (with backoff) and calls answer 503 until it is back.
-        # (Not pool.wait(): it closes the pool when it times out.)
-        self._pool.open(wait=False)
+        self._max_size = max_size
+        self._timeout_s = timeout_s
+        self._pool = self._open_pool()
+        self._pid = os.getpid()
+        self._inherited: list[ConnectionPool] = []
+        self._reopen_lock = threading.Lock()
         try:
             with self._pool.connection(timeout=open_wait_s):
                 pass
@@ -69,6 +61,40 @@ class PostgresTransport(RpcTransport):
                 "the control-plane database is not reachable yet; calls answer 503 until it is",
                 extra={"action": "db.unreachable"},
             )
+
+    def _open_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            self._dsn,
+            min_size=1,
+            max_size=self._max_size,
+            # No server-side prepared statements: behind a transaction pooler (Supabase's, port 6543)
+            # consecutive transactions may run on different server connections, where a statement
+            # prepared on another one does not exist. Everything else here is transaction-scoped already
+            # (`set local role`, `set_config(..., true)`).
+            kwargs={"row_factory": dict_row, "prepare_threshold": None},
+            open=False,
+            timeout=self._timeout_s,
+        )
+        # A database that is down when the process starts is an outage, not a configuration error: the
+        # pool keeps connecting in the background (with backoff) and calls answer 503 until it is back.
+        # (Not pool.wait(): it closes the pool when it times out.)
+        pool.open(wait=False)
+        return pool
+
+    def _current_pool(self) -> ConnectionPool:
+        """This process's pool. A forked child inherits the parent's pool without its threads, the ones
+        that grow it, refill it and replace broken connections: gunicorn's worker is such a child (the
+        Functions Framework imports the target, which builds the services, in the master before it
+        forks), so its requests all queued for the one inherited connection. The child opens its own
+        pool on its first call; the inherited one stays referenced and is never closed, since its
+        connections are the parent's sessions too (closing one would end it for the parent)."""
+        if self._pid != os.getpid():
+            with self._reopen_lock:
+                if self._pid != os.getpid():
+                    self._inherited.append(self._pool)
+                    self._pool = self._open_pool()
+                    self._pid = os.getpid()
+        return self._pool
 
     def call(self, function: str, args: dict[str, Any], caller: Caller) -> list[Row]:
         if not IDENTIFIER.match(function) or not all(IDENTIFIER.match(k) for k in args):
@@ -91,7 +117,7 @@ class PostgresTransport(RpcTransport):
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Row]]:
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._current_pool().connection() as conn, conn.transaction():
                 yield cast(psycopg.Connection[Row], conn)
         except psycopg.Error as exc:
             if exc.sqlstate and exc.sqlstate.startswith("AG"):
