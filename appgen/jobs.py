@@ -30,6 +30,11 @@ def status(services: Services, caller: Caller, job_id: UUID) -> Row:
     return services.control_plane.get_job(caller, job_id)
 
 
+def status_version(services: Services, caller: Caller, job_id: UUID) -> int:
+    """The job's version only: enough to tell whether a copy the caller holds is still current."""
+    return services.control_plane.get_job_version(caller, job_id)
+
+
 def list_jobs(services: Services, caller: Caller, project_id: UUID | None, limit: int) -> list[Row]:
     return services.control_plane.list_jobs(caller, project_id, limit)
 
