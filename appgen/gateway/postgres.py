@@ -71,7 +71,8 @@ class PostgresTransport(RpcTransport):
             # consecutive transactions may run on different server connections, where a statement
             # prepared on another one does not exist. Everything else here is transaction-scoped already
             # (`set local role`, `set_config(..., true)`).
-            # Autocommit: `call` writes its own BEGIN and COMMIT, so that they travel in its pipeline.
+            # Autocommit: psycopg adds no BEGIN; `call` runs each RPC in the implicit transaction of
+            # one pipeline (see there).
             kwargs={"row_factory": dict_row, "prepare_threshold": None, "autocommit": True},
             open=False,
             timeout=self._timeout_s,
@@ -103,20 +104,19 @@ class PostgresTransport(RpcTransport):
         named = ", ".join(f"{name} => %({name})s" for name in args)
         params = {k: _adapt(v) for k, v in args.items()}
         with self._connection() as conn:
-            # One transaction in one round trip: BEGIN, the caller's role and claims as PostgREST sets
-            # them (set_config('role', …, true) is `set local role`, so both end with the transaction),
-            # the RPC, COMMIT, sent together in pipeline mode. The server runs them one after the other
-            # as ever; the client waits once instead of four times, and the status path's cost was these
-            # waits. An error skips the rest up to the end of the pipeline and is raised here; leaving
-            # the pool's block rolls the aborted transaction back.
+            # One transaction in one round trip: the caller's role and claims as PostgREST sets them
+            # (set_config('role', …, true) is `set local role`), then the RPC, sent together in pipeline
+            # mode and closed by one Sync. Statements up to a Sync run in one implicit transaction, which
+            # the Sync commits, or rolls back after an error (the protocol's rule: PostgreSQL docs,
+            # "Extended Query" and "Pipelining"), so the role and claims hold for the RPC and end with it
+            # without a BEGIN and a COMMIT of their own. The client waits once instead of four times, and
+            # the server runs two statements instead of four: the status path's cost was these waits.
             with conn.pipeline():
-                conn.execute("begin")
                 conn.execute(
                     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
                     (caller.role, json.dumps(caller.claims or {"role": "service_role"})),
                 )
                 cursor = conn.execute(f"select * from public.{function}({named})", params)
-                conn.execute("commit")
             return cursor.fetchall()
 
     def job_changes(self, poll_interval_s: float) -> JobChanges:
