@@ -127,8 +127,13 @@ class PostgresTransport(RpcTransport):
             return cursor.fetchall()
 
     def job_changes(self, poll_interval_s: float) -> JobChanges:
-        """Postgres notifies the changes itself: one LISTEN connection of this process, not a poll."""
-        return ListenedChanges(self._listen_dsn)
+        """Postgres notifies the changes itself: one LISTEN connection of this process, not a poll. Its
+        probes go out the way the RPCs' changes do, through this pool."""
+        return ListenedChanges(self._listen_dsn, probe=self._notify)
+
+    def _notify(self, channel: str) -> None:
+        with self._connection() as conn:
+            conn.execute("select pg_notify(%s, '')", (channel,))
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Row]]:

@@ -112,7 +112,8 @@ def test_a_changed_job_answers_its_new_state_to_an_old_etag_at_once(
     client: flask.testing.FlaskClient, services: Services, alice: Caller, db_dsn: str
 ) -> None:
     """The 304 compares versions only: every change the job object shows must answer 200 with the new
-    object and a new ETag on the very next request (a step, a warning, the artifact, retention)."""
+    object and a new ETag on the next request (a step, a warning, the artifact, retention), once this
+    process heard the job's change notification (appgen/gateway/answers.py; milliseconds)."""
     job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
     plane = services.control_plane
     url = f"{JOBS}/{job_id}"
@@ -132,6 +133,7 @@ def test_a_changed_job_answers_its_new_state_to_an_old_etag_at_once(
     ]
     for name, change, shows in changes:
         change()
+        wait_for(lambda: services.job_answers.held() == 0, 10, f"the notification of {name}")
         answer = client.get(url, headers={**auth_headers(alice), "If-None-Match": etag})
         assert answer.status_code == 200, (name, answer.status_code)
         assert shows(answer.json), (name, answer.json)
