@@ -78,10 +78,9 @@ class JobAnswers:
             return self._plane.get_job(caller, job_id)
         key = (user, job_id)
         with self._lock:
-            entry = self._entries.get(key)
-            if isinstance(entry, _Answer) and self._clock() - entry.read_at < self._max_age_s:
-                self._entries.move_to_end(key)
-                return dict(entry.row)
+            kept = self._kept(key)
+            if kept is not None:
+                return dict(kept)
             lease = _Lease()
             self._put(key, lease)
         read_at = self._clock()
@@ -103,9 +102,14 @@ class JobAnswers:
     def version(self, caller: Caller, job_id: UUID) -> int:
         """The job's version: from its answer when the feed vouches (read and kept on a miss, as the
         next request will want the job), else alone from the database (`get_job_version`)."""
-        if _user(caller) is not None and self._changes.vouches():
-            return int(self.get_job(caller, job_id)["version"])
-        return self._plane.get_job_version(caller, job_id)
+        user = _user(caller)
+        if user is None or not self._changes.vouches():
+            return self._plane.get_job_version(caller, job_id)
+        with self._lock:
+            kept = self._kept((user, job_id))
+            if kept is not None:
+                return int(kept["version"])
+        return int(self.get_job(caller, job_id)["version"])
 
     def forget(self, job_id: UUID) -> None:
         """This process changed the job: drop its answers now, not when the notification is back."""
@@ -115,6 +119,14 @@ class JobAnswers:
         """How many answers are kept (leases of reads in flight not counted)."""
         with self._lock:
             return sum(isinstance(entry, _Answer) for entry in self._entries.values())
+
+    def _kept(self, key: Key) -> Row | None:
+        """The answer kept for the key if it is young enough (under the lock; not a copy)."""
+        entry = self._entries.get(key)
+        if isinstance(entry, _Answer) and self._clock() - entry.read_at < self._max_age_s:
+            self._entries.move_to_end(key)
+            return entry.row
+        return None
 
     def _heard(self, job_id: UUID | None) -> None:
         with self._lock:
