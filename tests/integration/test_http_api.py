@@ -42,6 +42,7 @@ from tests.integration.apitest import (
     complete_job,
     execute,
     expire_artifact,
+    job_object_changes,
     make_services,
 )
 from tests.integration.postgrest import ANON_KEY, SUPABASE_URL, TRANSPORTS, control_plane_over
@@ -115,22 +116,9 @@ def test_a_changed_job_answers_its_new_state_to_an_old_etag_at_once(
     object and a new ETag on the next request (a step, a warning, the artifact, retention), once this
     process heard the job's change notification (appgen/gateway/answers.py; milliseconds)."""
     job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
-    plane = services.control_plane
     url = f"{JOBS}/{job_id}"
     etag = client.get(url, headers=auth_headers(alice)).headers["ETag"]
-    changes: list[tuple[str, Callable[[], object], Callable[[dict[str, Any]], bool]]] = [
-        (
-            "a warning",
-            lambda: plane.add_job_warning(uuid.UUID(job_id), "offline_model", "no model"),
-            lambda b: b["warnings"] == [{"code": "offline_model", "message": "no model"}],
-        ),
-        (
-            "every step and the artifact",
-            lambda: complete_job(services, job_id),
-            lambda b: b["status"] == "completed_with_warnings" and b["artifact"] is not None,
-        ),
-        ("retention", lambda: expire_artifact(db_dsn, job_id), lambda b: b["artifact"] is None),
-    ]
+    changes = job_object_changes(services, job_id, db_dsn)
     for name, change, shows in changes:
         change()
         wait_for(lambda: services.job_answers.held() == 0, 10, f"the notification of {name}")

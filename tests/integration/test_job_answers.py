@@ -24,7 +24,7 @@ from appgen.localstack.server import create_app
 from appgen.services import Services
 from tests.fixtures.specs import small_spec
 from tests.fixtures.waiting import wait_for
-from tests.integration.apitest import JOBS, auth_headers, complete_job, expire_artifact, make_services
+from tests.integration.apitest import JOBS, Change, auth_headers, job_object_changes, make_services
 
 
 class CountingTransport(PostgresTransport):
@@ -123,19 +123,9 @@ def test_each_change_of_the_job_is_shown_by_the_first_request_after_its_notifica
     _vouching(services)
     plane, url = services.control_plane, f"{JOBS}/{job_id}"
     etag = client.get(url, headers=auth_headers(alice)).headers["ETag"]
-    changes: list[tuple[str, Callable[[], object], Callable[[dict[str, Any]], bool]]] = [
+    changes: list[Change] = [
         ("a log line", lambda: plane.append_job_log(uuid.UUID(job_id), None, "info", "queued", "x"), bool),
-        (
-            "a warning",
-            lambda: plane.add_job_warning(uuid.UUID(job_id), "offline_model", "no model"),
-            lambda b: b["warnings"] == [{"code": "offline_model", "message": "no model"}],
-        ),
-        (
-            "every step and the artifact",
-            lambda: complete_job(services, job_id),
-            lambda b: b["status"] == "completed_with_warnings" and b["artifact"] is not None,
-        ),
-        ("retention", lambda: expire_artifact(db_dsn, job_id), lambda b: b["artifact"] is None),
+        *job_object_changes(services, job_id, db_dsn),
     ]
     for name, change, shows in changes:
         assert services.job_answers.held() == 1, name
@@ -145,7 +135,9 @@ def test_each_change_of_the_job_is_shown_by_the_first_request_after_its_notifica
         )
         reads = transport.calls["get_job"]
         answer = client.get(url, headers={**auth_headers(alice), "If-None-Match": etag})
-        assert transport.calls["get_job"] == reads + 1, name
+        # Read again (more than once when later notifications of the same change, which completing a
+        # job sends many of, drop the answer read meanwhile).
+        assert transport.calls["get_job"] > reads, name
         if name == "a log line":  # the job object did not change: the same ETag
             assert answer.status_code == 304 and answer.headers["ETag"] == etag
             continue
