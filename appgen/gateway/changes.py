@@ -156,8 +156,9 @@ class ListenedChanges(JobChanges):
     connection is probed every `liveness_s` seconds, so a dead peer is noticed without traffic.
 
     With `probe` (a function that sends NOTIFY on a given channel the way the writers do: through the
-    control plane's own connections), every `probe_s` seconds it notifies a channel only this connection
-    listens to. Postgres delivers notifications in commit order, so hearing the probe means every change
+    control plane's own connections), a thread of its own notifies a channel only this connection listens
+    to, as soon as it connected and then every `probe_s` seconds (not the listening thread, which must not
+    wait for a busy pool while notifications queue up). Postgres delivers notifications in commit order, so hearing the probe means every change
     committed before it was heard too: the feed vouches for itself from the first probe heard after it
     connected until `2.5 * probe_s` after the last one. A probe that does not come back (a dead peer, a
     listening connection behind a transaction pooler, which drops notifications between transactions)
@@ -181,6 +182,8 @@ class ListenedChanges(JobChanges):
         self._liveness_s = liveness_s
         self._probe_channel = f"app_generation_probe_{secrets.token_hex(8)}"
         self._thread: threading.Thread | None = None
+        self._prober: threading.Thread | None = None
+        self._probe_now = threading.Event()
         self._heard_at = float("-inf")  # monotonic time the last probe was heard
         self.listening = threading.Event()  # LISTEN is in place (tests wait for it)
 
@@ -196,6 +199,11 @@ class ListenedChanges(JobChanges):
             if self._thread is None and not self._closed.is_set():
                 self._thread = threading.Thread(target=self._listen, name="job-changes-listen", daemon=True)
                 self._thread.start()
+                if self._probe is not None:
+                    self._prober = threading.Thread(
+                        target=self._probing, name="job-changes-probe", daemon=True
+                    )
+                    self._prober.start()
 
     def _listen(self) -> None:
         delay = 1.0
@@ -209,6 +217,7 @@ class ListenedChanges(JobChanges):
                     self._heard_at = float("-inf")  # vouching starts with the first probe heard
                     self._wake_all()  # anything may have changed while nobody listened
                     self.listening.set()
+                    self._probe_now.set()
                     delay = 1.0
                     self._receive(conn)
             except psycopg.Error as exc:
@@ -226,16 +235,12 @@ class ListenedChanges(JobChanges):
             delay = min(delay * 2, 30.0)
 
     def _receive(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
-        probed = checked = float("-inf")
+        checked = time.monotonic()
         while not self._closed.is_set():
-            now = time.monotonic()
-            if now - probed >= self._probe_s:
-                self._send_probe()
-                probed = now
-            if now - checked >= self._liveness_s:
+            if time.monotonic() - checked >= self._liveness_s:
                 conn.execute("select 1")
-                checked = now
-            for notification in conn.notifies(timeout=min(1.0, self._probe_s)):
+                checked = time.monotonic()
+            for notification in conn.notifies(timeout=1.0):
                 if notification.channel == self._probe_channel:
                     self._heard()
                     continue
@@ -244,13 +249,17 @@ class ListenedChanges(JobChanges):
                 except ValueError:
                     continue  # not a job id: somebody else's NOTIFY on our channel
 
-    def _send_probe(self) -> None:
-        if self._probe is None:
-            return
-        try:
-            self._probe(self._probe_channel)
-        except Exception as exc:  # the database is away: vouching lapses, the listener goes on
-            log.debug("job change probe not sent: %s", exc, extra={"action": "events.probe_failed"})
+    def _probing(self) -> None:
+        assert self._probe is not None
+        while not self._closed.is_set():
+            self._probe_now.wait(self._probe_s)
+            self._probe_now.clear()
+            if not self.listening.is_set() or self._closed.is_set():
+                continue
+            try:
+                self._probe(self._probe_channel)
+            except Exception as exc:  # the database is away: vouching lapses, the listener goes on
+                log.debug("job change probe not sent: %s", exc, extra={"action": "events.probe_failed"})
 
     def _heard(self) -> None:
         """A probe came back: every change committed before it was heard. After a silence (or on the first
@@ -261,5 +270,7 @@ class ListenedChanges(JobChanges):
 
     def close(self) -> None:
         super().close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._probe_now.set()
+        for thread in (self._thread, self._prober):
+            if thread is not None:
+                thread.join(timeout=5)
