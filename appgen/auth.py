@@ -7,6 +7,7 @@ token yields the claims the control plane runs under (`sub` becomes `auth.uid()`
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -152,22 +153,23 @@ class TokenVerifier:
         self._remember_s = remember_s
         self._remember_max = remember_max
         self._clock = clock
-        self._passed: OrderedDict[str, tuple[float, dict[str, Any]]] = (
-            OrderedDict()
-        )  # token -> (until, claims)
+        # token -> (until, its claims as JSON text): each answer is a fresh object, so no request can
+        # change what a later request with the same token is handed.
+        self._passed: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._passed_lock = threading.Lock()
 
     def verify(self, token: str) -> dict[str, Any]:
         now = self._clock()
         with self._passed_lock:
             passed = self._passed.get(token)
-            if passed is not None and now < passed[0]:
+            if passed is not None and now < passed[0]:  # PyJWT too refuses a token at its exp
                 self._passed.move_to_end(token)
-                return dict(passed[1])
+                remembered: dict[str, Any] = json.loads(passed[1])
+                return remembered
         claims = self._verify(token)
         until = min(float(claims["exp"]), now + self._remember_s)  # exp: verified, a finite number
         with self._passed_lock:
-            self._passed[token] = (until, dict(claims))
+            self._passed[token] = (until, json.dumps(claims))
             self._passed.move_to_end(token)
             while len(self._passed) > self._remember_max:
                 self._passed.popitem(last=False)
