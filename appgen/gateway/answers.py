@@ -21,7 +21,10 @@ Nothing is kept or served while the feed does not vouch (not yet listening, lost
 only polls: Supabase's REST API), and an answer read while a drop happened is not kept (each read holds a
 lease on its key, which any drop takes away). What the cache cannot know: a change committed in the
 last moment before its notification arrives (milliseconds) is seen a moment late, as by a client that
-polled a moment earlier. Download links are never cached: each is signed by its own request.
+polled a moment earlier; if the listening connection stalls without breaking, answers are served until
+the vouching lapses, at most `2.5 * probe_s` (5 s) after the last probe heard; a job row deleted by hand
+(no code path deletes one, and deletes notify nothing) is still answered to its owner until `max_age_s`.
+Download links are never cached: each is signed by its own request.
 """
 
 from __future__ import annotations

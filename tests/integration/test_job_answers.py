@@ -1,11 +1,15 @@
 """The status route's kept answers (appgen/gateway/answers.py) on a real database, through the HTTP API:
 polls of an unchanged job cost no database read, every change is shown by the first request after its
-notification (at once after a cancel through this process), refusals are never kept, an answer read
-while its job changed is not kept, and while the listening connection is lost nothing is kept or served.
-Which RPCs reach the database is counted by the real transport itself."""
+notification (at once after a cancel through this process; a change made by another process once its
+notification arrives), refusals and download links are never kept, an answer read while its job changed
+is not kept, and while the listening connection is lost or its probes do not come back nothing is kept or
+served. Which RPCs reach the database is counted by the real transport itself."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,19 +26,33 @@ from appgen.gateway.changes import ListenedChanges
 from appgen.localstack.postgres import LocalPostgres
 from appgen.localstack.server import create_app
 from appgen.services import Services
+from appgen.settings import REPO_ROOT
 from tests.fixtures.specs import small_spec
 from tests.fixtures.waiting import wait_for
-from tests.integration.apitest import JOBS, Change, auth_headers, job_object_changes, make_services
+from tests.integration.apitest import (
+    JOBS,
+    Change,
+    auth_headers,
+    complete_job,
+    job_object_changes,
+    make_services,
+)
 
 
 class CountingTransport(PostgresTransport):
     """The real transport, counting the RPCs it sends by name. `during_get_job`, when set, runs once right
-    after the next get_job has read its row and before that row is answered."""
+    after the next get_job has read its row and before that row is answered. While `probes_lost` is set,
+    the change feed's probes are not sent, as when they never come back (the listening connection stays)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.calls: Counter[str] = Counter()
         self.during_get_job: Callable[[], None] | None = None
+        self.probes_lost = False
+
+    def _notify(self, channel: str) -> None:
+        if not self.probes_lost:
+            super()._notify(channel)
 
     def call(self, function: str, args: dict[str, Any], caller: Caller) -> list[Row]:
         self.calls[function] += 1
@@ -233,3 +251,100 @@ def test_while_the_listening_connection_is_lost_nothing_is_kept_or_served(
     finally:
         services.close()
         transport.close()
+
+
+def test_a_change_made_by_another_process_is_shown_once_its_notification_arrives(
+    client: flask.testing.FlaskClient,
+    services: Services,
+    transport: CountingTransport,
+    alice: Caller,
+    db_dsn: str,
+) -> None:
+    """A worker in another process changes the job through its own connection: this process's kept
+    answer goes with the notification, and the next poll reads and shows the change."""
+    job_id = _submit(client, alice)
+    _vouching(services)
+    url = f"{JOBS}/{job_id}"
+    first = client.get(url, headers=auth_headers(alice))
+    assert first.json["warnings"] == [] and services.job_answers.held() == 1
+    worker = (
+        "import sys, uuid\n"
+        "from appgen.gateway import ControlPlane, PostgresTransport\n"
+        "transport = PostgresTransport(sys.argv[1])\n"
+        "ControlPlane(transport).add_job_warning(uuid.UUID(sys.argv[2]), 'offline_model', 'no model')\n"
+        "transport.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", worker, db_dsn, job_id], check=True, timeout=60, cwd=REPO_ROOT)
+    wait_for(lambda: services.job_answers.held() == 0, 10, "the other process's notification")
+    reads = transport.calls["get_job"]
+    answer = client.get(url, headers={**auth_headers(alice), "If-None-Match": first.headers["ETag"]})
+    assert answer.status_code == 200 and answer.json["warnings"] == [
+        {"code": "offline_model", "message": "no model"}
+    ]
+    assert answer.headers["ETag"] != first.headers["ETag"] and transport.calls["get_job"] == reads + 1
+
+
+def test_while_the_probes_do_not_come_back_nothing_kept_is_served(
+    client: flask.testing.FlaskClient,
+    services: Services,
+    transport: CountingTransport,
+    alice: Caller,
+    db_dsn: str,
+) -> None:
+    """The listening connection stays up but stops vouching (a pooler that drops notifications, a stalled
+    peer): a change that notifies nobody is shown by every request, and once a probe is heard again every
+    answer kept from before the silence is gone."""
+    job_id = _submit(client, alice)
+    _vouching(services)
+    url = f"{JOBS}/{job_id}"
+    assert client.get(url, headers=auth_headers(alice)).json["warnings"] == []
+    assert services.job_answers.held() == 1
+    transport.probes_lost = True
+    changes = services.job_changes
+    wait_for(lambda: not changes.vouches(), 10, "the feed to stop vouching")
+    assert isinstance(changes, ListenedChanges) and changes.listening.is_set(), "the connection is still up"
+    # A change nobody hears: the job's triggers off (no version raised, no notification sent).
+    with psycopg.connect(db_dsn, autocommit=True) as conn:
+        conn.execute("set session_replication_role = replica")
+        conn.execute(
+            "update public.app_generation_jobs set warnings = %s::jsonb where id = %s",
+            ('[{"code": "unheard", "message": "changed silently"}]', job_id),
+        )
+    reads = transport.calls["get_job"]
+    for _ in range(2):
+        answer = client.get(url, headers=auth_headers(alice))
+        assert answer.status_code == 200 and answer.json["warnings"] == [
+            {"code": "unheard", "message": "changed silently"}
+        ], "a kept answer was served while the feed did not vouch"
+    assert transport.calls["get_job"] == reads + 2
+    transport.probes_lost = False
+    wait_for(changes.vouches, 10, "the feed to vouch again")
+    assert services.job_answers.held() == 0, "the first probe after a silence drops every answer"
+    client.get(url, headers=auth_headers(alice))
+    client.get(url, headers=auth_headers(alice))
+    assert transport.calls["get_job"] == reads + 3, "kept again once the feed vouches"
+
+
+def test_download_links_are_never_kept(
+    client: flask.testing.FlaskClient,
+    services: Services,
+    transport: CountingTransport,
+    alice: Caller,
+    bob: Caller,
+) -> None:
+    """Each download request goes through request_download (the owner check, the artifact's state) and
+    is signed for itself, whatever the status route keeps; the job object holds no link."""
+    job_id = _submit(client, alice)
+    complete_job(services, job_id)
+    _vouching(services)
+    url = f"{JOBS}/{job_id}"
+    job = client.get(url, headers=auth_headers(alice)).json
+    assert job["status"] == "completed" and services.job_answers.held() == 1
+    assert "url" not in json.dumps(job).lower()
+    for _ in range(2):
+        link = client.post(f"{url}/download", headers=auth_headers(alice))
+        assert link.status_code == 200 and link.json["url"].startswith("http://testserver/")
+        refused = client.post(f"{url}/download", headers=auth_headers(bob))
+        assert refused.status_code == 404 and refused.json["error"]["code"] == "not_found"
+    assert transport.calls["request_download"] == 4, "every download request asked the database"
+    assert services.job_answers.held() == 1
