@@ -7,11 +7,13 @@ token yields the claims the control plane runs under (`sub` becomes `auth.uid()`
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -125,14 +127,55 @@ def _parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:
 
 class TokenVerifier:
     """Verifies a signed-in user's access token: signature (HS256 with the secret, or RS256/ES256 with the
-    JWKS key its `kid` names), expiry, `aud` and `role` = authenticated, and `iss` when configured."""
+    JWKS key its `kid` names), expiry, `aud` and `role` = authenticated, and `iss` when configured.
 
-    def __init__(self, secret: str | None, jwks: JwksKeys | None = None, issuer: str | None = None):
+    A token that passed is remembered, by its exact text, until its `exp` but for at most
+    `remember_s` seconds: a client polling its job sends the same token for an hour, and checking it
+    again each time was about a quarter of the status route's CPU (PyJWT decodes it three times). The
+    answer for the same text and the same keys cannot change before `exp`; `remember_s` bounds how long
+    a token signed by a key the project has since withdrawn from its JWKS is still accepted (the keys
+    themselves are cached longer, see `JwksKeys`). Refused tokens are never remembered. At most
+    `remember_max` tokens, the least recently used dropped first."""
+
+    def __init__(
+        self,
+        secret: str | None,
+        jwks: JwksKeys | None = None,
+        issuer: str | None = None,
+        *,
+        remember_s: float = 60.0,
+        remember_max: int = 2048,
+        clock: Callable[[], float] = time.time,
+    ):
         self.secret = secret
         self.jwks = jwks
         self.issuer = issuer
+        self._remember_s = remember_s
+        self._remember_max = remember_max
+        self._clock = clock
+        # token -> (until, its claims as JSON text): each answer is a fresh object, so no request can
+        # change what a later request with the same token is handed.
+        self._passed: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._passed_lock = threading.Lock()
 
     def verify(self, token: str) -> dict[str, Any]:
+        now = self._clock()
+        with self._passed_lock:
+            passed = self._passed.get(token)
+            if passed is not None and now < passed[0]:  # PyJWT too refuses a token at its exp
+                self._passed.move_to_end(token)
+                remembered: dict[str, Any] = json.loads(passed[1])
+                return remembered
+        claims = self._verify(token)
+        until = min(float(claims["exp"]), now + self._remember_s)  # exp: verified, a finite number
+        with self._passed_lock:
+            self._passed[token] = (until, json.dumps(claims))
+            self._passed.move_to_end(token)
+            while len(self._passed) > self._remember_max:
+                self._passed.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_CHARS:
             raise errors.InvalidToken("the access token is too long")
         try:

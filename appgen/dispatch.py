@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -120,22 +121,42 @@ class LocalDispatcher(Dispatcher):
         self._names: OrderedDict[str, float] = OrderedDict()  # task name -> when first enqueued, oldest first
         self._dedup_window_s, self._dedup_max_names, self._clock = dedup_window_s, dedup_max_names, clock
         self._seq = itertools.count()
+        self._deadline = deadline_seconds
         self._cond = threading.Condition()
         self._stopped = False
         self._in_flight = 0
-        # One client for every delivery: building one per request (its TLS context, even for plain http)
-        # cost 30-80 ms of CPU per task, paid in the fan-out to the page agents. No keep-alive, so no
-        # delivery ever lands on a connection the server has dropped; no pool limit, so a handler that
-        # runs for minutes never holds up another delivery.
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(deadline_seconds, connect=10),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
-        )
-        self._timer = threading.Thread(target=self._run, name="dispatcher", daemon=True)
-        self._timer.start()
+        # The timer thread and the HTTP client belong to the process that enqueues, started by its first
+        # task: the Functions Framework builds the services (this dispatcher with them) in gunicorn's master
+        # before it forks the worker, and a thread does not survive a fork, so a timer started here left
+        # the worker's tasks in a heap nobody read.
+        self._pid = 0
+        self._timer: threading.Thread | None = None
+        self._client: httpx.Client | None = None
+
+    def _running_here(self) -> httpx.Client:
+        """The client of this process's timer, which this starts if needed (called under `_cond`)."""
+        if self._timer is None or self._client is None or self._pid != os.getpid():
+            if self._pid not in (0, os.getpid()):  # a forked child: the parent's tasks are the parent's
+                self._heap.clear()
+                self._in_flight = 0
+            self._pid = os.getpid()
+            # One client for every delivery: building one per request (its TLS context, even for plain
+            # http) cost 30-80 ms of CPU per task, paid in the fan-out to the page agents. No keep-alive,
+            # so no delivery ever lands on a connection the server has dropped; no pool limit, so a
+            # handler that runs for minutes never holds up another delivery.
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(self._deadline, connect=10),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+            )
+            self._timer = threading.Thread(
+                target=self._run, args=(self._client,), name="dispatcher", daemon=True
+            )
+            self._timer.start()
+        return self._client
 
     def enqueue(self, message: TaskMessage) -> None:
         with self._cond:
+            self._running_here()
             if message.name is not None and not self._remember(message.name):
                 log.info(
                     "duplicate task name ignored", extra={"action": "dispatch.dedup", "task": message.name}
@@ -168,12 +189,16 @@ class LocalDispatcher(Dispatcher):
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        self._timer.join(timeout=5)
+            ours = self._pid == os.getpid()
+            timer, client = self._timer, self._client
+        if not ours or timer is None or client is None:
+            return  # never started here: a forked child's copies are the parent's to close
+        timer.join(timeout=5)
         with self._cond:
             if self._in_flight == 0:  # a delivery still running (a daemon thread) keeps the client
-                self._client.close()
+                client.close()
 
-    def _run(self) -> None:
+    def _run(self, client: httpx.Client) -> None:
         while True:
             with self._cond:
                 while not self._stopped and (not self._heap or self._heap[0].eta > time.time()):
@@ -187,10 +212,10 @@ class LocalDispatcher(Dispatcher):
             # runs for minutes) never delays another task. Daemon threads die with the process; the
             # database still owes their tasks and the sweeper sends them again.
             threading.Thread(
-                target=self._deliver, args=(item,), name=f"deliver-{item.seq}", daemon=True
+                target=self._deliver, args=(item, client), name=f"deliver-{item.seq}", daemon=True
             ).start()
 
-    def _deliver(self, item: _Scheduled) -> None:
+    def _deliver(self, item: _Scheduled, client: httpx.Client) -> None:
         message = item.message
         headers = {
             "Authorization": f"Bearer {mint_internal_token(self._secret)}",
@@ -201,7 +226,7 @@ class LocalDispatcher(Dispatcher):
             "X-CloudTasks-TaskETA": f"{item.eta:.3f}",
         }
         try:
-            response = self._client.post(
+            response = client.post(
                 f"{self.base_url}/internal/{message.target}", json=message.payload, headers=headers
             )
             ok = 200 <= response.status_code < 300

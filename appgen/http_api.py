@@ -8,9 +8,7 @@ never a stack trace.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -25,7 +23,7 @@ from appgen.gateway import Caller
 from appgen.ids import parse_uuid
 from appgen.policy import POLICY
 from appgen.request_parsing import json_body, path_job_id, query_int, query_uuid
-from appgen.responses import error_response, job_json, json_response, log_json, timestamp
+from appgen.responses import error_response, job_etag, job_json, json_response, log_json, timestamp
 from appgen.services import Services
 from appgen.settings import REPO_ROOT
 
@@ -56,15 +54,31 @@ def _submit(request: flask.Request, services: Services, _: dict[str, str]) -> fl
 
 
 def _status(request: flask.Request, services: Services, params: dict[str, str]) -> flask.Response:
-    body = job_json(jobs.status(services, _limited_caller(request, services), path_job_id(params)))
-    etag = '"' + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32] + '"'
-    if (
-        etag in request.if_none_match.as_set(include_weak=True)
+    caller = _limited_caller(request, services)
+    job_id = path_job_id(params)
+    if request.if_none_match:
+        # The client holds a copy, and the ETag names the version it shows: the version alone (one indexed
+        # read, under the same RLS rule as the job) says whether it is current, without building the job.
+        etag = job_etag(job_id, jobs.status_version(services, caller, job_id))
+        if _matches(request, etag):
+            return _status_response(flask.Response(status=304), etag)
+    row = jobs.status(services, caller, job_id)
+    etag = job_etag(row["job_id"], row["version"])
+    if _matches(request, etag):  # it changed between the two reads, into the client's copy
+        return _status_response(flask.Response(status=304), etag)
+    return _status_response(json_response(job_json(row)), etag)
+
+
+def _matches(request: flask.Request, etag: str) -> bool:
+    """Whether `If-None-Match` names this ETag, alone, in a list or weak (`W/"…"`), as HTTP compares it
+    for GET. (werkzeug holds the tags without their quotes.)"""
+    return (
+        etag.strip('"') in request.if_none_match.as_set(include_weak=True)
         or request.headers.get("If-None-Match") == etag
-    ):
-        response = flask.Response(status=304)
-    else:
-        response = json_response(body)
+    )
+
+
+def _status_response(response: flask.Response, etag: str) -> flask.Response:
     response.headers["ETag"] = etag
     response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -27,7 +27,14 @@ def submit(services: Services, caller: Caller, body: Any, idempotency_key: str |
 
 
 def status(services: Services, caller: Caller, job_id: UUID) -> Row:
-    return services.control_plane.get_job(caller, job_id)
+    """The job as get_job answers the caller: kept by this process while the change feed vouches for
+    it (appgen/gateway/answers.py), else read."""
+    return services.job_answers.get_job(caller, job_id)
+
+
+def status_version(services: Services, caller: Caller, job_id: UUID) -> int:
+    """The job's version only: enough to tell whether a copy the caller holds is still current."""
+    return services.job_answers.version(caller, job_id)
 
 
 def list_jobs(services: Services, caller: Caller, project_id: UUID | None, limit: int) -> list[Row]:
@@ -45,7 +52,9 @@ def download(services: Services, caller: Caller, job_id: UUID) -> SignedUrl:
 
 
 def cancel(services: Services, caller: Caller, job_id: UUID) -> Row:
-    _dispatch_or_defer(services, services.control_plane.cancel_job(caller, job_id))
+    dispatches = services.control_plane.cancel_job(caller, job_id)
+    services.forget_job_answers(job_id)  # the next status request here reads the cancelled job
+    _dispatch_or_defer(services, dispatches)
     return services.control_plane.get_job(caller, job_id)
 
 

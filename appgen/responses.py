@@ -5,9 +5,11 @@ errors as `{"error": {code, message, details}}` with their status (plus `Retry-A
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import flask
 
@@ -52,6 +54,14 @@ def job_json(row: Row) -> dict[str, Any]:
     }
 
 
+def job_etag(job_id: UUID, version: int) -> str:
+    """The status route's strong validator of a job object: the job, its version (which rises with every
+    change of what get_job returns, see get_job_version in supabase/migrations) and the shape this code
+    writes the object in, so that a deploy changing the shape never answers an older copy 304."""
+    digest = hashlib.sha256(f"{_JOB_SHAPE}:{job_id}:{version}".encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
 def _page_fidelity(page: dict[str, Any]) -> dict[str, Any]:
     """Each figure from 0 to 1, null when not measured (no prerendered page, no screenshot)."""
     return {
@@ -91,3 +101,28 @@ def answer_unrouted_paths_in_json() -> None:
     @flask.current_app.errorhandler(404)
     def unrouted(_: Exception) -> flask.Response:
         return error_response(errors.NotFound("no such route"))
+
+
+# A job with every part of the object present. What `job_json` writes for it changes with the object's
+# shape (a field added, renamed or written differently), and with it every job's ETag.
+_SAMPLE_JOB: Row = {
+    "job_id": UUID(int=1),
+    "project_id": UUID(int=2),
+    "status": "completed_with_warnings",
+    "stage": "done",
+    "percent": 100,
+    "pages_done": 1,
+    "pages_total": 1,
+    "fix_round": 1,
+    "max_fix_rounds": 4,
+    "warnings": [{"code": "w", "message": "m"}],
+    "error_code": "e",
+    "error_message": "m",
+    "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+    "started_at": datetime(2026, 1, 1, 0, 0, 1, 500, tzinfo=UTC),
+    "finished_at": datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+    "artifact_size_bytes": 1,
+    "artifact_checksum": "c",
+    "fidelity": [{"pageId": "p", "text": 1.0, "structure": 0.5, "visualDesktop": 0.25, "visualMobile": None}],
+}
+_JOB_SHAPE = hashlib.sha256(json.dumps(job_json(_SAMPLE_JOB)).encode()).hexdigest()[:16]

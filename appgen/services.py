@@ -9,11 +9,12 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from appgen.dispatch import Dispatcher, LocalDispatcher
 from appgen.errors import ConfigError
 from appgen.events import StreamSlots
-from appgen.gateway import ControlPlane, JobChanges, PostgresTransport, RestTransport
+from appgen.gateway import ControlPlane, JobAnswers, JobChanges, PostgresTransport, RestTransport
 from appgen.ratelimit import RateLimiter
 from appgen.settings import Settings, load_settings
 from appgen.settings_checks import check_user_verifier
@@ -45,6 +46,8 @@ class Services:
     streams: StreamSlots = field(default_factory=StreamSlots, repr=False)
     _job_changes: JobChanges | None = field(default=None, repr=False)
     _job_changes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _job_answers: JobAnswers | None = field(default=None, repr=False)
+    _job_answers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def job_changes(self) -> JobChanges:
@@ -55,6 +58,23 @@ class Services:
             if self._job_changes is None:
                 self._job_changes = self.control_plane.transport.job_changes(self.settings.events_poll_s)
             return self._job_changes
+
+    @property
+    def job_answers(self) -> JobAnswers:
+        """The status route's kept answers of get_job (appgen/gateway/answers.py), invalidated by the job
+        change feed. Built by the first status request, in the process that serves it (after gunicorn's
+        fork), so processes that serve none hold no listening connection for it."""
+        with self._job_answers_lock:
+            if self._job_answers is None:
+                self._job_answers = JobAnswers(self.control_plane, self.job_changes)
+            return self._job_answers
+
+    def forget_job_answers(self, job_id: UUID) -> None:
+        """This process changed the job: its kept answers go now, not when the notification is back."""
+        with self._job_answers_lock:
+            answers = self._job_answers
+        if answers is not None:
+            answers.forget(job_id)
 
     @cached_property
     def runner(self) -> AgentRunner:

@@ -13,8 +13,9 @@ which depend on the machine).
   The same run gives submit -> first model request (target: under 1.5 s, a time, not a ratio) and the
   stack's peak RSS against the worker's 8 GiB (target: at most 0.75, i.e. 2 GiB of margin).
 - status (`bench/status.py`, needs `wrk`): the `api` target's `GET /api/agentic/jobs/{id}` against a bare
-  Functions Framework handler, 32 connections. Targets: rps at least 0.5x, p99 at most 2x, and the
-  If-None-Match -> 304 path at least as many rps as the 200.
+  Functions Framework handler, 32 connections, on a job that does not change meanwhile (its answer is
+  kept by the process; the notes give the same ratios with every request reading the database). Targets:
+  rps at least 0.5x, p99 at most 2x, and the If-None-Match -> 304 path at least as many rps as the 200.
 - capacity model (`bench/capacity_model.py`, a simulation, not a measurement): a short run at today's
   assumed load with the default deployment, printed as the README's Scaling table row; it misses when the
   model says the defaults no longer serve today's load (fewer than 95 % of accepted jobs completed).
@@ -117,11 +118,16 @@ def bench_status(dsn: str, root: Path, seconds: float) -> list[Row]:
         note = "wrk is missing: scripts/install-system-deps --bench"
         return [Row(n, None, g, note=note) for n, g in zip(names, (">= 0.5", "<= 2", ">= 1"), strict=True)]
     loads = status.measure(dsn, root, seconds)
-    bare, ok, not_modified = loads["bare"], loads["status"], loads["304"]
-    detail = f"{ok.rps:.0f} vs {bare.rps:.0f} rps"
+    bare, ok, not_modified, uncached = loads["bare"], loads["status"], loads["304"], loads["uncached"]
+    read = f"every request read from the database: {uncached.rps / bare.rps:.2f}x"
     return [
-        Row(names[0], ok.rps / bare.rps, ">= 0.5", note=detail),
-        Row(names[1], ok.p99_ms / bare.p99_ms, "<= 2", note=f"{ok.p99_ms:.0f} vs {bare.p99_ms:.0f} ms"),
+        Row(names[0], ok.rps / bare.rps, ">= 0.5", note=f"{ok.rps:.0f} vs {bare.rps:.0f} rps; {read}"),
+        Row(
+            names[1],
+            ok.p99_ms / bare.p99_ms,
+            "<= 2",
+            note=f"{ok.p99_ms:.0f} vs {bare.p99_ms:.0f} ms; read: {uncached.p99_ms / bare.p99_ms:.2f}x",
+        ),
         Row(names[2], not_modified.rps / ok.rps, ">= 1", note=f"{not_modified.rps:.0f} rps"),
     ]
 

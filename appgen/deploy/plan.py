@@ -72,6 +72,10 @@ WORKER = "agent-worker"
 BUILDER = "appgen-builder"
 # Secret Manager secrets, each exposed to the services that need it under the same variable name.
 DATABASE_URL = "APPGEN_DATABASE_URL"
+# The API's one LISTEN connection per instance (job event streams, kept status answers): the session
+# pooler or a direct connection, since the transaction pooler that APPGEN_DATABASE_URL names drops
+# notifications between transactions. Only the API listens.
+DATABASE_LISTEN_URL = "APPGEN_DATABASE_LISTEN_URL"
 JWT_SECRET = "SUPABASE_JWT_SECRET"
 GEMINI_KEY = "GEMINI_API_KEY"
 SERVICE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
@@ -189,7 +193,7 @@ def build_plan(options: Options, scope: Scope) -> Plan:
     services = [
         Service(API, images["functions"], API_SA, public=True, ingress="all", cpu="1", memory="1Gi",
                 concurrency=80, timeout_s=3600, max_instances=10, env=functions("api", private=False),
-                secrets=(DATABASE_URL, JWT_SECRET, *service_key)),
+                secrets=(DATABASE_URL, DATABASE_LISTEN_URL, JWT_SECRET, *service_key)),
         Service(ORCHESTRATE, images["functions"], ORCHESTRATOR_SA, public=False, ingress="internal", cpu="1",
                 memory="1Gi", concurrency=80, timeout_s=120, max_instances=5, env=functions("orchestrate"),
                 secrets=(DATABASE_URL, *service_key), audiences=(audience,)),
@@ -222,7 +226,7 @@ def build_plan(options: Options, scope: Scope) -> Plan:
         ServiceAccount(BUILDER_SA, "appgen build sandbox (no roles)"),
         ServiceAccount(BUILD_SA, "appgen image builds"),
     ]
-    secret_names = (DATABASE_URL, JWT_SECRET, GEMINI_KEY, *service_key)
+    secret_names = (DATABASE_URL, DATABASE_LISTEN_URL, JWT_SECRET, GEMINI_KEY, *service_key)
     stores = [
         Bucket(buckets["scratch"], delete_after_days=1),
         *([Bucket(buckets["artifacts"])] if artifacts_on_gcs else []),

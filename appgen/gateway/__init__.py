@@ -9,8 +9,10 @@ by SQLSTATE, into domain errors once.
 - `rest.py`: `RestTransport`, Supabase's REST API (PostgREST).
 - `control_plane.py`: `ControlPlane`, one typed method per RPC, and the values it returns.
 - `changes.py`: `JobChanges`, what wakes the job event streams: LISTEN/NOTIFY over psycopg, a poll over REST.
+- `answers.py`: `JobAnswers`, the status route's kept answers of get_job, dropped by that feed.
 """
 
+from appgen.gateway.answers import JobAnswers
 from appgen.gateway.base import Caller, Row, RpcTransport, translate_db_error
 from appgen.gateway.changes import JobChanges, Subscription
 from appgen.gateway.control_plane import ArtifactLocation, ClaimedTask, ControlPlane, Dispatch
@@ -23,6 +25,7 @@ __all__ = [
     "ClaimedTask",
     "ControlPlane",
     "Dispatch",
+    "JobAnswers",
     "JobChanges",
     "PostgresTransport",
     "RestTransport",

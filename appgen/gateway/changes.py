@@ -9,14 +9,20 @@ re-reads its job through the RPCs.
 
 A subscription is one flag, however many notifications arrive before its stream looks: memory per stream
 stays constant, and a stream that fell behind reads the current state once instead of a backlog.
+
+Observers (`watch`) hear every job id as it arrives, and `None` whenever changes may have gone unheard;
+`vouches` says whether the feed currently hears every change. The status route's cache of answers
+(`appgen/gateway/answers.py`) keeps an answer only while it does.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from uuid import UUID
 
 import psycopg
@@ -58,6 +64,7 @@ class JobChanges(ABC):
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._subscriptions: dict[UUID, set[Subscription]] = {}
+        self._observers: list[Callable[[UUID | None], None]] = []
 
     def subscribe(self, job_id: UUID) -> Subscription:
         subscription = Subscription(job_id, self._closed)
@@ -74,6 +81,17 @@ class JobChanges(ABC):
                 if not followers:
                     del self._subscriptions[subscription.job_id]
 
+    def watch(self, observer: Callable[[UUID | None], None]) -> None:
+        """Call `observer(job_id)` for every change heard, and `observer(None)` whenever changes may have
+        gone unheard (the feed connected, was lost or fell silent), from the feed's thread."""
+        with self._lock:
+            self._observers.append(observer)
+
+    def vouches(self) -> bool:
+        """Whether every change committed until a moment ago has been heard, so that what was read while
+        this held stays current until its job's id arrives (or an observer hears None)."""
+        return False
+
     def subscribers(self) -> int:
         with self._lock:
             return sum(len(followers) for followers in self._subscriptions.values())
@@ -85,12 +103,18 @@ class JobChanges(ABC):
     def _wake(self, job_id: UUID) -> None:
         with self._lock:
             followers = list(self._subscriptions.get(job_id, ()))
+            observers = list(self._observers)
+        for observer in observers:
+            observer(job_id)
         for subscription in followers:
             subscription.notify()
 
     def _wake_all(self) -> None:
         with self._lock:
             followers = [s for subscriptions in self._subscriptions.values() for s in subscriptions]
+            observers = list(self._observers)
+        for observer in observers:
+            observer(None)
         for subscription in followers:
             subscription.notify()
 
@@ -124,34 +148,76 @@ class PolledChanges(JobChanges):
 
 
 class ListenedChanges(JobChanges):
-    """LISTEN on one dedicated connection of this process, started with the first subscription.
+    """LISTEN on one dedicated connection of this process, started with the first subscription or watch.
 
     When the connection breaks it reconnects with backoff (1 s doubling to 30 s) and then wakes every
     subscription, since notifications sent in between are lost; streams also re-read at each heartbeat, so
     a lost notification (a pooler that drops them, a partition) delays an event, never loses one. The
-    connection is probed every `probe_s` seconds, so a dead peer is noticed without traffic."""
+    connection is probed every `liveness_s` seconds, so a dead peer is noticed without traffic.
 
-    def __init__(self, dsn: str, *, probe_s: float = 30.0):
+    With `probe` (a function that sends NOTIFY on a given channel the way the writers do: through the
+    control plane's own connections), a thread of its own notifies a channel only this connection listens
+    to, as soon as it connected and then every `probe_s` seconds (not the listening thread, which must not
+    wait for a busy pool while notifications queue up). Postgres delivers notifications in commit order, so hearing the probe means every change
+    committed before it was heard too: the feed vouches for itself from the first probe heard after it
+    connected until `2.5 * probe_s` after the last one. A probe that does not come back (a dead peer, a
+    listening connection behind a transaction pooler, which drops notifications between transactions)
+    ends the vouching; one heard after such a silence first tells the observers that changes may have
+    gone unheard. Without `probe` it never vouches."""
+
+    APPLICATION_NAME = "appgen job changes"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        probe: Callable[[str], None] | None = None,
+        probe_s: float = 2.0,
+        liveness_s: float = 30.0,
+    ):
         super().__init__()
         self._dsn = dsn
+        self._probe = probe
         self._probe_s = probe_s
+        self._liveness_s = liveness_s
+        self._probe_channel = f"app_generation_probe_{secrets.token_hex(8)}"
         self._thread: threading.Thread | None = None
+        self._prober: threading.Thread | None = None
+        self._probe_now = threading.Event()
+        self._heard_at = float("-inf")  # monotonic time the last probe was heard
         self.listening = threading.Event()  # LISTEN is in place (tests wait for it)
+
+    def watch(self, observer: Callable[[UUID | None], None]) -> None:
+        super().watch(observer)
+        self._started()
+
+    def vouches(self) -> bool:
+        return self.listening.is_set() and time.monotonic() - self._heard_at < 2.5 * self._probe_s
 
     def _started(self) -> None:
         with self._lock:
             if self._thread is None and not self._closed.is_set():
                 self._thread = threading.Thread(target=self._listen, name="job-changes-listen", daemon=True)
                 self._thread.start()
+                if self._probe is not None:
+                    self._prober = threading.Thread(
+                        target=self._probing, name="job-changes-probe", daemon=True
+                    )
+                    self._prober.start()
 
     def _listen(self) -> None:
         delay = 1.0
         while not self._closed.is_set():
             try:
-                with psycopg.connect(self._dsn, autocommit=True, connect_timeout=10) as conn:
+                with psycopg.connect(
+                    self._dsn, autocommit=True, connect_timeout=10, application_name=self.APPLICATION_NAME
+                ) as conn:
+                    conn.execute(f"listen {self._probe_channel}")
                     conn.execute(f"listen {CHANNEL}")
-                    self.listening.set()
+                    self._heard_at = float("-inf")  # vouching starts with the first probe heard
                     self._wake_all()  # anything may have changed while nobody listened
+                    self.listening.set()
+                    self._probe_now.set()
                     delay = 1.0
                     self._receive(conn)
             except psycopg.Error as exc:
@@ -169,18 +235,42 @@ class ListenedChanges(JobChanges):
             delay = min(delay * 2, 30.0)
 
     def _receive(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
-        probed = time.monotonic()
+        checked = time.monotonic()
         while not self._closed.is_set():
+            if time.monotonic() - checked >= self._liveness_s:
+                conn.execute("select 1")
+                checked = time.monotonic()
             for notification in conn.notifies(timeout=1.0):
+                if notification.channel == self._probe_channel:
+                    self._heard()
+                    continue
                 try:
                     self._wake(UUID(notification.payload))
                 except ValueError:
                     continue  # not a job id: somebody else's NOTIFY on our channel
-            if time.monotonic() - probed >= self._probe_s:
-                conn.execute("select 1")
-                probed = time.monotonic()
+
+    def _probing(self) -> None:
+        assert self._probe is not None
+        while not self._closed.is_set():
+            self._probe_now.wait(self._probe_s)
+            self._probe_now.clear()
+            if not self.listening.is_set() or self._closed.is_set():
+                continue
+            try:
+                self._probe(self._probe_channel)
+            except Exception as exc:  # the database is away: vouching lapses, the listener goes on
+                log.debug("job change probe not sent: %s", exc, extra={"action": "events.probe_failed"})
+
+    def _heard(self) -> None:
+        """A probe came back: every change committed before it was heard. After a silence (or on the first
+        probe after connecting), changes may have gone unheard: the observers hear None first."""
+        if not self.vouches():
+            self._wake_all()  # before vouching again, so that nothing kept from before is served
+        self._heard_at = time.monotonic()
 
     def close(self) -> None:
         super().close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._probe_now.set()
+        for thread in (self._thread, self._prober):
+            if thread is not None:
+                thread.join(timeout=5)

@@ -73,6 +73,13 @@ class ControlPlane:
             raise errors.NotFound()
         return rows[0]
 
+    def get_job_version(self, caller: Caller, job_id: UUID) -> int:
+        """The job's version, which rises with every change of what get_job returns."""
+        rows = self._call("get_job_version", caller, p_job_id=job_id)
+        if not rows:
+            raise errors.NotFound()
+        return int(rows[0]["version"])
+
     def list_jobs(self, caller: Caller, project_id: UUID | None, limit: int) -> list[Row]:
         return self._call("list_jobs", caller, p_project_id=project_id, p_limit=limit)
 

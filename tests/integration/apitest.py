@@ -3,6 +3,7 @@ dispatcher so nothing runs in the background), tokens, and driving a job to `com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -70,3 +71,25 @@ def expire_artifact(db_dsn: str, job_id: UUID | str) -> None:
         "update public.app_generation_artifacts set delete_requested_at = now() where job_id = %s",
         str(job_id),
     )
+
+
+Change = tuple[str, Callable[[], object], Callable[[dict[str, Any]], bool]]
+
+
+def job_object_changes(services: Services, job_id: str, db_dsn: str) -> list[Change]:
+    """Changes of a queued job that its object shows, in an order they can happen in, each with what the
+    status route must answer after it: (name, make the change, the new job object shows it)."""
+    plane = services.control_plane
+    return [
+        (
+            "a warning",
+            lambda: plane.add_job_warning(UUID(job_id), "offline_model", "no model"),
+            lambda job: job["warnings"] == [{"code": "offline_model", "message": "no model"}],
+        ),
+        (
+            "every step and the artifact",
+            lambda: complete_job(services, job_id),
+            lambda job: job["status"] == "completed_with_warnings" and job["artifact"] is not None,
+        ),
+        ("retention", lambda: expire_artifact(db_dsn, job_id), lambda job: job["artifact"] is None),
+    ]

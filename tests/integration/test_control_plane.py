@@ -12,7 +12,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from appgen import errors
-from appgen.gateway import Caller, ControlPlane, Dispatch
+from appgen.gateway import Caller, ControlPlane, Dispatch, PostgresTransport
 from appgen.status import JobStatus
 from tests.conftest import user_claims
 from tests.fixtures.specs import small_spec
@@ -386,3 +386,28 @@ def test_daily_cap_of_five_says_when_the_next_slot_opens(control_plane: ControlP
 def test_python_job_states_mirror_the_sql_enum(db_dsn: str) -> None:
     rows = _sql(db_dsn, "select unnest(enum_range(null::app_generation_status))::text as status")
     assert [row["status"] for row in rows] == [status.value for status in JobStatus]
+
+
+def test_each_rpc_runs_in_one_transaction_as_its_caller_and_leaves_the_connection_as_it_found_it(
+    db_dsn: str, alice: Caller, bob: Caller
+) -> None:
+    """The transport sends role, claims and the RPC in one pipeline, relying on the implicit transaction
+    that ends at its Sync: the RPC runs as the caller (RLS applies, auth.uid() is theirs), a failing one
+    leaves nothing behind, and the pooled connection's next user finds neither role nor claims."""
+    transport = PostgresTransport(db_dsn, max_size=1)  # one connection: every call reuses it
+    plane = ControlPlane(transport)
+    try:
+        job_id, _ = plane.submit_job(alice, small_spec(1), None)
+        assert plane.get_job(alice, job_id)["owner_id"] == uuid.UUID(str((alice.claims or {})["sub"]))
+        with pytest.raises(errors.NotFound):
+            plane.get_job(bob, job_id)
+        with pytest.raises(errors.InvalidRequest):
+            plane.submit_job(alice, {**small_spec(1), "pages": []}, "refused")
+        with transport._pool.connection() as conn:  # type: ignore[attr-defined]
+            left = conn.execute(
+                "select current_user as role, current_setting('request.jwt.claims', true) as claims"
+            ).fetchone()
+        assert left == {"role": "postgres", "claims": ""}
+        assert [r["job_id"] for r in plane.list_jobs(alice, None, 10)] == [job_id]
+    finally:
+        transport.close()

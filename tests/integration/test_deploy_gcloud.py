@@ -213,6 +213,7 @@ def test_first_run_creates_what_is_missing_and_stops_for_the_secret_values(story
     assert phase.result.exit_code == 1
     for secret in (
         "APPGEN_DATABASE_URL",
+        "APPGEN_DATABASE_LISTEN_URL",
         "SUPABASE_JWT_SECRET",
         "GEMINI_API_KEY",
         "SUPABASE_SERVICE_ROLE_KEY",
@@ -330,7 +331,8 @@ def test_the_network_routes_run_app_through_private_google_access_without_nat(st
 def test_each_service_runs_as_its_own_account_with_only_the_secrets_it_reads(story: Story) -> None:
     expected = {
         # service: (account, ingress, FUNCTION_TARGET, secrets)
-        "appgen-api": (API_SA, "all", "api", {"APPGEN_DATABASE_URL", "SUPABASE_JWT_SECRET", "SUPABASE_SERVICE_ROLE_KEY"}),
+        "appgen-api": (API_SA, "all", "api", {"APPGEN_DATABASE_URL", "APPGEN_DATABASE_LISTEN_URL",
+                                              "SUPABASE_JWT_SECRET", "SUPABASE_SERVICE_ROLE_KEY"}),
         "agent-orchestrator": (ORCH_SA, "internal", "orchestrate", {"APPGEN_DATABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"}),
         "appgen-cleanup": (ORCH_SA, "internal", "cleanup", {"APPGEN_DATABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"}),
         "appgen-builder": (BUILDER_SA, "internal", None, set()),
@@ -428,6 +430,9 @@ def test_iam_grants_exactly_the_least_privilege_roles(story: Story) -> None:
         },
         f"secretmanager/v1/projects/{PROJECT}/secrets/SUPABASE_SERVICE_ROLE_KEY": {
             "roles/secretmanager.secretAccessor": {API_SA, ORCH_SA, WORKER_SA}
+        },
+        f"secretmanager/v1/projects/{PROJECT}/secrets/APPGEN_DATABASE_LISTEN_URL": {
+            "roles/secretmanager.secretAccessor": {API_SA}
         },
         f"secretmanager/v1/projects/{PROJECT}/secrets/SUPABASE_JWT_SECRET": {
             "roles/secretmanager.secretAccessor": {API_SA}

@@ -42,6 +42,7 @@ from tests.integration.apitest import (
     complete_job,
     execute,
     expire_artifact,
+    job_object_changes,
     make_services,
 )
 from tests.integration.postgrest import ANON_KEY, SUPABASE_URL, TRANSPORTS, control_plane_over
@@ -106,6 +107,43 @@ def test_status_etag_answers_304_when_unchanged(client: flask.testing.FlaskClien
     etag = first.headers["ETag"]
     again = client.get(f"{JOBS}/{job_id}", headers={**auth_headers(alice), "If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == etag and again.headers["Cache-Control"] == "private, no-cache"
+    weak = client.get(f"{JOBS}/{job_id}", headers={**auth_headers(alice), "If-None-Match": f'"x", W/{etag}'})
+    assert weak.status_code == 304 and weak.headers["ETag"] == etag
+
+
+def test_a_changed_job_answers_its_new_state_to_an_old_etag_at_once(
+    client: flask.testing.FlaskClient, services: Services, alice: Caller, db_dsn: str
+) -> None:
+    """The 304 compares versions only: every change the job object shows must answer 200 with the new
+    object and a new ETag on the next request (a step, a warning, the artifact, retention), once this
+    process heard the job's change notification (appgen/gateway/answers.py; milliseconds)."""
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    url = f"{JOBS}/{job_id}"
+    etag = client.get(url, headers=auth_headers(alice)).headers["ETag"]
+    changes = job_object_changes(services, job_id, db_dsn)
+    for name, change, shows in changes:
+        change()
+        wait_for(lambda: services.job_answers.held() == 0, 10, f"the notification of {name}")
+        answer = client.get(url, headers={**auth_headers(alice), "If-None-Match": etag})
+        assert answer.status_code == 200, (name, answer.status_code)
+        assert shows(answer.json), (name, answer.json)
+        assert answer.headers["ETag"] != etag, name
+        etag = answer.headers["ETag"]
+        unchanged = client.get(url, headers={**auth_headers(alice), "If-None-Match": etag})
+        assert unchanged.status_code == 304, name
+
+
+def test_another_users_etag_probe_answers_404_not_304(
+    client: flask.testing.FlaskClient, alice: Caller, bob: Caller
+) -> None:
+    job_id = client.post(JOBS, json=small_spec(1), headers=auth_headers(alice)).json["jobId"]
+    etag = client.get(f"{JOBS}/{job_id}", headers=auth_headers(alice)).headers["ETag"]
+    probe = client.get(f"{JOBS}/{job_id}", headers={**auth_headers(bob), "If-None-Match": etag})
+    assert probe.status_code == 404 and probe.json["error"]["code"] == "not_found"
+    assert "ETag" not in probe.headers
+    unknown = client.get(f"{JOBS}/{uuid.uuid4()}", headers={**auth_headers(alice), "If-None-Match": etag})
+    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "not_found"
 
 
 def test_idempotent_replay_answers_200_with_the_same_job(

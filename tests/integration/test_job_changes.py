@@ -20,7 +20,8 @@ def _listening_connections(db_dsn: str) -> int:
     with psycopg.connect(db_dsn) as conn:
         row = conn.execute(
             "select count(*) from pg_stat_activity where datname = current_database() "
-            "and query = 'listen app_generation_job_changes'"
+            "and application_name = %s",
+            (ListenedChanges.APPLICATION_NAME,),
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -68,7 +69,8 @@ def test_a_lost_listening_connection_is_replaced_and_everyone_is_woken(
         with psycopg.connect(db_dsn, autocommit=True) as conn:
             conn.execute(
                 "select pg_terminate_backend(pid) from pg_stat_activity "
-                "where query = 'listen app_generation_job_changes' and datname = current_database()"
+                "where application_name = %s and datname = current_database()",
+                (ListenedChanges.APPLICATION_NAME,),
             )
         assert subscription.wait(5), "the streams re-read: notifications may have been lost meanwhile"
         wait_for(lambda: _listening_connections(db_dsn) == 1, 10, "a new listening connection")

@@ -12,11 +12,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from appgen.auth import mint_user_token
@@ -293,3 +295,38 @@ def test_the_api_target_streams_events_on_at_most_half_its_threads(
         held[1].close()
     logged = (tmp_path / "api.stderr").read_text()
     assert headers["Authorization"][7:].rsplit(".", 1)[1] not in logged, "a token was logged"
+
+
+def test_the_api_targets_worker_serves_concurrent_requests_on_connections_of_its_own(
+    env: dict[str, str], tmp_path: Path, db_dsn: str, control_plane: ControlPlane, alice: Caller
+) -> None:
+    """gunicorn forks its worker after the framework imported the target, whose services (and connection
+    pool) were built in the master: the worker must not be left with the master's one connection and no
+    pool threads to add more. With the jobs table locked, three status requests at once each wait in the
+    database on a connection of their own (none queues for a pooled one until it answers 503), and all
+    three answer once the lock is gone."""
+    job, _ = control_plane.submit_job(alice, small_spec(1), None)
+    user = str((alice.claims or {})["sub"])
+    headers = {"Authorization": f"Bearer {mint_user_token(user, JWT_SECRET)}"}
+    database = db_dsn.rsplit("/", 1)[1]
+    with serving("api", {**env, "THREADS": "4"}, tmp_path) as base:
+        url = f"{base}/api/agentic/jobs/{job}"
+        assert httpx.get(url, headers=headers, timeout=5).status_code == 200
+        with psycopg.connect(db_dsn) as locker, ThreadPoolExecutor(3) as pool:
+            locker.execute("lock table app_generation_jobs in access exclusive mode")
+            answers = [pool.submit(httpx.get, url, headers=headers, timeout=30) for _ in range(3)]
+
+            def waiting_on_the_lock() -> bool:
+                with psycopg.connect(db_dsn, autocommit=True) as conn:
+                    row = conn.execute(
+                        "select count(*) from pg_stat_activity where datname = %s and wait_event_type = 'Lock'",
+                        (database,),
+                    ).fetchone()
+                return row is not None and row[0] == 3
+
+            wait_for(
+                waiting_on_the_lock, 10, "three requests waiting on the lock, each on its own connection"
+            )
+            locker.rollback()
+            statuses = [(a.result().status_code, a.result().json().get("jobId")) for a in answers]
+        assert statuses == [(200, str(job))] * 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from appgen.gateway import Caller, ControlPlane, PostgresTransport
+from appgen.gateway import Caller, ControlPlane, JobAnswers, PostgresTransport
 from appgen.gateway.changes import ListenedChanges
 from tests.fixtures.specs import small_spec
 from tests.fixtures.waiting import wait_for
@@ -115,3 +116,31 @@ def test_event_streams_listen_over_the_session_url_when_the_rpcs_go_through_the_
     finally:
         changes.close()
         plane.transport.close()
+
+
+def test_a_feed_listening_through_the_pooler_never_vouches_so_no_status_answer_is_kept(
+    pooler: str, db_dsn: str, alice: Caller
+) -> None:
+    """APPGEN_DATABASE_LISTEN_URL left at the transaction pooler: LISTEN seems to work, but the pooler
+    resets each server connection after its transaction, so no notification ever arrives. The feed's
+    probes (sent through the pooler, like every change) never come back: it never vouches, and the status
+    route's answers are never kept. Over the session URL the same probes are heard."""
+    through_pooler = PostgresTransport(pooler, max_size=2)
+    direct = PostgresTransport(pooler, listen_dsn=db_dsn, max_size=2)
+    feeds = [through_pooler.job_changes(60), direct.job_changes(60)]
+    try:
+        job, _ = ControlPlane(through_pooler).submit_job(alice, small_spec(1), None)
+        answers = JobAnswers(ControlPlane(through_pooler), feeds[0])
+        assert isinstance(feeds[0], ListenedChanges) and feeds[0].listening.wait(10)
+        feeds[1].watch(lambda _: None)
+        wait_for(feeds[1].vouches, 10, "the session URL's feed to hear its probe")
+        for _ in range(3):  # some probes went out meanwhile
+            time.sleep(2)
+            assert not feeds[0].vouches()
+            assert answers.get_job(alice, job)["job_id"] == job
+            assert answers.held() == 0
+    finally:
+        for feed in feeds:
+            feed.close()
+        through_pooler.close()
+        direct.close()

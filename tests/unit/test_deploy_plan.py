@@ -71,6 +71,10 @@ def test_every_service_of_appgen_starts_with_the_settings_it_is_deployed_with(
         if service.public:  # it verifies users' tokens with the project's own secret or keys
             check_user_verifier(settings)
     assert "GEMINI_API_KEY" in services["agent-worker"].secrets
+    # Only the API listens for job changes (event streams, kept status answers), over a session of its own.
+    api = services["appgen-api"]
+    assert load_settings({**api.env, **{n: f"value of {n} " * 3 for n in api.secrets}}).database_listen_url
+    assert [s.name for s in services.values() if "APPGEN_DATABASE_LISTEN_URL" in s.secrets] == ["appgen-api"]
     assert not [s for s in services.values() if s.name != "agent-worker" and "GEMINI_API_KEY" in s.secrets]
     assert [s.name for s in services.values() if s.public] == ["appgen-api"]
     assert {s.name for s in services.values() if s.ingress == "internal"} == {

@@ -5,6 +5,7 @@ deadline, and no head-of-line blocking behind a hung handler."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -187,3 +188,36 @@ def test_a_handler_past_the_deadline_is_retried_and_blocks_no_other_task(
     first, second = state.named("hangs")
     assert second.headers["x-cloudtasks-taskretrycount"] == "1"
     assert second.at - first.at >= 3.0
+
+
+@pytest.mark.parametrize("parent_enqueued", [False, True], ids=["idle-parent", "busy-parent"])
+def test_a_forked_child_delivers_its_own_tasks(endpoint: tuple[Endpoint, str], parent_enqueued: bool) -> None:
+    """gunicorn builds the services in its master and forks the worker: the worker's tasks must still go
+    out, though the master's threads did not come along; a task the parent enqueued is delivered once,
+    by the parent."""
+    state, url = endpoint
+    dispatcher = _dispatcher(url)
+    try:
+        if parent_enqueued:
+            dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {"by": "parent"}, name="parent"))
+            wait_for(lambda: dispatcher.idle(), 10, "the parent's delivery", every=0.02)
+        pid = os.fork()
+        if pid == 0:  # the child: enqueue, wait for the delivery, report it by the exit code only
+            code = 1
+            try:
+                dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {"by": "child"}, name="child"))
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not dispatcher.idle():
+                    time.sleep(0.02)
+                code = 0 if dispatcher.idle() else 2
+                dispatcher.close()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "the child's task was never delivered"
+        dispatcher.enqueue(TaskMessage("app-gen-page", "worker", {"by": "parent"}, name="parent-after"))
+        wait_for(lambda: dispatcher.idle() and len(state.named("parent-after")) == 1, 10, "the parent's task")
+    finally:
+        dispatcher.close()
+    assert [d.payload for d in state.named("child")] == [{"by": "child"}]
+    assert len(state.named("parent")) == (1 if parent_enqueued else 0)

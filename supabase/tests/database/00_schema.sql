@@ -29,8 +29,8 @@ where p.pronamespace = 'public'::regnamespace
 
 -- RPCs a signed-in user may call; every other appgen function is internal or for workers.
 create temporary view user_rpcs (proname) as
-values ('submit_job'), ('cancel_job'), ('request_download'), ('get_job'), ('list_jobs'), ('list_job_logs'),
-       ('app_generation_policy');
+values ('submit_job'), ('cancel_job'), ('request_download'), ('get_job'), ('get_job_version'), ('list_jobs'),
+       ('list_job_logs'), ('app_generation_policy');
 
 -- The complete privileges of `authenticated` on every appgen table and view; `anon` holds none on any.
 -- Signed-in users only ever read (RLS shows them their own rows); they write through the RPCs.
@@ -188,7 +188,7 @@ select is(
   '{}'::text[], 'user RPCs that write or look past RLS are security definer');
 select is(
   array(select signature from appgen_functions
-        where proname in ('get_job', 'list_jobs', 'list_job_logs') and prosecdef),
+        where proname in ('get_job', 'get_job_version', 'list_jobs', 'list_job_logs') and prosecdef),
   '{}'::text[], 'read RPCs are security invoker: RLS decides what the caller sees');
 
 -- ---------------------------------------------------------------------------------------------
