@@ -24,6 +24,9 @@ which depend on the machine).
   least 0.98), issue 13's acceptance. The per-page table is printed above the summary, the side-by-side
   images are under `.appgen/fidelity/`.
 
+`--only job,database` runs some of the parts (job, database: control plane and status, snapshots,
+sandbox, capacity, fidelity) and prints their rows only.
+
 `--smoke` (what `make test` runs) does every part briefly, without the cold npm install and with one
 corpus page for fidelity, only to prove the benchmark still runs: its numbers mean nothing and it never
 fails on them.
@@ -225,29 +228,56 @@ def bench_fidelity(root: Path, smoke: bool) -> list[Row]:
     ]
 
 
+PARTS = (
+    "job",
+    "database",
+    "snapshots",
+    "sandbox",
+    "capacity",
+    "fidelity",
+)  # "database": control plane, status
+
+
+def _parts(value: str) -> list[str]:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if unknown := [p for p in parts if p not in PARTS]:
+        raise argparse.ArgumentTypeError(
+            f"unknown part(s) {', '.join(unknown)}; the parts: {', '.join(PARTS)}"
+        )
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="every part briefly; never fails on numbers")
+    parser.add_argument(
+        "--only", type=_parts, default=list(PARTS), help=f"comma-separated parts to run: {', '.join(PARTS)}"
+    )
     args = parser.parse_args(argv)
-    smoke = args.smoke
+    smoke, only = args.smoke, args.only
     root = Path(tempfile.mkdtemp(prefix="appgen-bench-"))
     root.chmod(0o755)
     rows: list[Row] = []
     try:
-        # The job first, on a machine otherwise idle; its baseline right after it.
-        rows += bench_job(root, smoke)
-        cluster = LocalPostgres(root / "pg")
-        dsn = cluster.start()
-        try:
-            migrate(dsn, ROOT / "supabase" / "migrations")
-            rows.append(bench_control_plane(dsn, 20 if smoke else 300))
-            rows += bench_status(dsn, root, 1.0 if smoke else 10.0)
-        finally:
-            cluster.stop()
-        rows.append(bench_snapshots(root, 3 if smoke else 15))
-        rows.append(bench_sandbox(root, 3 if smoke else 15))
-        rows.append(bench_capacity())
-        rows += bench_fidelity(root / "fidelity", smoke)
+        if "job" in only:  # the job first, on a machine otherwise idle; its baseline right after it
+            rows += bench_job(root, smoke)
+        if "database" in only:
+            cluster = LocalPostgres(root / "pg")
+            dsn = cluster.start()
+            try:
+                migrate(dsn, ROOT / "supabase" / "migrations")
+                rows.append(bench_control_plane(dsn, 20 if smoke else 300))
+                rows += bench_status(dsn, root, 1.0 if smoke else 10.0)
+            finally:
+                cluster.stop()
+        if "snapshots" in only:
+            rows.append(bench_snapshots(root, 3 if smoke else 15))
+        if "sandbox" in only:
+            rows.append(bench_sandbox(root, 3 if smoke else 15))
+        if "capacity" in only:
+            rows.append(bench_capacity())
+        if "fidelity" in only:
+            rows += bench_fidelity(root / "fidelity", smoke)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     cpus = os.cpu_count()
