@@ -11,6 +11,11 @@ loading from where the stylesheet came from: relative references become absolute
 original location, the way the browser resolved them in the preview. Vendoring those too would mean
 fetching a tree of files of unknown size (a font family is often dozens of files) for a gain only offline;
 the app still needs the network for them, as the preview did, and the log says so.
+
+Not done yet: the renderer reaches no CDN, so a preview's screenshot is taken without the stylesheet the
+built page now has; the visual score of such a page compares a styled app with an unstyled preview. The
+render request would have to carry the vendored copies for the preview side (as `mirror.py` serves the
+CDN assets it knows).
 """
 
 from __future__ import annotations
