@@ -22,7 +22,7 @@ from appgen.pipeline.builder import BuildResult
 from appgen.pipeline.context import StepContext
 from appgen.pipeline.preview_shots import PreviewShots
 from appgen.pipeline.snapshots import EXCLUDED_DIRS, SCAFFOLD, fingerprint, workspace_files
-from appgen.scaffold import page_paths
+from appgen.scaffold import page_paths, vendor
 from appgen.scaffold.fidelity import TEXT_RATIO_OK
 from appgen.spec import Page
 from appgen.visual import render
@@ -138,8 +138,30 @@ def _entry(figures: list[dict[str, Any]], page_id: str) -> dict[str, Any]:
 
 
 def pages_to_render(ctx: StepContext) -> tuple[render.RenderPage, ...]:
-    """What a passing build screenshots: every page, unless visual scores are off (APPGEN_VISUAL_FIDELITY)."""
-    return fidelity.render_request(ctx.spec) if ctx.services.settings.visual_fidelity else ()
+    """What a passing build screenshots: every page, unless visual scores are off (APPGEN_VISUAL_FIDELITY);
+    the previews with the stylesheets the scaffold vendored inlined."""
+    if not ctx.services.settings.visual_fidelity:
+        return ()
+    return fidelity.render_request(ctx.spec, vendored_stylesheets(ctx))
+
+
+def vendored_stylesheets(ctx: StepContext) -> dict[str, str]:
+    """The copies the scaffold vendored, by the href the previews link, read from the scaffold's snapshot
+    (its manifest and `public/vendor/` only, restored once per step, and only when a preview links a
+    stylesheet that could have been vendored), not from the workspace: agents may have edited or removed
+    those files since, and the preview stays the design as it was, the same HTML every round (its
+    screenshot is kept by that HTML's hash, `preview_shots`)."""
+    if not any(vendor.fetch_url(href) for href in vendor.stylesheets_to_fetch(ctx.spec.pages)):
+        return {}
+    root = ctx.workdir / "scaffold-vendored"
+    if not root.is_dir():
+        partial = ctx.workdir / "scaffold-vendored.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        ctx.restore_snapshot(
+            SCAFFOLD, partial, lambda rel: rel == vendor.MANIFEST or rel.startswith(f"{vendor.PUBLIC_DIR}/")
+        )
+        partial.rename(root)
+    return vendor.read_vendored(root)
 
 
 def _build(previews: PreviewShots, ws: Path) -> BuildResult:

@@ -23,7 +23,7 @@ from appgen.scaffold.assets import package_imports
 from appgen.scaffold.html_to_jsx import convert_document
 from appgen.scaffold.theme import Theme, add_style, read_tailwind_config, theme_tokens
 from appgen.scaffold.tsx_file import with_css_imports, with_runtime_stylesheets
-from appgen.scaffold.vendor import FetchedStylesheet, VendoredFile, vendored_file
+from appgen.scaffold.vendor import MANIFEST, FetchedStylesheet, VendoredFile, manifest, vendored_file
 from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
 
 INPUT_DIR = ".agent/input"
@@ -182,6 +182,8 @@ def scaffold_workspace(
 
     for copy in vendored.values():
         _write(dest, copy.path, copy.css)
+    if vendored:  # for the previews' screenshots, which are taken with the same copies (`vendor`)
+        _write(dest, MANIFEST, manifest(vendored))
     extra = _tailwind_compat_css(legacy_tailwind, uses_forms)
     globals_css.write_text(existing.rstrip("\n") + "\n" + extra + theme.css())
 

@@ -12,17 +12,23 @@ original location, the way the browser resolved them in the preview. Vendoring t
 fetching a tree of files of unknown size (a font family is often dozens of files) for a gain only offline;
 the app still needs the network for them, as the preview did, and the log says so.
 
-Not done yet: the renderer reaches no CDN, so a preview's screenshot is taken without the stylesheet the
-built page now has; the visual score of such a page compares a styled app with an unstyled preview. The
-render request would have to carry the vendored copies for the preview side (as `mirror.py` serves the
-CDN assets it knows).
+The preview is screenshot with the same copy: the renderer reaches no CDN, so without it a styled app
+would be compared with an unstyled preview. The scaffold records which href each copy stands for in
+`MANIFEST` (`.agent/`, not shipped), and the render request's previews get each vendored `<link>` replaced
+in place by a `<style>` holding the copy (`inline_vendored`), read from the scaffold's snapshot
+(`pipeline/gate.py`), which no agent writes to.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
+from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from appgen.scaffold.assets import package_imports
@@ -30,6 +36,7 @@ from appgen.scaffold.preview_head import linked_stylesheets
 from appgen.spec import Page
 
 PUBLIC_DIR = "public/vendor"
+MANIFEST = ".agent/vendored-stylesheets.json"  # {href as the preview links it: path of its copy}
 _URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
 _IMPORT = re.compile(r"""(@import\s+)(?:"([^"]*)"|'([^']*)')""", re.I)
 _SCHEME = re.compile(r"^[A-Za-z][\w+.-]*:")
@@ -122,3 +129,77 @@ def _name(url: str) -> str:
     stem = re.sub(r"\.css$", "", segment, flags=re.I)
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-")[:60]
     return stem or "stylesheet"
+
+
+def manifest(vendored: Mapping[str, VendoredFile]) -> str:
+    """`MANIFEST`'s text: which linked href each vendored copy stands for, in the scaffold's order."""
+    return (
+        json.dumps({href: copy.path for href, copy in vendored.items()}, indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+def read_vendored(root: Path) -> dict[str, str]:
+    """The vendored copies a scaffolded workspace at `root` records, by the href the previews link: {}
+    without a manifest (vendoring off, nothing fetched). A copy that is missing, or whose content is not
+    the one its name's digest says, is left out (its preview keeps the link)."""
+    try:
+        recorded = json.loads((root / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    copies: dict[str, str] = {}
+    for href, path in recorded.items() if isinstance(recorded, dict) else ():
+        name = str(path).removeprefix(f"{PUBLIC_DIR}/")
+        if not re.fullmatch(r"[0-9a-f]{16}-[\w.-]+\.css", name):
+            continue
+        try:
+            css = (root / PUBLIC_DIR / name).read_bytes().decode()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if hashlib.sha256(css.encode()).hexdigest()[:16] == name[:16]:
+            copies[href] = css
+    return copies
+
+
+def inline_vendored(html: str, copies: Mapping[str, str], room: int) -> tuple[str, int]:
+    """`html` with each `<link rel="stylesheet">` whose href has a copy replaced by a `<style>` holding it,
+    in the same place (so the cascade keeps its order), and the bytes that took (a copy counts as its
+    length in JSON, the render request's format). A copy that does not fit the `room` left keeps its link;
+    so does an alternate or disabled stylesheet, which the preview does not apply."""
+    if not copies:
+        return html, 0
+    found = _Links()
+    found.feed(html)
+    found.close()
+    lines = [0] + [m.end() for m in re.finditer("\n", html)]  # where each line starts, as getpos counts
+    out, done, used = [], 0, 0
+    for (line, column), tag, attrs in found.links:
+        css = copies.get((attrs.get("href") or "").strip())
+        rel = (attrs.get("rel") or "").lower().split()
+        if css is None or "stylesheet" not in rel or "alternate" in rel or "disabled" in attrs:
+            continue
+        size = len(json.dumps(css, ensure_ascii=False).encode())
+        if used + size > room:
+            continue
+        start = lines[line - 1] + column
+        if not html.startswith(tag, start):  # the parser lost count: change nothing rather than break it
+            continue
+        media = attrs.get("media")
+        opening = "<style>" if media is None else f'<style media="{escape(media)}">'
+        # `</style` would end the element early; `<\/style` is the same text to CSS (an escaped slash).
+        body = re.sub(r"</(style)", r"<\\/\1", css, flags=re.I)
+        out += [html[done:start], opening, body, "</style>"]
+        done, used = start + len(tag), used + size
+    return "".join(out) + html[done:], used
+
+
+class _Links(HTMLParser):
+    """Every `<link>` tag of a document with where it starts: not those in comments, scripts or styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[tuple[int, int], str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        text = self.get_starttag_text()
+        if tag == "link" and text is not None:
+            self.links.append((self.getpos(), text, dict(attrs)))

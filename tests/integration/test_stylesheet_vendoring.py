@@ -16,6 +16,7 @@ from appgen.dispatch import InMemoryDispatcher
 from appgen.gateway import Caller, ControlPlane
 from appgen.pipeline import snapshots
 from appgen.pipeline.stylesheet_fetch import StylesheetFetcher
+from appgen.scaffold.vendor import read_vendored
 from appgen.services import Services
 from appgen.storage import SCRATCH_BUCKET
 from tests.fixtures.specs import small_spec
@@ -83,6 +84,8 @@ def test_the_scaffold_step_vendors_a_cdn_stylesheet_and_refuses_a_private_one(
     page = (ws / "components/home/Page.tsx").read_text()
     assert f'href="/{vendored.removeprefix("public/")}"' in page
     assert f'href="{PRIVATE}"' in page and THEME not in page
+    # the manifest the validate step reads back to inline the copy into the preview it screenshots
+    assert read_vendored(ws) == {THEME: (ws / vendored).read_text()}
 
     job = control_plane.get_job(alice, job_id)
     assert job["status"] == "running", job
