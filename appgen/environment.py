@@ -24,6 +24,7 @@ KNOWN = {
     "APPGEN_INSTALL_SEED": "read-only install cache filled at setup (make deps, image build), consulted first",
     "APPGEN_INSTALL_CACHE_MAX_MB": "size above which the install cache drops least recently used trees",
     "APPGEN_VISUAL_FIDELITY": "0: skip the screenshots and visual scores of passing builds (text scores stay)",
+    "APPGEN_VENDOR_STYLESHEETS": "1: the worker fetches linked stylesheets no starter package provides into public/vendor/",
     "APPGEN_PAGE_AGENT_TIMEOUT": "seconds a page agent may run",
     "APPGEN_AGENT_MAX_TURNS": "turn limit of each agent session",
     "APPGEN_WARM_AGENTS": "Gemini CLI processes kept started ahead of the next agents (0: none)",

@@ -23,6 +23,7 @@ from appgen.storage import ARTIFACT_BUCKET, SCRATCH_BUCKET, LocalObjectStore, Ob
 if TYPE_CHECKING:
     from appgen.agents.runner import AgentRunner, GeminiCliRunner
     from appgen.pipeline.builder import Builder, LocalBuilder
+    from appgen.pipeline.stylesheet_fetch import StylesheetFetcher
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Services:
     artifacts: ObjectStore
     scratch: ObjectStore
     _runner: AgentRunner | None = field(default=None, repr=False)
+    _stylesheet_fetcher: StylesheetFetcher | None = field(default=None, repr=False)
     # The public API's rate-limit buckets (appgen.http_api): per user on the cheap endpoints, and per
     # client address for requests without a valid token. In memory, so per instance, like the services.
     user_limits: RateLimiter = field(default_factory=RateLimiter, repr=False)
@@ -82,6 +84,18 @@ class Services:
         if self._runner is not None:
             return self._runner
         return build_runner(self.settings)
+
+    @property
+    def stylesheet_fetcher(self) -> StylesheetFetcher | None:
+        """What fetches the stylesheets the scaffold vendors, or None when vendoring is off
+        (`APPGEN_VENDOR_STYLESHEETS`); tests give one that answers from a stand-in transport."""
+        if not self.settings.vendor_stylesheets:
+            return None
+        if self._stylesheet_fetcher is None:
+            from appgen.pipeline.stylesheet_fetch import StylesheetFetcher
+
+            self._stylesheet_fetcher = StylesheetFetcher()
+        return self._stylesheet_fetcher
 
     @cached_property
     def builder(self) -> Builder:

@@ -69,6 +69,10 @@ class Settings:
     npm_cache: Path | None = None
     install_cache_max_mb: int = 2048
     visual_fidelity: bool = True
+    # The scaffold step fetches the stylesheets previews link that no starter package provides and vendors
+    # them under public/vendor/ (`pipeline/stylesheet_fetch.py`): on in the cloud worker, off locally so
+    # `appgen dev` and the tests reach no internet (the links stay runtime links with a warning).
+    vendor_stylesheets: bool = False
     # The read-only install cache `make deps` (scripts/seed-install-cache) fills: a fresh data dir uses it.
     install_seed: Path = REPO_ROOT / "worker_container" / "install-seed"
     db_pool_size: int = 10
@@ -168,6 +172,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         npm_cache=Path(env["APPGEN_NPM_CACHE"]) if env.get("APPGEN_NPM_CACHE") else None,
         install_cache_max_mb=int(number(env, "APPGEN_INSTALL_CACHE_MAX_MB", defaults.install_cache_max_mb)),
         visual_fidelity=flag(env, "APPGEN_VISUAL_FIDELITY", default=True),
+        vendor_stylesheets=flag(env, "APPGEN_VENDOR_STYLESHEETS"),
         install_seed=Path(env.get("APPGEN_INSTALL_SEED", str(defaults.install_seed))),
         db_pool_size=int(number(env, "APPGEN_DB_POOL_SIZE", defaults.db_pool_size)),
         page_agent_timeout_s=number(env, "APPGEN_PAGE_AGENT_TIMEOUT", defaults.page_agent_timeout_s),

@@ -185,7 +185,9 @@ def build_plan(options: Options, scope: Scope) -> Plan:
     def functions(target: str, *, private: bool = True) -> dict[str, str]:
         return {"FUNCTION_TARGET": target, **env, **(behind_iam if private else {})}
 
-    worker_env = env | behind_iam
+    # The worker vendors the stylesheets previews link that no starter package provides (its public
+    # egress reaches the CDNs; `pipeline/stylesheet_fetch.py` refuses private addresses).
+    worker_env = env | behind_iam | {"APPGEN_VENDOR_STYLESHEETS": "1"}
     builder_url = scope.service_url(BUILDER)
     if "builder" in images:  # the worker never builds an app itself in the cloud: the builder does
         worker_env |= {"APPGEN_BUILDER": "remote", "APPGEN_BUILDER_URL": builder_url}

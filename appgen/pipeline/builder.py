@@ -17,7 +17,8 @@ itself.
 3. **Pages**: the prerendered HTML (`.next/server/app/**/*.html`, what the fidelity measure reads),
    read after the box is gone, regular files only: a link the build planted to make the worker read a
    file of its own is skipped. The compiled stylesheets (`.next/static/**/*.css`) are read the same way
-   for the class names they define (`unstyled.py`: classes of the pages with no CSS).
+   for the class names they define, with the CSS files of `public/` (stylesheets the scaffold vendored)
+   (`unstyled.py`: classes of the pages with no CSS).
 4. **Screenshots**, when the request names pages to render and the build and lint passed: each page's
    preview and built page in Chromium, in another box with no network that sees the workspace read-only
    (`appgen/visual/render.py`). A renderer that fails or runs out of time leaves the shots missing (the
@@ -59,6 +60,7 @@ BUILD_TIMEOUT_S = 600.0
 LINT_TIMEOUT_S = 300.0
 PAGES_DIR = Path(".next") / "server" / "app"
 STATIC_DIR = Path(".next") / "static"  # the compiled CSS (`unstyled`)
+PUBLIC_DIR = Path("public")  # CSS served as is: stylesheets vendored from a CDN (`scaffold/vendor.py`)
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # also the largest stylesheet read
 APP = "/app"
 
@@ -145,7 +147,8 @@ class LocalBuilder:
         shots = render.Shots()
         if request.render and (lint is None or lint.ok):
             shots = _screenshots(request)
-        css = unstyled.stylesheets_classes(list(_files(ws, STATIC_DIR, ".css").values()))
+        stylesheets = [*_files(ws, STATIC_DIR, ".css").values(), *_files(ws, PUBLIC_DIR, ".css").values()]
+        css = unstyled.stylesheets_classes(stylesheets)
         return BuildResult(install, build, lint, _pages(ws), sandbox.describe(), shots, css)
 
     def _install(self, key: str, request: BuildRequest) -> CommandResult:

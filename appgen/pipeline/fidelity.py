@@ -10,11 +10,14 @@ job object and `appgen-report.json` read) and the images into the scratch object
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from appgen.pipeline.builder import BuildResult
+from appgen.pipeline.render_request import MAX_INLINED_BYTES
 from appgen.scaffold.fidelity import KINDS, FidelityReport, measure, missing_words
+from appgen.scaffold.vendor import inline_vendored
 from appgen.spec import GenerationSpec, Page, route_to_dir
 from appgen.visual import render, score
 
@@ -32,8 +35,19 @@ def built_file(page: Page) -> str:
     return f"{rel.lstrip('/')}.html"
 
 
-def render_request(spec: GenerationSpec) -> tuple[render.RenderPage, ...]:
-    return tuple(render.RenderPage(p.page_id, p.selected_preview_html, built_file(p)) for p in spec.pages)
+def render_request(
+    spec: GenerationSpec, vendored: Mapping[str, str] | None = None
+) -> tuple[render.RenderPage, ...]:
+    """Each page's preview and built page. `vendored`: the copies of the stylesheets the scaffold vendored,
+    by the href the previews link (`vendor.read_vendored`); each such `<link>` of a preview becomes a
+    `<style>` holding the copy, in its place, since the renderer reaches no CDN and the app links the same
+    copy. Up to `MAX_INLINED_BYTES` in all (in page order); a copy beyond it keeps its link."""
+    room, pages = MAX_INLINED_BYTES, []
+    for page in spec.pages:
+        html, used = inline_vendored(page.selected_preview_html, vendored or {}, room)
+        room -= used
+        pages.append(render.RenderPage(page.page_id, html, built_file(page)))
+    return tuple(pages)
 
 
 def structure_ratio(report: FidelityReport) -> float:

@@ -18,10 +18,11 @@ from typing import Any
 
 from appgen import prompts
 from appgen.pipeline import diffs, fidelity
-from appgen.pipeline.builder import BuildRequest, BuildResult
+from appgen.pipeline.builder import BuildResult
 from appgen.pipeline.context import StepContext
+from appgen.pipeline.preview_shots import PreviewShots
 from appgen.pipeline.snapshots import EXCLUDED_DIRS, SCAFFOLD, fingerprint, workspace_files
-from appgen.scaffold import page_paths
+from appgen.scaffold import page_paths, vendor
 from appgen.scaffold.fidelity import TEXT_RATIO_OK
 from appgen.spec import Page
 from appgen.visual import render
@@ -40,8 +41,14 @@ class Gated:
 
 
 def enforce(
-    ctx: StepContext, ws: Path, built: BuildResult, figures: list[dict[str, Any]], images: Path
+    ctx: StepContext,
+    ws: Path,
+    built: BuildResult,
+    figures: list[dict[str, Any]],
+    images: Path,
+    previews: PreviewShots,
 ) -> Gated:
+    """`previews`: the job's preview screenshots, so the gate's builds render only their built pages."""
     suspects = [p for p in ctx.spec.pages if _below_bar(_entry(figures, p.page_id))]
     if not suspects:
         return Gated(built, figures)
@@ -51,7 +58,7 @@ def enforce(
     _copy_workspace(ws, baseline)
     for page in suspects:
         _revert(baseline, scaffold, page)
-    base_built = _build(ctx, baseline)
+    base_built = _build(previews, baseline)
     if base_built.failed is not None:
         ctx.log(
             "fidelity gate: the scaffold's versions of the pages below the bar do not build here; "
@@ -71,7 +78,7 @@ def enforce(
 
     for page in [p for p in ctx.spec.pages if p.page_id in worse]:
         _repair(ctx, ws, page, worse[page.page_id], images)
-    repaired = _build(ctx, ws)
+    repaired = _build(previews, ws)
     after = fidelity.measure_pages(ctx.spec, repaired, images) if repaired.failed is None else figures
     still = [
         p
@@ -90,7 +97,7 @@ def enforce(
         f"The agents made page(s) {names} look less like the design than the scaffold, and one repair "
         "turn did not fix it: those pages are the scaffold's version (see appgen-report/).",
     )
-    final = _build(ctx, ws)
+    final = _build(previews, ws)
     return Gated(
         final, fidelity.measure_pages(ctx.spec, final, images) if final.failed is None else after, True
     )
@@ -131,13 +138,34 @@ def _entry(figures: list[dict[str, Any]], page_id: str) -> dict[str, Any]:
 
 
 def pages_to_render(ctx: StepContext) -> tuple[render.RenderPage, ...]:
-    """What a passing build screenshots: every page, unless visual scores are off (APPGEN_VISUAL_FIDELITY)."""
-    return fidelity.render_request(ctx.spec) if ctx.services.settings.visual_fidelity else ()
+    """What a passing build screenshots: every page, unless visual scores are off (APPGEN_VISUAL_FIDELITY);
+    the previews with the stylesheets the scaffold vendored inlined."""
+    if not ctx.services.settings.visual_fidelity:
+        return ()
+    return fidelity.render_request(ctx.spec, vendored_stylesheets(ctx))
 
 
-def _build(ctx: StepContext, ws: Path) -> BuildResult:
-    ctx.check_stop()
-    return ctx.services.builder.build(BuildRequest(ws, ctx.budget, ctx.should_stop, pages_to_render(ctx)))
+def vendored_stylesheets(ctx: StepContext) -> dict[str, str]:
+    """The copies the scaffold vendored, by the href the previews link, read from the scaffold's snapshot
+    (its manifest and `public/vendor/` only, restored once per step, and only when a preview links a
+    stylesheet that could have been vendored), not from the workspace: agents may have edited or removed
+    those files since, and the preview stays the design as it was, the same HTML every round (its
+    screenshot is kept by that HTML's hash, `preview_shots`)."""
+    if not any(vendor.fetch_url(href) for href in vendor.stylesheets_to_fetch(ctx.spec.pages)):
+        return {}
+    root = ctx.workdir / "scaffold-vendored"
+    if not root.is_dir():
+        partial = ctx.workdir / "scaffold-vendored.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        ctx.restore_snapshot(
+            SCAFFOLD, partial, lambda rel: rel == vendor.MANIFEST or rel.startswith(f"{vendor.PUBLIC_DIR}/")
+        )
+        partial.rename(root)
+    return vendor.read_vendored(root)
+
+
+def _build(previews: PreviewShots, ws: Path) -> BuildResult:
+    return previews.build(ws, pages_to_render(previews.ctx))
 
 
 def _repair(ctx: StepContext, ws: Path, page: Page, found: list[str], images: Path) -> None:

@@ -17,7 +17,11 @@ from appgen.redact import redact
 from appgen.visual import render
 
 RENDER_MEMBER = ".appgen-render.json"
-MAX_RENDER_BYTES = 16 * 1024 * 1024  # a spec's previews: 2 MB together (policy), 6x at worst as JSON
+# What the previews may carry of the stylesheets the scaffold vendored, inlined (`fidelity.render_request`):
+# a large theme (about 1 MB) linked by every page of a six-page spec.
+MAX_INLINED_BYTES = 8 * 1024 * 1024
+# A spec's previews: 2 MB together (policy), 6x at worst as JSON; plus the inlined stylesheets.
+MAX_RENDER_BYTES = 12 * 1024 * 1024 + MAX_INLINED_BYTES + 4 * 1024 * 1024
 
 
 def pack_snapshot(workspace: Path, dest: Path, rendered: Sequence[render.RenderPage]) -> Path:

@@ -4,6 +4,7 @@ that write and read them and the sweep that deletes them:
 
 scaffold  -> scaffold.tar.gz            page      -> pages/<pageId>.tar.gz (only the page's own files)
 integrate -> workspace-0.tar.gz         fix n     -> workspace-n.tar.gz (validate n saves a cleaned one)
+validate  -> preview-shots.tar.gz (the previews' screenshots, taken once per job: `preview_shots.py`)
 
 all under jobs/<jobId>/ in the scratch bucket. Extraction refuses absolute paths, `..`, links and
 anything else that could leave the workspace.
@@ -26,6 +27,7 @@ from appgen.policy import ErrorCode
 EXCLUDED_DIRS = frozenset({"node_modules", ".next", ".git", ".turbo", ".cache"})
 
 SCAFFOLD = "scaffold.tar.gz"
+PREVIEW_SHOTS = "preview-shots.tar.gz"
 
 
 def page_bundle(page_id: str) -> str:
@@ -40,6 +42,7 @@ def job_snapshots(page_ids: Iterable[str], fix_round: int) -> list[str]:
     """Every snapshot a job that reached `fix_round` may have written."""
     return [
         SCAFFOLD,
+        PREVIEW_SHOTS,
         *(page_bundle(page_id) for page_id in page_ids),
         *(workspace_snapshot(n) for n in range(fix_round + 1)),
     ]

@@ -23,6 +23,7 @@ from appgen.pipeline.validate import run_validate
 from appgen.policy import ErrorCode
 from appgen.redact import redact
 from appgen.scaffold import page_paths, scaffold_workspace, summarize_warnings
+from appgen.scaffold.vendor import FetchedStylesheet, stylesheets_to_fetch
 from appgen.spec import Page
 
 INTEGRATION_TIMEOUT_S = 900.0
@@ -31,8 +32,14 @@ FIX_TIMEOUT_S = 900.0
 
 def run_scaffold(ctx: StepContext) -> StepOutcome:
     ws = ctx.workdir / "ws"
-    result = scaffold_workspace(ctx.spec, ws, starter_dir=ctx.services.settings.starter_dir)
+    fetched = _fetch_stylesheets(ctx)
+    result = scaffold_workspace(
+        ctx.spec, ws, starter_dir=ctx.services.settings.starter_dir, stylesheets=fetched
+    )
     (ws / "GEMINI.md").write_text(prompts.workspace_context())
+    for href, copy in result.vendored.items():
+        origins = f"; what it references still loads from {', '.join(copy.origins)}" if copy.origins else ""
+        ctx.log(f"vendored the stylesheet {href} as {copy.path}{origins}")
     for warning in result.warnings:
         where = f"{warning.page_id}: " if warning.page_id else ""
         ctx.log(f"{where}{warning.message} [{warning.code}]", "warning")
@@ -130,6 +137,22 @@ STEPS = {
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+def _fetch_stylesheets(ctx: StepContext) -> dict[str, FetchedStylesheet] | None:
+    """The linked stylesheets no starter package provides, fetched for the scaffold to vendor (the step's
+    I/O, so the scaffold stays pure); None when vendoring is off."""
+    fetcher = ctx.services.stylesheet_fetcher
+    if fetcher is None:
+        return None
+    hrefs = stylesheets_to_fetch(ctx.spec.pages)
+    if not hrefs:
+        return {}
+    ctx.check_stop()
+    fetched = fetcher.fetch_all(hrefs)
+    ok = sum(1 for f in fetched.values() if f.css is not None)
+    ctx.log(f"fetched {ok} of {len(hrefs)} linked stylesheet(s) no starter package provides")
+    return fetched
+
+
 def _page(ctx: StepContext, page_id: str) -> Page:
     for page in ctx.spec.pages:
         if page.page_id == page_id:

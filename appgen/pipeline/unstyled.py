@@ -10,8 +10,8 @@ load, or a hook only a script used (Bootstrap's `needs-validation`). All are rep
 page that also loads stylesheets at run time (a CDN `<link>` no starter package provides) says so, since
 those may define some of them.
 
-The builder reads the class names the compiled stylesheets define (`stylesheets_classes`, from the
-workspace after the build) and hands them back with the pages; the validate step compares (`report`).
+The builder reads the class names the compiled stylesheets and the CSS files of `public/` (stylesheets
+the scaffold vendored from a CDN) define (`stylesheets_classes`, from the workspace after the build) and hands them back with the pages; the validate step compares (`report`).
 """
 
 from __future__ import annotations

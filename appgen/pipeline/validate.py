@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from appgen.pipeline import fidelity, gate, guard, unstyled
-from appgen.pipeline.builder import BuildRequest, BuildResult
+from appgen.pipeline.builder import BuildResult
 from appgen.pipeline.context import StepContext, StepOutcome
+from appgen.pipeline.preview_shots import PreviewShots
 from appgen.pipeline.snapshots import workspace_snapshot
 from appgen.sandbox import CommandResult
 from appgen.visual import render
@@ -38,10 +39,8 @@ def run_validate(ctx: StepContext) -> StepOutcome:
         ctx.log(output, "error")
         return StepOutcome({**_failure(_guard_result(output), cleaned), **extra})
 
-    ctx.check_stop()
-    built = ctx.services.builder.build(
-        BuildRequest(ws, ctx.budget, ctx.should_stop, gate.pages_to_render(ctx))
-    )
+    previews = PreviewShots(ctx)  # each preview is screenshot once per job, its built page every time
+    built = previews.build(ws, gate.pages_to_render(ctx))
     _log_commands(ctx, built)
     if built.install is not None and not built.install.ok:
         ctx.warn(
@@ -56,7 +55,7 @@ def run_validate(ctx: StepContext) -> StepOutcome:
     if built.lint is None:
         ctx.warn("lint_missing", "The app has no lint script, so linting was skipped.")
     images = ctx.workdir / "visual"
-    gated = gate.enforce(ctx, ws, built, fidelity.measure_pages(ctx.spec, built, images), images)
+    gated = gate.enforce(ctx, ws, built, fidelity.measure_pages(ctx.spec, built, images), images, previews)
     if gated.changed:
         ctx.save_snapshot(ws, snapshot)
         if gated.built.failed is not None:  # the scaffold's pages broke the build: the fix loop takes it

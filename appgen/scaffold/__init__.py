@@ -3,7 +3,7 @@
 The starter is copied, each selected preview becomes `components/<pageId>/Page.tsx` (real JSX, see
 `html_to_jsx`; its Alpine.js toggles client components next to it, see `alpine`) with its `<style>`
 blocks in `page.css` and the starter packages standing for the CDN stylesheets it linked imported by it
-(`assets`), each route gets an `app/<route>/page.tsx` with the
+(`assets`) or their vendored copies under `public/vendor/` linked (`vendor`), each route gets an `app/<route>/page.tsx` with the
 preview's title and description as metadata, the previews' Tailwind config and the spec's style become
 `@theme` tokens in `app/globals.css`, and every action gets an `app/api/<action>/route.ts` stub. The
 layout adds no navigation of its own (the previews have theirs); `lib/site.ts` lists the pages.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from appgen.scaffold import templates
@@ -23,6 +23,7 @@ from appgen.scaffold.assets import package_imports
 from appgen.scaffold.html_to_jsx import convert_document
 from appgen.scaffold.theme import Theme, add_style, read_tailwind_config, theme_tokens
 from appgen.scaffold.tsx_file import with_css_imports, with_runtime_stylesheets
+from appgen.scaffold.vendor import MANIFEST, FetchedStylesheet, VendoredFile, manifest, vendored_file
 from appgen.spec import GenerationSpec, Page, action_route_dir, route_to_dir
 
 INPUT_DIR = ".agent/input"
@@ -61,6 +62,7 @@ class ScaffoldedPage:
 class ScaffoldResult:
     warnings: list[ScaffoldWarning]
     pages: list[ScaffoldedPage]
+    vendored: dict[str, VendoredFile] = field(default_factory=dict)  # linked href -> its copy in public/
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,15 @@ def page_paths(page: Page) -> PagePaths:
     return PagePaths(page.page_id, route_to_dir(page.route))
 
 
-def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -> ScaffoldResult:
+def scaffold_workspace(
+    spec: GenerationSpec,
+    dest: Path,
+    *,
+    starter_dir: Path,
+    stylesheets: Mapping[str, FetchedStylesheet] | None = None,
+) -> ScaffoldResult:
+    """`stylesheets`: what the worker fetched of `vendor.stylesheets_to_fetch(spec.pages)` (by href), to
+    vendor; None when vendoring is off (every such stylesheet stays a runtime link)."""
     shutil.copytree(starter_dir, dest, ignore=_IGNORED, dirs_exist_ok=True)
     _write(dest, f"{INPUT_DIR}/spec.json", _spec_json(spec))
     warnings: list[ScaffoldWarning] = []
@@ -123,21 +133,29 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     defaults = theme_tokens(existing)
 
     legacy_tailwind = uses_forms = False
+    vendored: dict[str, VendoredFile] = {}
     for page, converted, own in converted_pages:
-        runtime, css_imports = [], []  # kept <link>s; starter packages the page imports, in its order
+        runtime, css_imports = [], []  # <link>s; starter packages the page imports, in its order
         for href in converted.stylesheets:
             imports = package_imports(href)
-            if imports is None:
-                runtime.append(href)
-                warnings.append(
-                    ScaffoldWarning(
-                        "external_stylesheet",
-                        f"kept {href} as a runtime <link>: the app needs the network to load it",
-                        page.page_id,
-                    )
-                )
-            else:
+            if imports is not None:
                 css_imports += [i for i in imports if i not in css_imports]
+                continue
+            fetched = (stylesheets or {}).get(href)
+            copy = vendored.get(href) or (vendored_file(fetched) if fetched is not None else None)
+            if copy is not None:
+                vendored[href] = copy
+                runtime.append(copy.href)
+                continue
+            runtime.append(href)
+            why = _not_vendored(stylesheets, fetched)
+            warnings.append(
+                ScaffoldWarning(
+                    "external_stylesheet",
+                    f"kept {href} as a runtime <link> ({why}): the app needs the network to load it",
+                    page.page_id,
+                )
+            )
         legacy_tailwind = legacy_tailwind or converted.tailwind in {"play", "css"}
         uses_forms = uses_forms or "forms" in converted.tailwind_plugins
         css = converted.css
@@ -162,6 +180,10 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
         _write(dest, preview_input_path(page.page_id), page.selected_preview_html)
         pages.append(ScaffoldedPage(page.page_id, page.route, files))
 
+    for copy in vendored.values():
+        _write(dest, copy.path, copy.css)
+    if vendored:  # for the previews' screenshots, which are taken with the same copies (`vendor`)
+        _write(dest, MANIFEST, manifest(vendored))
     extra = _tailwind_compat_css(legacy_tailwind, uses_forms)
     globals_css.write_text(existing.rstrip("\n") + "\n" + extra + theme.css())
 
@@ -172,7 +194,17 @@ def scaffold_workspace(spec: GenerationSpec, dest: Path, *, starter_dir: Path) -
     for action in spec.actions:
         users = [p.page_id for p in spec.pages if action in p.actions]
         _write(dest, f"{action_route_dir(action)}/route.ts", templates.api_route(action, users))
-    return ScaffoldResult(warnings, pages)
+    return ScaffoldResult(warnings, pages, vendored)
+
+
+def _not_vendored(
+    fetched_all: Mapping[str, FetchedStylesheet] | None, fetched: FetchedStylesheet | None
+) -> str:
+    if fetched_all is None:
+        return "stylesheet vendoring is off"
+    if fetched is None:
+        return "it was not fetched"
+    return f"fetching it failed: {fetched.reason or 'no stylesheet'}"
 
 
 def _tailwind_compat_css(legacy: bool, forms: bool) -> str:
@@ -218,7 +250,7 @@ WARNING_CODES = {
     "dropped_element": "elements dropped (template, noscript, MathML)",
     "unwrapped_element": "unknown elements replaced by their content",
     "dropped_form_action": "form targets dropped",
-    "external_stylesheet": "stylesheets kept as runtime links (no starter package provides them)",
+    "external_stylesheet": "stylesheets kept as runtime links (no starter package provides them, and no copy was vendored)",
     "unknown_class": "Tailwind 1-3 classes dropped (no Tailwind 4 equivalent, or no CSS in the preview's version)",
     "static_behaviour": "Alpine.js x-show/x-cloak content rendered hidden, without its toggle",
     "alpine_not_converted": "Alpine.js behaviour not converted to React (it stays in its initial state)",

@@ -9,6 +9,8 @@ import re
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qs, urlsplit
 
+import html5lib
+
 from appgen.scaffold import cascade
 from appgen.scaffold.jsx_props import Notify
 from appgen.scaffold.jsx_text import WS
@@ -66,6 +68,16 @@ class PreviewHead:
                     self.tailwind_version = int(version.group(1))
             elif href:
                 self.stylesheets.append(href)  # the scaffold decides: an npm package, or kept as a link
+
+
+def linked_stylesheets(html: str) -> list[str]:
+    """The external stylesheets a preview links, as `PreviewHead.stylesheets` lists them when the preview
+    is converted, without converting it: the worker fetches them before the scaffold runs."""
+    root = html5lib.parse(html, treebuilder="etree", namespaceHTMLElements=False)
+    head = PreviewHead(lambda _code, _message: None)
+    for el in root.iter("link"):  # HTML links only: SVG elements carry the SVG namespace
+        head.take(el, "link")
+    return head.stylesheets
 
 
 def title(root: ET.Element) -> str | None:

@@ -57,12 +57,18 @@ def with_css_imports(tsx: str, modules: list[str]) -> str:
 
 def with_runtime_stylesheets(tsx: str, hrefs: list[str]) -> str:
     """The component with `<link rel="stylesheet">`s React 19 hoists into <head> (`precedence`), for
-    stylesheets no starter package provides (see `assets`)."""
+    stylesheets no starter package provides (see `assets`): a CDN's, or its copy vendored under `public/`
+    (`vendor`), which Next's lint rule against linking local stylesheets is told about."""
     if not hrefs:
         return tsx
     start = tsx.index("  return (\n") + len("  return (\n")
     end = tsx.rindex("\n  );\n}")
     links = "".join(
-        f'      <link rel="stylesheet" href={attr_value(h)} precedence="default" />\n' for h in hrefs
+        (_VENDORED_NOTE if h.startswith("/vendor/") else "")
+        + f'      <link rel="stylesheet" href={attr_value(h)} precedence="default" />\n'
+        for h in hrefs
     )
     return tsx[:start] + "    <>\n" + links + tsx[start:end] + "\n    </>" + tsx[end:]
+
+
+_VENDORED_NOTE = "      {/* eslint-disable-next-line @next/next/no-css-tags -- the preview's stylesheet, vendored as is */}\n"

@@ -18,6 +18,7 @@ only, regular files only, bounded in size (and `score.py` bounds their pixels).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -65,14 +66,30 @@ def shot_name(page: str, width: str, side: str) -> str:
 
 
 def shot_names(pages: Iterable[RenderPage]) -> set[str]:
-    """Every PNG a render of `pages` may take: both sides at every width of each page it renders."""
+    """Every PNG a render of `pages` may take: at every width, each side a page names (a page whose
+    preview was screenshot earlier comes without it, `pipeline/preview_shots.py`)."""
     return {
         shot_name(p.name, width, side)
         for p in pages
         if PAGE_NAME.fullmatch(p.name)
         for width in WIDTHS
-        for side in SIDES
+        for side, wanted in zip(SIDES, (p.preview_html, p.built_file), strict=True)
+        if wanted is not None
     }
+
+
+def _renderer_version() -> str:
+    """What a screenshot depends on besides its page and width: the in-box program, the page height, and
+    what the mirror serves (its URL table and its lockfile). A preview's screenshot is reused while this
+    stays the same (`pipeline/preview_shots.py`)."""
+    digest = hashlib.sha256(SHOOT.read_bytes())
+    digest.update(json.dumps([WIDTHS, MAX_HEIGHT, MIRROR_URLS]).encode())
+    lock = MIRROR_DIR.parent / "package-lock.json"
+    digest.update(lock.read_bytes() if lock.is_file() else b"")
+    return digest.hexdigest()[:16]
+
+
+RENDERER_VERSION = _renderer_version()
 
 
 def chromium_path() -> Path | None:

@@ -2,8 +2,9 @@
 and `npm run lint` in the sandbox (`LocalBuilder`, as the validate step runs them), and every prerendered
 page keeps the preview's words, headings, links, images, buttons and fields; a Tailwind 2 + Alpine page
 and the Bootstrap page of the template corpus also look like their previews in Chromium at both widths
-(every page is measured by `make bench`, `bench/fidelity.py`). The starter's tree comes from the test
-install cache shared by the e2e tests (installed once per machine)."""
+(every page is measured by `make bench`, `bench/fidelity.py`). The corpus vendors one stylesheet no
+starter package provides, as the cloud worker does, so its build and lint see a `/vendor/…` link. The
+starter's tree comes from the test install cache shared by the e2e tests (installed once per machine)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ from appgen.pipeline.fidelity import VISUAL_OK, built_file
 from appgen.pipeline.install_cache import InstallCache
 from appgen.scaffold import ScaffoldResult, scaffold_workspace
 from appgen.scaffold.fidelity import measure
+from appgen.scaffold.preview_head import linked_stylesheets
+from appgen.scaffold.vendor import FetchedStylesheet
 from appgen.settings import REPO_ROOT, Settings
 from appgen.spec import GenerationSpec, route_to_dir
 from appgen.visual import render, score
+from appgen.visual.mirror import MIRROR_DIR
 from tests.e2e.stack import INSTALL_CACHE
 from tests.fixtures.specs import corpus_spec
 from tests.unit.test_html_to_jsx import REALISTIC
@@ -38,6 +42,9 @@ SPECS = sorted((REPO_ROOT / "examples" / "specs").glob("*.json"))
 # of its pages are also compared in Chromium (a few seconds each: the build is the fixture's).
 LOOKS_ALIKE = ("alpine-windmill-modals", "bootstrap-checkout")
 TIMEOUT_S = 300.0
+# A stylesheet of the corpus no starter package provides, as the cloud worker fetches it (the same file,
+# from the renderer's npm mirror): the corpus app vendors it under public/vendor/ (`scaffold/vendor.py`).
+CHART_CSS = "https://cdnjs.cloudflare.com/ajax/libs/Chart.js/2.9.3/Chart.min.css"
 
 # Rules a design's HTML rarely exercises all at once, checked against the real type-checker and linter:
 # they ride along as an extra page of the first example.
@@ -112,7 +119,11 @@ def built() -> Iterator[dict[str, Built]]:
     def one(path: Path) -> Built:
         spec = _spec(path, with_edge_cases=path == SPECS[0])
         ws = root / path.stem
-        result = scaffold_workspace(spec, ws, starter_dir=STARTER)
+        fetched = None
+        if path.name == "corpus":
+            css = (MIRROR_DIR / "chart.js" / "dist" / "Chart.min.css").read_text()
+            fetched = {CHART_CSS: FetchedStylesheet(CHART_CSS, CHART_CSS, css)}
+        result = scaffold_workspace(spec, ws, starter_dir=STARTER, stylesheets=fetched)
         return Built(spec, ws, result, builder.build(BuildRequest(ws, lambda limit: min(limit, TIMEOUT_S))))
 
     yield {path.stem: one(path) for path in [*SPECS, Path("corpus")]}
@@ -146,6 +157,20 @@ def test_scaffold_builds_lints_and_keeps_the_previews(
         print(
             f"\n{name}: build {build.duration_s:.1f} s, lint {lint.duration_s:.1f} s (sandboxed)\n{summaries}"
         )
+
+
+def test_a_vendored_stylesheet_builds_lints_and_the_prerendered_page_links_its_copy(
+    built: dict[str, Built],
+) -> None:
+    corpus = built["corpus"]
+    copy = corpus.scaffold.vendored[CHART_CSS]
+    assert (corpus.workspace / copy.path).read_text().startswith("@keyframes chartjs-render-animation")
+    (page,) = [p for p in corpus.spec.pages if CHART_CSS in linked_stylesheets(p.selected_preview_html)]
+    html = corpus.result.pages[built_file(page)]
+    assert f'href="{copy.href}"' in html and CHART_CSS not in html
+    assert not [w for w in corpus.scaffold.warnings if CHART_CSS in w.message], corpus.scaffold.warnings
+    lint = corpus.result.lint  # the eslint-disable comment keeps Next's rule against local <link>s quiet
+    assert lint is not None and lint.ok and "no-css-tags" not in lint.output, lint
 
 
 def test_classes_no_stylesheet_defines_are_found_per_page(

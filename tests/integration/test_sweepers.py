@@ -124,7 +124,13 @@ def test_scratch_of_ended_jobs_is_deleted_and_confirmed(
     control_plane.start_job(running)
     blob = tmp_path / "snapshot.tar.gz"
     blob.write_bytes(b"snapshot")
-    names = ["scaffold.tar.gz", "pages/home.tar.gz", "pages/page-1.tar.gz", "workspace-0.tar.gz"]
+    names = [
+        "scaffold.tar.gz",
+        "preview-shots.tar.gz",
+        "pages/home.tar.gz",
+        "pages/page-1.tar.gz",
+        "workspace-0.tar.gz",
+    ]
     for job in (ended, running):
         for name in names:
             services.scratch.upload(SCRATCH_BUCKET, f"jobs/{job}/{name}", blob)
@@ -139,5 +145,5 @@ def test_scratch_of_ended_jobs_is_deleted_and_confirmed(
     store = services.scratch
     assert isinstance(store, LocalObjectStore)
     assert list((store.root / SCRATCH_BUCKET / "jobs" / str(ended)).rglob("*.tar.gz")) == []
-    assert len(list((store.root / SCRATCH_BUCKET / "jobs" / str(running)).rglob("*.tar.gz"))) == 4
+    assert len(list((store.root / SCRATCH_BUCKET / "jobs" / str(running)).rglob("*.tar.gz"))) == len(names)
     assert sweepers.clear_scratch(services) == {"cleared": 0, "failed": 0}  # confirmed: not again

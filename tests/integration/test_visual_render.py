@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from appgen.scaffold.vendor import inline_vendored
 from appgen.visual import render, score
 from tests.fixtures.visual import BUILT, CSS, PREVIEW
 
@@ -82,3 +83,22 @@ def test_a_hostile_built_page_reaches_no_file_and_no_network_outside_its_box(sho
     assert {shot_name for shot_name in shots.images if shot_name.startswith("hostile@")} == {
         render.shot_name("hostile", w, side) for w in render.WIDTHS for side in ("preview", "built")
     }
+
+
+def test_a_preview_renders_with_the_stylesheet_the_app_vendored_inlined_and_unstyled_without() -> None:
+    """The box reaches no CDN: the linked stylesheet only applies once its vendored copy is inlined."""
+    theme = "https://cdn.example.org/theme.css"
+    linked = f'<!doctype html><html><head><link rel="stylesheet" href="{theme}"></head><body><p>Hi</p></body></html>'
+    inlined, _ = inline_vendored(linked, {theme: "body{background:rgb(255,0,0)}"}, 1000)
+    scratch = Path(tempfile.mkdtemp(prefix="appgen-test-vendored-"))  # where the box's user can enter
+    pages = [render.RenderPage("linked", linked), render.RenderPage("inlined", inlined)]
+    try:
+        shots = render.render(pages, workspace=None, scratch=scratch, timeout_s=180)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert shots.errors == {}, shots.errors
+    for width in render.WIDTHS:
+        styled = score.load(shots.get("inlined", width, "preview") or b"").convert("RGB")
+        plain = score.load(shots.get("linked", width, "preview") or b"").convert("RGB")
+        assert styled.getpixel((5, 400)) == (255, 0, 0), width
+        assert plain.getpixel((5, 400)) == (255, 255, 255), width
