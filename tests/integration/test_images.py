@@ -113,6 +113,7 @@ def run_image(db_dsn: str) -> Iterator[Start]:
         deployed = services[service]
         secrets = {
             "APPGEN_DATABASE_URL": db_dsn,
+            "APPGEN_DATABASE_LISTEN_URL": db_dsn,  # a session connection here, as the deployed secret is
             "SUPABASE_JWT_SECRET": JWT_SECRET,
             "GEMINI_API_KEY": "test-key",
         }
