@@ -83,7 +83,7 @@ def test_a_person_chooses_reviews_generates_follows_and_downloads_the_zip(
     page.get_by_role("button", name="Sign in", exact=True).click()
 
     # Load the example draft.
-    expect(page.get_by_role("heading", name="Build your app")).to_be_visible()
+    expect(page.get_by_role("heading", name="Build your app", exact=True)).to_be_visible()
     expect(page.get_by_text("No jobs yet. Load a draft to start one.")).to_be_visible()
     use_example = page.get_by_role("button", name=f"Use this example: {EXAMPLE['brief']['title']}")
     expect(use_example).to_be_visible()
@@ -258,7 +258,7 @@ def _sign_in(page: Page, user: uuid.UUID) -> None:
     page.goto("/build/")
     page.get_by_label("User id").fill(str(user))
     page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page.get_by_role("heading", name="Build your app")).to_be_visible()
+    expect(page.get_by_role("heading", name="Build your app", exact=True)).to_be_visible()
 
 
 def _pick_first_design(page: Page, page_name: str) -> None:
@@ -284,7 +284,7 @@ def _one_page_draft() -> dict[str, Any]:
 
 def _submit_pasted_draft(page: Page, draft: dict[str, Any]) -> None:
     """Paste a draft, pick its first design per page, review and press Generate."""
-    expect(page.get_by_role("heading", name="Build your app")).to_be_visible()
+    expect(page.get_by_role("heading", name="Build your app", exact=True)).to_be_visible()
     page.get_by_label("Paste a draft (JSON)").fill(json.dumps(draft))
     page.get_by_role("button", name="Use this draft").click()
     expect(page.get_by_role("heading", name="Choose one design per page")).to_be_visible()
