@@ -15,7 +15,6 @@ from typing import Any, cast
 import pytest
 
 from appgen.errors import StepFailed
-from appgen.gateway import ClaimedTask
 from appgen.pipeline import build_protocol as protocol
 from appgen.pipeline import preview_shots, render_request, snapshots
 from appgen.pipeline.builder import BUILD, LINT, BuildRequest, BuildResult
@@ -24,6 +23,7 @@ from appgen.pipeline.preview_shots import PreviewShots
 from appgen.sandbox import CommandResult
 from appgen.storage import LocalObjectStore
 from appgen.visual import render
+from tests.fixtures.tasks import validate_task
 
 PAGES = (
     render.RenderPage("home", "<h1>Home</h1>", "index.html"),
@@ -68,11 +68,7 @@ def job_id() -> uuid.UUID:
 
 def _ctx(tmp_path: Path, builder: CountingBuilder, job_id: uuid.UUID, step: str) -> StepContext:
     """A validate step's context on its own working directory, over the job's (local) scratch store."""
-    task = ClaimedTask(
-        task_id=uuid.uuid4(), job_id=job_id, owner_id=uuid.uuid4(), project_id=uuid.uuid4(),
-        kind="validate", key="0", attempt=1, stage="validating", fix_round=0, max_fix_rounds=4,
-        deadline_at=None, generation_spec={}, inputs={},
-    )  # fmt: skip
+    task = validate_task(job_id)
     services = SimpleNamespace(
         builder=builder,
         scratch=LocalObjectStore(tmp_path / "objects", "http://testserver", "s" * 32),

@@ -5,7 +5,6 @@ dispatch deadline; and a step's commands never get more time than is left of its
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,19 +12,15 @@ import pytest
 
 from appgen.dispatch import DISPATCH_DEADLINE_SECONDS
 from appgen.errors import StepFailed
-from appgen.gateway import ClaimedTask
 from appgen.pipeline.builder import BUILD_TIMEOUT_S, INSTALL_TIMEOUT_S, LINT_TIMEOUT_S
 from appgen.pipeline.context import STEP_WINDOW_SECONDS, StepContext
 from appgen.pipeline.steps import FIX_TIMEOUT_S, INTEGRATION_TIMEOUT_S
 from appgen.policy import ErrorCode
+from tests.fixtures.tasks import validate_task
 
 
 def _context(started_ago_s: float) -> StepContext:
-    task = ClaimedTask(
-        task_id=uuid.uuid4(), job_id=uuid.uuid4(), owner_id=uuid.uuid4(), project_id=uuid.uuid4(),
-        kind="validate", key="0", attempt=1, stage="validating", fix_round=0, max_fix_rounds=4,
-        deadline_at=None, generation_spec={}, inputs={},
-    )  # fmt: skip
+    task = validate_task()
     none = cast(Any, None)
     return StepContext(task, none, none, Path("/nonexistent"), _started=time.monotonic() - started_ago_s)
 

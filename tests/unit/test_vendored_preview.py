@@ -14,7 +14,6 @@ from typing import Any, cast
 
 import pytest
 
-from appgen.gateway import ClaimedTask
 from appgen.pipeline import fidelity, gate, render_request, snapshots
 from appgen.pipeline.context import StepContext
 from appgen.scaffold import scaffold_workspace
@@ -24,6 +23,7 @@ from appgen.spec import GenerationSpec
 from appgen.storage import LocalObjectStore
 from appgen.visual import render
 from tests.fixtures.specs import small_spec
+from tests.fixtures.tasks import validate_task
 
 STARTER = REPO_ROOT / "worker_container" / "starter"
 THEME = "https://cdn.example.org/theme/css/theme.css"
@@ -114,11 +114,7 @@ def test_without_vendoring_there_is_no_record(tmp_path: Path) -> None:
 
 # -- the validate step's render request -----------------------------------------------------------------
 def _ctx(tmp_path: Path, spec: GenerationSpec, job_id: uuid.UUID, step: str) -> StepContext:
-    task = ClaimedTask(
-        task_id=uuid.uuid4(), job_id=job_id, owner_id=uuid.uuid4(), project_id=uuid.uuid4(),
-        kind="validate", key="0", attempt=1, stage="validating", fix_round=0, max_fix_rounds=4,
-        deadline_at=None, generation_spec={}, inputs={},
-    )  # fmt: skip
+    task = validate_task(job_id)
     services = SimpleNamespace(
         scratch=LocalObjectStore(tmp_path / "objects", "http://testserver", "s" * 32),
         settings=SimpleNamespace(visual_fidelity=True),
