@@ -228,14 +228,8 @@ def bench_fidelity(root: Path, smoke: bool) -> list[Row]:
     ]
 
 
-PARTS = (
-    "job",
-    "database",
-    "snapshots",
-    "sandbox",
-    "capacity",
-    "fidelity",
-)  # "database": control plane, status
+# `--only`'s names, in the order they run; "database" is the control-plane and status rows.
+PARTS = ("job", "database", "snapshots", "sandbox", "capacity", "fidelity")
 
 
 def _parts(value: str) -> list[str]:
